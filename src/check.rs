@@ -1,0 +1,427 @@
+//! `revplan check`: what a valid file describes, in numbers.
+//!
+//! For each channel the summary gives the expected conversion at each step
+//! of the revenue cycle — recycling included, from the absorbing chain
+//! ([`crate::flow`]) with every parameter at its mean and the SLA met — and
+//! the expected lag from lead to closed-won.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::calendar::{Calendar, WEEKS_PER_YEAR};
+use crate::dist::{Delay, Prob};
+use crate::flow::channel_conversion;
+use crate::load::{Loadable, Loaded};
+use crate::model::{AcceptanceCurve, Advance, Capacity, LeadSource, Model, Scenario};
+use crate::output::{Format, TextTable, csv_text, money, num, pct};
+
+#[derive(Clone, Debug, Serialize)]
+pub struct CheckReport {
+    pub file: String,
+    /// "scenario" or "model".
+    pub kind: &'static str,
+    pub model: ModelSummary,
+    pub scenario: Option<ScenarioSummary>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ModelSummary {
+    pub name: String,
+    pub file: String,
+    pub stages: Vec<StageSummary>,
+    pub capacity: String,
+    pub uncertain: Vec<UncertainSummary>,
+    pub open_deals: usize,
+    pub open_amount: f64,
+    pub channels: Vec<ChannelSummary>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct StageSummary {
+    pub name: String,
+    pub role: Option<&'static str>,
+    /// How leads leave it, in words.
+    pub exit: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct UncertainSummary {
+    pub key: String,
+    pub mean: f64,
+    pub p10: f64,
+    pub p90: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ChannelSummary {
+    pub name: String,
+    pub source: LeadSource,
+    pub leads_per_week: f64,
+    pub spend_per_week: f64,
+    /// Expected leads and spend per week, averaged over the horizon (a
+    /// 52-week year for a model file).
+    /// P(a lead ever reaches the stage), by stage name.
+    pub reach: BTreeMap<String, f64>,
+    /// Conversion from each stage to the next ("mql→sal": 0.52), and the
+    /// last stage to won.
+    pub steps: Vec<Step>,
+    pub lead_to_won: f64,
+    pub lag_weeks: Option<f64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Step {
+    pub from: String,
+    pub to: String,
+    pub rate: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ScenarioSummary {
+    pub name: String,
+    pub horizon_weeks: u32,
+    pub start_date: Option<String>,
+    pub target: f64,
+    pub target_periods: Vec<PeriodAmount>,
+    pub variants: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct PeriodAmount {
+    pub label: String,
+    pub amount: f64,
+}
+
+/// The summary of a loaded file.
+pub fn report(loaded: &Loadable) -> CheckReport {
+    match loaded {
+        Loadable::Scenario(l) => CheckReport {
+            file: l.file.display().to_string(),
+            kind: "scenario",
+            model: model_summary(
+                &l.base.model,
+                &l.model_name,
+                &l.model_file.display().to_string(),
+                &l.base.calendar,
+            ),
+            scenario: Some(scenario_summary(l)),
+        },
+        Loadable::Model(m) => CheckReport {
+            file: m.file.display().to_string(),
+            kind: "model",
+            model: model_summary(
+                &m.model,
+                &m.model.name,
+                &m.file.display().to_string(),
+                &Calendar::new(WEEKS_PER_YEAR, None).expect("no date"),
+            ),
+            scenario: None,
+        },
+    }
+}
+
+fn scenario_summary(l: &Loaded) -> ScenarioSummary {
+    let s: &Scenario = &l.base;
+    let periods = s.calendar.periods(s.target.period);
+    ScenarioSummary {
+        name: s.name.clone(),
+        horizon_weeks: s.weeks(),
+        start_date: s.calendar.start.map(|d| d.to_string()),
+        target: s.target.total(),
+        target_periods: periods
+            .iter()
+            .map(|p| PeriodAmount {
+                label: p.label.clone(),
+                amount: p.weeks.clone().map(|w| s.target.weekly[w as usize]).sum(),
+            })
+            .collect(),
+        variants: l.variants.iter().map(|v| v.name.clone()).collect(),
+    }
+}
+
+fn delay_text(d: &Delay) -> String {
+    if d.pmf.len() == 1 {
+        format!("{} wk", d.first)
+    } else {
+        format!("{:.1} wk on average (P10–P90 {}–{})", d.mean(), d.quantile(0.1), d.quantile(0.9))
+    }
+}
+
+fn prob_text(p: &Prob) -> String {
+    match p {
+        Prob::Fixed(x) => pct(*x),
+        Prob::Beta(d) => format!("~{} (P10–P90 {}–{})", pct(d.mean()), pct(d.quantile(0.1)), pct(d.quantile(0.9))),
+    }
+}
+
+fn model_summary(m: &Model, name: &str, file: &str, cal: &Calendar) -> ModelSummary {
+    let params = m.param_means();
+    let stages = m
+        .stages
+        .iter()
+        .zip(&m.channels[0].funnel.transitions)
+        .map(|(s, t)| {
+            let mut exit = match t.advance {
+                Advance::Score => {
+                    let mut e = format!("score ≥ {}", m.scoring.threshold);
+                    if let Some(n) = &m.scoring.nurture {
+                        e.push_str(&format!(
+                            "; nurture {} wk, +{} points at {} a week",
+                            n.weeks,
+                            n.lift,
+                            pct(params[n.p_engage])
+                        ));
+                    }
+                    e
+                }
+                Advance::Acceptance => format!("sales acceptance ({})", curve_text(&m.scoring.acceptance, m)),
+                Advance::Rate(p) => format!("advance {}", prob_text(&m.params[p].prob)),
+                Advance::Win(p) => format!("close: win {}", prob_text(&m.params[p].prob)),
+            };
+            if t.delay != Delay::fixed(0) {
+                let what = if matches!(t.advance, Advance::Win(_)) { "cycle" } else { "after" };
+                exit.push_str(&format!("; {what} {}", delay_text(&t.delay)));
+            }
+            for r in &t.recycle {
+                exit.push_str(&format!(
+                    "; else {} back to {} after {}",
+                    prob_text(&m.params[r.p].prob),
+                    m.stages[r.to].name,
+                    delay_text(&r.delay)
+                ));
+            }
+            if let (Advance::Win(_), Some(slip)) = (t.advance, &m.channels[0].funnel.slip) {
+                exit.push_str(&format!(
+                    "; slips {} by {}",
+                    prob_text(&m.params[slip.p].prob),
+                    delay_text(&slip.delay)
+                ));
+            }
+            StageSummary {
+                name: s.name.clone(),
+                role: s.role.map(|r| r.name()),
+                exit,
+            }
+        })
+        .collect();
+    let capacity = match &m.capacity {
+        Capacity::Unlimited => "unlimited: every MQL gets its full SLA follow-up".to_string(),
+        Capacity::Team(t) => {
+            let hires: u32 = t.hires.iter().map(|h| h.count).sum();
+            let tiers: Vec<String> = t
+                .tiers
+                .iter()
+                .rev()
+                .map(|x| format!("{} (score ≥ {}): {} touches", x.name, x.min_score, x.touches))
+                .collect();
+            format!(
+                "{} reps at start{}, {} touches/rep/week, contact {} per touch; SLA {}",
+                t.reps,
+                if hires > 0 {
+                    format!(" + {hires} hired (weeks {})", t.hires.iter().map(|h| h.week.to_string()).collect::<Vec<_>>().join(", "))
+                } else {
+                    String::new()
+                },
+                t.touches_per_rep_week,
+                prob_text(&m.params[t.contact_p].prob),
+                tiers.join(", ")
+            )
+        }
+    };
+    let uncertain = m
+        .params
+        .iter()
+        .filter(|p| p.prob.is_uncertain())
+        .map(|p| UncertainSummary {
+            key: p.key.clone(),
+            mean: p.prob.mean(),
+            p10: p.prob.quantile(0.1),
+            p90: p.prob.quantile(0.9),
+        })
+        .collect();
+    let channels = m
+        .channels
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let conv = channel_conversion(m, i, &params);
+            let mut steps: Vec<Step> = m
+                .stages
+                .windows(2)
+                .zip(conv.reach.windows(2))
+                .map(|(s, r)| Step {
+                    from: s[0].name.clone(),
+                    to: s[1].name.clone(),
+                    rate: if r[0] > 0.0 { r[1] / r[0] } else { 0.0 },
+                })
+                .collect();
+            let last = conv.reach[conv.reach.len() - 1];
+            steps.push(Step {
+                from: m.stages[m.stages.len() - 1].name.clone(),
+                to: "won".into(),
+                rate: if last > 0.0 { conv.won / last } else { 0.0 },
+            });
+            // Averages over the horizon (a model alone: a 52-week year), so
+            // seasonal and occasional channels show what they bring.
+            let weeks = f64::from(cal.weeks);
+            let (leads, spend) = (0..cal.weeks).fold((0.0, 0.0), |(l, s), w| {
+                let x = c.expected_leads(w, cal);
+                (l + x, s + c.spend(w, x))
+            });
+            ChannelSummary {
+                name: c.name.clone(),
+                source: c.source,
+                leads_per_week: leads / weeks,
+                spend_per_week: spend / weeks,
+                reach: m.stages.iter().zip(&conv.reach).map(|(s, r)| (s.name.clone(), *r)).collect(),
+                steps,
+                lead_to_won: conv.won,
+                lag_weeks: conv.lag_weeks,
+            }
+        })
+        .collect();
+    ModelSummary {
+        name: name.to_string(),
+        file: file.to_string(),
+        stages,
+        capacity,
+        uncertain,
+        open_deals: m.pipeline.len(),
+        open_amount: m.pipeline.iter().map(|d| d.amount).sum(),
+        channels,
+    }
+}
+
+fn curve_text(c: &AcceptanceCurve, m: &Model) -> String {
+    match c {
+        AcceptanceCurve::Constant(p) => prob_text(&m.params[*p].prob),
+        AcceptanceCurve::Logistic { max, midpoint, scale } => format!(
+            "logistic: max {}, midpoint {midpoint}, scale {scale}",
+            prob_text(&m.params[*max].prob)
+        ),
+        AcceptanceCurve::Table { scores, .. } => format!("table of {} points", scores.len()),
+    }
+}
+
+/// Renders reports in a format.
+pub fn render(reports: &[CheckReport], format: Format) -> String {
+    match format {
+        Format::Json => {
+            let mut s = serde_json::to_string_pretty(reports).expect("serializable");
+            s.push('\n');
+            s
+        }
+        Format::Csv => render_csv(reports),
+        Format::Table => reports.iter().map(render_table).collect::<Vec<_>>().join("\n"),
+    }
+}
+
+fn render_table(r: &CheckReport) -> String {
+    let m = &r.model;
+    let mut out = String::new();
+    match &r.scenario {
+        Some(s) => {
+            out.push_str(&format!(
+                "{}: ok — scenario \"{}\" on model \"{}\" ({})\n",
+                r.file, s.name, m.name, m.file
+            ));
+            let from = s.start_date.as_ref().map_or(String::new(), |d| format!(" from {d}"));
+            let periods: Vec<String> = s
+                .target_periods
+                .iter()
+                .map(|p| format!("{} {}", p.label, money(p.amount)))
+                .collect();
+            out.push_str(&format!(
+                "  horizon {} weeks{from}; target {} ({})\n",
+                s.horizon_weeks,
+                money(s.target),
+                periods.join(", ")
+            ));
+            if !s.variants.is_empty() {
+                out.push_str(&format!("  variants: {}\n", s.variants.join(", ")));
+            }
+        }
+        None => out.push_str(&format!("{}: ok — model \"{}\"\n", r.file, m.name)),
+    }
+    out.push_str("  stages:\n");
+    let mut t = TextTable::new(["stage", "role", "how leads leave it"]);
+    t.right = vec![false; 3];
+    for s in &m.stages {
+        t.row(vec![s.name.clone(), s.role.unwrap_or("-").to_string(), s.exit.clone()]);
+    }
+    out.push_str(&t.render("    "));
+    out.push_str(&format!("  capacity: {}\n", m.capacity));
+    if !m.uncertain.is_empty() {
+        let u: Vec<String> = m
+            .uncertain
+            .iter()
+            .map(|u| format!("{} {} (P10–P90 {}–{})", u.key, pct(u.mean), pct(u.p10), pct(u.p90)))
+            .collect();
+        out.push_str(&format!("  uncertain, drawn per trial: {}\n", u.join("; ")));
+    }
+    if m.open_deals > 0 {
+        out.push_str(&format!("  open pipeline: {} deals, {}\n", m.open_deals, money(m.open_amount)));
+    }
+    out.push_str("  channels — expected conversion per step (recycling included, SLA met):\n");
+    let steps = m.channels.first().map_or(Vec::new(), |c| c.steps.clone());
+    let mut headers = vec!["channel".to_string(), "source".into(), "leads/wk".into(), "spend/wk".into()];
+    headers.extend(steps.iter().map(|s| format!("{}→{}", s.from, s.to)));
+    headers.extend(["lead→won".into(), "lag wk".into()]);
+    let mut t = TextTable::new(headers);
+    t.right[1] = false;
+    for c in &m.channels {
+        let mut row = vec![
+            c.name.clone(),
+            format!("{:?}", c.source).to_lowercase(),
+            num(c.leads_per_week, 1),
+            money(c.spend_per_week),
+        ];
+        row.extend(c.steps.iter().map(|s| pct(s.rate)));
+        row.push(format!("{:.2}%", 100.0 * c.lead_to_won));
+        row.push(c.lag_weeks.map_or("-".into(), |l| num(l, 1)));
+        t.row(row);
+    }
+    out.push_str(&t.render("    "));
+    out
+}
+
+fn render_csv(reports: &[CheckReport]) -> String {
+    // Models may differ in their stages: the header holds every step seen.
+    let mut steps: Vec<String> = Vec::new();
+    for c in reports.iter().flat_map(|r| &r.model.channels) {
+        for s in &c.steps {
+            let key = format!("{}_to_{}", s.from, s.to);
+            if !steps.contains(&key) {
+                steps.push(key);
+            }
+        }
+    }
+    let mut header: Vec<String> = ["file", "channel", "source", "leads_per_week", "spend_per_week"]
+        .map(String::from)
+        .to_vec();
+    header.extend(steps.iter().cloned());
+    header.extend(["lead_to_won".into(), "lag_weeks".into()]);
+    let mut rows = Vec::new();
+    for r in reports {
+        for c in &r.model.channels {
+            let mut row = vec![
+                r.file.clone(),
+                c.name.clone(),
+                format!("{:?}", c.source).to_lowercase(),
+                num(c.leads_per_week, 4),
+                num(c.spend_per_week, 2),
+            ];
+            row.extend(steps.iter().map(|key| {
+                c.steps
+                    .iter()
+                    .find(|s| &format!("{}_to_{}", s.from, s.to) == key)
+                    .map_or(String::new(), |s| num(s.rate, 6))
+            }));
+            row.push(num(c.lead_to_won, 6));
+            row.push(c.lag_weeks.map_or(String::new(), |l| num(l, 3)));
+            rows.push(row);
+        }
+    }
+    csv_text(&header, &rows)
+}

@@ -1,0 +1,267 @@
+//! Problems found in user input, and how they are shown.
+//!
+//! Reading and validation never stop at the first problem: they collect
+//! [`Problem`]s (a span, a key path, what was wrong, what to do) and the
+//! loader turns them into one [`InputError`] that names every problem with
+//! its file, line and column. Rendering uses miette, so a terminal shows the
+//! offending line with the value underlined.
+
+use std::fmt;
+use std::sync::Arc;
+
+use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource};
+
+use crate::tree::{Sources, Span};
+
+/// The most problems reported for one input, so that a badly broken file
+/// gives a readable answer rather than thousands of lines.
+pub const MAX_PROBLEMS: usize = 50;
+
+/// One thing wrong with the input, where it was found.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Problem {
+    pub span: Option<Span>,
+    /// Key path such as `channels.webinar.cost_per_lead` (may be empty).
+    pub path: String,
+    pub message: String,
+    pub help: Option<String>,
+}
+
+impl Problem {
+    pub fn new(span: Span, path: &str, message: impl Into<String>) -> Problem {
+        Problem {
+            span: Some(span),
+            path: path.to_string(),
+            message: message.into(),
+            help: None,
+        }
+    }
+
+    /// A problem with no place in any source (e.g. a missing file).
+    pub fn unplaced(path: &str, message: impl Into<String>) -> Problem {
+        Problem {
+            span: None,
+            path: path.to_string(),
+            message: message.into(),
+            help: None,
+        }
+    }
+
+    pub fn with_help(mut self, help: impl Into<String>) -> Problem {
+        self.help = Some(help.into());
+        self
+    }
+}
+
+/// The nearest candidate to a misspelt word, if one is near enough to be a
+/// plausible typo.
+pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let lower = word.to_lowercase();
+    candidates
+        .into_iter()
+        .map(|c| {
+            let d = strsim::damerau_levenshtein(&lower, &c.to_lowercase());
+            (d, c)
+        })
+        .filter(|(d, c)| *d <= (c.chars().count() / 3).max(1) + usize::from(c.len() > 8))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// A problem resolved against its source: everything needed to show it.
+#[derive(Debug, Clone)]
+pub struct Located {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub path: String,
+    pub message: String,
+    pub help: Option<String>,
+    source: Option<NamedSource<Arc<str>>>,
+    span: Option<(usize, usize)>,
+}
+
+impl fmt::Display for Located {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line > 0 {
+            write!(f, "{}:{}:{}: ", self.file, self.line, self.column)?;
+        } else if !self.file.is_empty() {
+            write!(f, "{}: ", self.file)?;
+        }
+        if !self.path.is_empty() {
+            write!(f, "`{}`: ", self.path)?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Located {}
+
+impl Diagnostic for Located {
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        self.source.as_ref().map(|s| s as &dyn miette::SourceCode)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        let (start, len) = self.span?;
+        Some(Box::new(std::iter::once(LabeledSpan::new(
+            Some("here".into()),
+            start,
+            len,
+        ))))
+    }
+}
+
+/// Everything wrong with one input (a scenario with its model, a model, a
+/// CSV file or the overrides given to them).
+#[derive(Debug, Clone)]
+pub struct InputError {
+    /// The file the user asked for.
+    pub file: String,
+    pub problems: Vec<Located>,
+    /// How many problems were found in all (more than are kept, when
+    /// there were over [`MAX_PROBLEMS`]).
+    pub total: usize,
+}
+
+impl fmt::Display for InputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.problems.as_slice() {
+            [one] if self.total == 1 => write!(f, "{one}"),
+            _ => write!(f, "{}: {} problems", self.file, self.total),
+        }
+    }
+}
+
+impl std::error::Error for InputError {}
+
+impl InputError {
+    /// Resolves problems against their sources, sorted by place.
+    pub fn new(file: &str, sources: &Sources, mut problems: Vec<Problem>) -> InputError {
+        problems.sort_by(|a, b| a.span.cmp(&b.span).then_with(|| a.path.cmp(&b.path)));
+        problems.dedup();
+        let total = problems.len();
+        let problems = problems
+            .into_iter()
+            .take(MAX_PROBLEMS)
+            .map(|p| locate(file, sources, p))
+            .collect();
+        InputError {
+            file: file.to_string(),
+            problems,
+            total,
+        }
+    }
+
+    /// One problem with no place in a source.
+    pub fn single(file: &str, message: impl Into<String>, help: Option<String>) -> InputError {
+        InputError {
+            file: file.to_string(),
+            problems: vec![Located {
+                file: file.to_string(),
+                line: 0,
+                column: 0,
+                path: String::new(),
+                message: message.into(),
+                help,
+                source: None,
+                span: None,
+            }],
+            total: 1,
+        }
+    }
+
+    /// Shows every problem, as a terminal would (`color`) or as plain text.
+    pub fn render(&self, color: bool, width: usize) -> String {
+        let theme = if color {
+            GraphicalTheme::unicode()
+        } else {
+            GraphicalTheme::unicode_nocolor()
+        };
+        let handler = GraphicalReportHandler::new_themed(theme)
+            .with_width(width)
+            .with_links(false);
+        let mut out = String::new();
+        for p in &self.problems {
+            let _ = handler.render_report(&mut out, p);
+        }
+        if self.total > 1 {
+            out.push_str(&format!("{}: {} problems", self.file, self.total));
+            if self.total > self.problems.len() {
+                out.push_str(&format!(" (the first {} shown)", self.problems.len()));
+            }
+            out.push('\n');
+        }
+        out
+    }
+}
+
+fn locate(file: &str, sources: &Sources, p: Problem) -> Located {
+    match p.span {
+        Some(span) => {
+            let src = sources.get(span.src);
+            let (line, column) = sources.line_col(span);
+            let len = (span.end - span.start) as usize;
+            Located {
+                file: src.name.clone(),
+                line,
+                column,
+                path: p.path,
+                message: p.message,
+                help: p.help,
+                source: Some(NamedSource::new(src.name.clone(), src.text.clone())),
+                span: Some((span.start as usize, len)),
+            }
+        }
+        None => Located {
+            file: file.to_string(),
+            line: 0,
+            column: 0,
+            path: p.path,
+            message: p.message,
+            help: p.help,
+            source: None,
+            span: None,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_near_misses_only() {
+        let keys = ["leads_per_week", "budget_per_week", "curve"];
+        assert_eq!(suggest("leads_per_wek", keys), Some("leads_per_week"));
+        assert_eq!(suggest("curv", keys), Some("curve"));
+        assert_eq!(suggest("Curve", keys), Some("curve"));
+        assert_eq!(suggest("zzz", keys), None);
+        assert_eq!(suggest("x", ["y"]), Some("y"));
+    }
+
+    #[test]
+    fn located_problems_name_file_line_column_and_path() {
+        let mut s = Sources::default();
+        let id = s.add("m.toml", "a = 1\nb = 2\n");
+        let e = InputError::new(
+            "m.toml",
+            &s,
+            vec![
+                Problem::new(Span::new(id, 10..11), "b", "too big").with_help("use 1"),
+                Problem::new(Span::new(id, 4..5), "a", "too small"),
+            ],
+        );
+        assert_eq!(e.total, 2);
+        assert_eq!(e.problems[0].to_string(), "m.toml:1:5: `a`: too small");
+        assert_eq!(e.problems[1].to_string(), "m.toml:2:5: `b`: too big");
+        let text = e.render(false, 80);
+        assert!(text.contains("use 1") && text.contains("2 problems"), "{text}");
+    }
+}

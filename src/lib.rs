@@ -1,0 +1,55 @@
+//! revplan: a revenue planning and forecasting simulator for B2B revenue
+//! teams.
+//!
+//! One model of the revenue cycle (lead → MQL → SAL → SQL → opportunity →
+//! won) serves planning backwards from a revenue target and forecasting
+//! forwards by Monte Carlo. This crate is the library; `src/main.rs` only
+//! parses the command line and calls it.
+//!
+//! Input flows one way: [`load`] reads files into [`tree`] nodes, [`spec`]
+//! reads those into file types (via [`read`]), and [`model`] checks and
+//! builds the [`model::Model`] that everything else uses. [`chain`] and
+//! [`flow`] hold the linear algebra of the expected flow; [`check`] reports
+//! on a model; [`output`] formats and writes results.
+
+pub mod calendar;
+pub mod chain;
+pub mod check;
+pub mod diag;
+pub mod dist;
+pub mod flow;
+pub mod load;
+pub mod model;
+pub mod output;
+pub mod read;
+pub mod spec;
+pub mod tree;
+
+use std::path::PathBuf;
+
+pub use diag::InputError;
+
+/// Everything that can go wrong in a command.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The input is invalid: a file, a flag or an override.
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// An output could not be written.
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// The process exit code: 2 for bad input, 1 for a failure.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Input(_) => 2,
+            Error::Write { .. } => 1,
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! The `revplan` command line: parses arguments, calls the library, prints
+//! results and errors, and picks the exit code (0 ok, 1 failed, 2 bad usage
+//! or input).
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use revplan::Error;
+use revplan::load::load_any;
+use revplan::output::{Format, write_atomic};
+
+const EXAMPLES: &str = "\
+Examples:
+  revplan check scenarios/board-plan.toml
+  revplan check models/*.toml scenarios/*.toml --format json
+  revplan check scenarios/board-plan.toml --set scoring.threshold=70
+  revplan schema scenario --out scenario.schema.json
+
+Exit codes: 0 ok, 1 failed, 2 bad usage or invalid input.
+Colours follow the terminal; set NO_COLOR=1 to turn them off.";
+
+#[derive(Parser)]
+#[command(
+    name = "revplan",
+    version,
+    about = "Revenue planning and forecasting for B2B revenue teams",
+    long_about = "revplan models the whole revenue cycle — lead → MQL → SAL → SQL → opportunity → won — \
+                  from TOML model and scenario files.",
+    after_help = EXAMPLES
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate model and scenario files and summarise them.
+    ///
+    /// For each channel, prints the expected conversion at each step of the
+    /// revenue cycle (recycling included, every rate at its mean, the SLA
+    /// met) and the expected weeks from lead to closed-won. Every problem in
+    /// a file is reported with its file, line, column and key.
+    #[command(after_help = "\
+Examples:
+  revplan check scenarios/board-plan.toml
+  revplan check models/b2b-saas.toml scenarios/acme-52w.toml --format csv
+  revplan check scenarios/board-plan.toml --set scoring.threshold=70 --set capacity=unlimited")]
+    Check(CheckArgs),
+
+    /// Print the JSON Schema of model or scenario files, for editors.
+    #[command(after_help = "\
+Examples:
+  revplan schema model > model.schema.json
+  revplan schema scenario --out scenario.schema.json
+Point your editor at it, e.g. with a first line `#:schema ./scenario.schema.json` (Taplo / Even Better TOML).")]
+    Schema(SchemaArgs),
+}
+
+#[derive(Args)]
+struct OutputArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// Write the output to this file (atomically) instead of stdout.
+    #[arg(long, value_name = "PATH")]
+    out: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct CheckArgs {
+    /// Scenario or model files.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Override a key of the scenario or model, e.g. scoring.threshold=70.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SchemaKind {
+    Model,
+    Scenario,
+}
+
+#[derive(Args)]
+struct SchemaArgs {
+    /// Which file format.
+    #[arg(value_enum)]
+    kind: SchemaKind,
+    /// Write the schema to this file (atomically) instead of stdout.
+    #[arg(long, value_name = "PATH")]
+    out: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Check(a) => check(&a),
+        Command::Schema(a) => schema(&a),
+    };
+    ExitCode::from(code as u8)
+}
+
+/// Whether stderr gets colours: a terminal, and NO_COLOR unset or empty.
+fn color() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+fn width() -> usize {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .filter(|w| *w >= 40)
+        .unwrap_or(100)
+}
+
+/// Prints an error and returns its exit code.
+fn report(e: &Error) -> i32 {
+    match e {
+        Error::Input(input) => eprint!("{}", input.render(color(), width())),
+        other => eprintln!("error: {other}"),
+    }
+    e.exit_code()
+}
+
+/// Sends output to stdout or, atomically, to a file.
+fn emit(text: &str, out: Option<&Path>) -> Result<(), Error> {
+    match out {
+        Some(path) => write_atomic(path, text.as_bytes()).map_err(|source| Error::Write {
+            path: path.to_path_buf(),
+            source,
+        }),
+        None => {
+            print!("{text}");
+            Ok(())
+        }
+    }
+}
+
+fn check(a: &CheckArgs) -> i32 {
+    let mut reports = Vec::new();
+    let mut code = 0;
+    for f in &a.files {
+        match load_any(f, &a.set) {
+            Ok(loaded) => reports.push(revplan::check::report(&loaded)),
+            Err(e) => code = code.max(report(&Error::Input(e))),
+        }
+    }
+    if !reports.is_empty() {
+        let text = revplan::check::render(&reports, a.output.format);
+        if let Err(e) = emit(&text, a.output.out.as_deref()) {
+            code = code.max(report(&e));
+        }
+    }
+    code
+}
+
+fn schema(a: &SchemaArgs) -> i32 {
+    let schema = match a.kind {
+        SchemaKind::Model => revplan::spec::model_schema(),
+        SchemaKind::Scenario => revplan::spec::scenario_schema(),
+    };
+    let mut text = serde_json::to_string_pretty(&schema).expect("serializable");
+    text.push('\n');
+    match emit(&text, a.out.as_deref()) {
+        Ok(()) => 0,
+        Err(e) => report(&e),
+    }
+}

@@ -1,0 +1,1405 @@
+//! The checked revenue-cycle model: what the planner and the engine use.
+//!
+//! [`build_model`] and [`build_scenario`] turn the file types of
+//! [`crate::spec`] into these types, checking everything that involves more
+//! than one value: stage names and roles, gates, recycle targets, per-channel
+//! overrides, SLA tiers, that every recycle loop ends (with linear algebra,
+//! see [`crate::chain`]), targets against the calendar. All problems are
+//! collected. Once built, a model is valid: its users never re-check it.
+//!
+//! Every probability of the model is a parameter in [`Model::params`],
+//! addressed by [`ParamId`]. The planner uses their means; the engine draws
+//! the uncertain ones once per trial. A channel that does not override a
+//! rate shares the model's parameter, so one draw applies to all of them.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use crate::calendar::{Calendar, PeriodKind, WEEKS_PER_YEAR};
+use crate::chain::Chain;
+use crate::diag::{Problem, suggest};
+use crate::dist::{Delay, Dist, Prob};
+use crate::read::{Loc, Spanned};
+use crate::spec::{
+    AcceptanceSpec, CapacitySpec, ChannelSpec, DealsSpec, GateKind, ModelSpec, OpenDealSpec,
+    RecycleSpec, ResponseSpec, ScenarioSpec, StageSpec, Trials,
+};
+
+pub const MAX_STAGES: usize = 16;
+pub const MAX_CHANNELS: usize = 64;
+pub const MAX_TIERS: usize = 16;
+pub const MAX_HIRES: usize = 1000;
+pub const MAX_VARIANTS: usize = 64;
+pub const MAX_OPEN_DEALS: usize = 1_000_000;
+pub const MAX_NAME_LEN: usize = 64;
+
+/// Index into [`Model::params`].
+pub type ParamId = usize;
+
+/// A probability of the model, with the key path it was given at.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Param {
+    pub key: String,
+    pub prob: Prob,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Lead,
+    Mql,
+    Sal,
+    Sql,
+    Opportunity,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [Role::Lead, Role::Mql, Role::Sal, Role::Sql, Role::Opportunity];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Lead => "lead",
+            Role::Mql => "mql",
+            Role::Sal => "sal",
+            Role::Sql => "sql",
+            Role::Opportunity => "opportunity",
+        }
+    }
+
+    fn from_name(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.name() == s)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stage {
+    pub name: String,
+    pub role: Option<Role>,
+}
+
+/// How a lead leaves a stage forward.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Advance {
+    /// Iff its score ≥ the MQL threshold.
+    Score,
+    /// By the acceptance curve at its score, thinned by sales capacity.
+    Acceptance,
+    /// With a probability.
+    Rate(ParamId),
+    /// The deal closes won with this probability (the last stage).
+    Win(ParamId),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Recycle {
+    pub to: usize,
+    pub p: ParamId,
+    pub delay: Delay,
+}
+
+/// How leads leave one stage: after `delay`, advance; otherwise recycle
+/// (each `recycle` with its probability) or drop out.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Transition {
+    pub advance: Advance,
+    pub delay: Delay,
+    pub recycle: Vec<Recycle>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Slip {
+    pub p: ParamId,
+    pub delay: Delay,
+}
+
+/// A channel's whole path through the stages, with its own overrides.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Funnel {
+    /// One per stage; the last one's advance is [`Advance::Win`] and its
+    /// delay the sales cycle.
+    pub transitions: Vec<Transition>,
+    pub deal_size: Dist,
+    pub slip: Option<Slip>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum AcceptanceCurve {
+    Constant(ParamId),
+    Logistic { max: ParamId, midpoint: f64, scale: f64 },
+    Table { scores: Vec<f64>, p: Vec<f64> },
+}
+
+impl AcceptanceCurve {
+    /// Acceptance at a score, when the SLA follow-up is met.
+    pub fn at(&self, score: f64, params: &[f64]) -> f64 {
+        match self {
+            AcceptanceCurve::Constant(p) => params[*p],
+            AcceptanceCurve::Logistic {
+                max,
+                midpoint,
+                scale,
+            } => params[*max] / (1.0 + (-(score - midpoint) / scale).exp()),
+            AcceptanceCurve::Table { scores, p } => {
+                let i = scores.partition_point(|s| *s <= score);
+                if i == 0 {
+                    p[0]
+                } else if i == scores.len() {
+                    p[i - 1]
+                } else {
+                    let t = (score - scores[i - 1]) / (scores[i] - scores[i - 1]);
+                    p[i - 1] + t * (p[i] - p[i - 1])
+                }
+            }
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Nurture {
+    pub weeks: u32,
+    pub p_engage: ParamId,
+    pub lift: f64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scoring {
+    pub threshold: f64,
+    pub range: (f64, f64),
+    pub acceptance: AcceptanceCurve,
+    pub nurture: Option<Nurture>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tier {
+    pub name: String,
+    pub min_score: f64,
+    pub touches: f64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Hire {
+    pub week: u32,
+    pub count: u32,
+    pub ramp_weeks: u32,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct SalesTeam {
+    pub reps: f64,
+    pub touches_per_rep_week: f64,
+    pub contact_p: ParamId,
+    /// Sorted by `min_score`, lowest first.
+    pub tiers: Vec<Tier>,
+    pub hires: Vec<Hire>,
+    /// (week, count): reps gone from that week on.
+    pub departures: Vec<(u32, u32)>,
+}
+
+impl SalesTeam {
+    /// Reps at work in week `w`, counting a ramping hire as a fraction.
+    pub fn reps_at(&self, w: u32) -> f64 {
+        let hired: f64 = self
+            .hires
+            .iter()
+            .filter(|h| w >= h.week)
+            .map(|h| {
+                let ramp = if h.ramp_weeks == 0 {
+                    1.0
+                } else {
+                    (f64::from(w - h.week + 1) / f64::from(h.ramp_weeks)).min(1.0)
+                };
+                f64::from(h.count) * ramp
+            })
+            .sum();
+        let gone: u32 = self
+            .departures
+            .iter()
+            .filter(|(week, _)| w >= *week)
+            .map(|(_, c)| c)
+            .sum();
+        (self.reps + hired - f64::from(gone)).max(0.0)
+    }
+
+    /// Follow-up touches the team can make in week `w`.
+    pub fn touches_at(&self, w: u32) -> f64 {
+        self.reps_at(w) * self.touches_per_rep_week
+    }
+
+    /// Touches the SLA asks for an MQL of this score.
+    pub fn sla_touches(&self, score: f64) -> f64 {
+        let i = self.tiers.partition_point(|t| t.min_score <= score);
+        self.tiers[i.saturating_sub(1)].touches
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Capacity {
+    Unlimited,
+    Team(SalesTeam),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LeadSource {
+    Marketing,
+    Sales,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ResponseCurve {
+    Exponential { max_leads: f64, scale: f64 },
+    Power { leads: f64, budget: f64, elasticity: f64 },
+}
+
+impl ResponseCurve {
+    /// Leads per week bought by a weekly budget.
+    pub fn leads(&self, budget: f64) -> f64 {
+        match *self {
+            ResponseCurve::Exponential { max_leads, scale } => max_leads * (1.0 - (-budget / scale).exp()),
+            ResponseCurve::Power {
+                leads,
+                budget: reference,
+                elasticity,
+            } => leads * (budget / reference).powf(elasticity),
+        }
+    }
+
+    /// The weekly budget that buys `leads` per week; `None` when no budget
+    /// can (at or above an exponential curve's ceiling).
+    pub fn budget_for(&self, leads: f64) -> Option<f64> {
+        match *self {
+            ResponseCurve::Exponential { max_leads, scale } => {
+                (leads < max_leads).then(|| -scale * (1.0 - leads / max_leads).ln())
+            }
+            ResponseCurve::Power {
+                leads: reference_leads,
+                budget,
+                elasticity,
+            } => Some(budget * (leads / reference_leads).powf(1.0 / elasticity)),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Volume {
+    Leads(f64),
+    Budget {
+        per_week: f64,
+        curve: ResponseCurve,
+        min: f64,
+        max: f64,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SeasonBy {
+    Month,
+    Quarter,
+    Week,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Seasonality {
+    pub by: SeasonBy,
+    pub factors: Vec<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Channel {
+    pub name: String,
+    pub source: LeadSource,
+    pub volume: Volume,
+    pub cost_per_lead: f64,
+    pub fixed_cost_per_week: f64,
+    /// Coefficient of variation of the weekly rate; 0 = Poisson.
+    pub arrival_cv: f64,
+    /// Inclusive week ranges; `None` = always active.
+    pub active_weeks: Option<Vec<(u32, u32)>>,
+    pub seasonality: Option<Seasonality>,
+    /// Lead scores, clamped to the scoring range.
+    pub score: Dist,
+    pub funnel: Funnel,
+}
+
+impl Channel {
+    /// Leads per week before seasonality and activity.
+    pub fn base_leads_per_week(&self) -> f64 {
+        match &self.volume {
+            Volume::Leads(l) => *l,
+            Volume::Budget { per_week, curve, .. } => curve.leads(*per_week),
+        }
+    }
+
+    pub fn is_active(&self, week: u32) -> bool {
+        self.active_weeks
+            .as_ref()
+            .is_none_or(|r| r.iter().any(|(a, b)| (*a..=*b).contains(&week)))
+    }
+
+    /// Volume multiplier of week `w`: seasonality × activity.
+    pub fn multiplier(&self, week: u32, cal: &Calendar) -> f64 {
+        if !self.is_active(week) {
+            return 0.0;
+        }
+        match &self.seasonality {
+            None => 1.0,
+            Some(s) => {
+                let i = match s.by {
+                    SeasonBy::Month => cal.month_of_year(week),
+                    SeasonBy::Quarter => cal.quarter_of_year(week),
+                    SeasonBy::Week => cal.week_of_year(week),
+                };
+                s.factors[i]
+            }
+        }
+    }
+
+    /// Expected leads in week `w`.
+    pub fn expected_leads(&self, week: u32, cal: &Calendar) -> f64 {
+        self.base_leads_per_week() * self.multiplier(week, cal)
+    }
+
+    /// Spend in week `w` for `leads` leads: program cost and media budget
+    /// while active, plus the cost per lead.
+    pub fn spend(&self, week: u32, leads: f64) -> f64 {
+        if !self.is_active(week) {
+            return 0.0;
+        }
+        let budget = match &self.volume {
+            Volume::Budget { per_week, .. } => *per_week,
+            Volume::Leads(_) => 0.0,
+        };
+        self.fixed_cost_per_week + budget + leads * self.cost_per_lead
+    }
+}
+
+/// An opportunity open at the start.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OpenDeal {
+    pub stage: usize,
+    pub amount: f64,
+    pub age_weeks: u32,
+    pub channel: Option<usize>,
+    pub id: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Model {
+    pub name: String,
+    pub description: Option<String>,
+    pub stages: Vec<Stage>,
+    pub params: Vec<Param>,
+    pub scoring: Scoring,
+    pub capacity: Capacity,
+    pub channels: Vec<Channel>,
+    pub pipeline: Vec<OpenDeal>,
+}
+
+impl Model {
+    /// Every parameter at its mean (a point value, or a Beta's mean).
+    pub fn param_means(&self) -> Vec<f64> {
+        self.params.iter().map(|p| p.prob.mean()).collect()
+    }
+
+    pub fn stage_of(&self, role: Role) -> Option<usize> {
+        self.stages.iter().position(|s| s.role == Some(role))
+    }
+
+    pub fn channel_index(&self, name: &str) -> Option<usize> {
+        self.channels.iter().position(|c| c.name == name)
+    }
+}
+
+/// Revenue target, spread over weeks.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Target {
+    pub period: PeriodKind,
+    /// Target revenue of each week of the horizon.
+    pub weekly: Vec<f64>,
+}
+
+impl Target {
+    pub fn total(&self) -> f64 {
+        self.weekly.iter().sum()
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MixBasis {
+    Leads,
+    Budget,
+}
+
+/// The planner's channel mix: `shares[c]` is `None` for a channel held at
+/// its volume; the `Some` shares sum to 1.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mix {
+    pub basis: MixBasis,
+    pub shares: Vec<Option<f64>>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunSettings {
+    pub trials: Trials,
+    pub seed: u64,
+}
+
+pub const DEFAULT_SEED: u64 = 1;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scenario {
+    pub name: String,
+    pub description: Option<String>,
+    pub model: Model,
+    pub calendar: Calendar,
+    pub target: Target,
+    pub run: RunSettings,
+    pub mix: Mix,
+}
+
+impl Scenario {
+    pub fn weeks(&self) -> u32 {
+        self.calendar.weeks
+    }
+}
+
+/// Collects problems and parameters while building.
+#[derive(Default)]
+struct Builder {
+    problems: Vec<Problem>,
+    params: Vec<Param>,
+}
+
+impl Builder {
+    fn err(&mut self, loc: &Loc, message: impl Into<String>) {
+        self.problems.push(loc.problem(message));
+    }
+
+    fn err_help(&mut self, loc: &Loc, message: impl Into<String>, help: impl Into<String>) {
+        self.problems.push(loc.problem(message).with_help(help));
+    }
+
+    fn param(&mut self, key: &str, prob: &Prob) -> ParamId {
+        self.params.push(Param {
+            key: key.to_string(),
+            prob: prob.clone(),
+        });
+        self.params.len() - 1
+    }
+
+    fn sp_param(&mut self, p: &Spanned<Prob>) -> ParamId {
+        self.param(&p.loc.path, &p.value)
+    }
+
+    fn check_name(&mut self, name: &Spanned<String>, what: &str) {
+        let n = &name.value;
+        if n.trim().is_empty() {
+            self.err(&name.loc, format!("a {what} name cannot be empty"));
+        } else if n.chars().count() > MAX_NAME_LEN {
+            self.err(&name.loc, format!("a {what} name can have at most {MAX_NAME_LEN} characters"));
+        } else if n.chars().any(char::is_control) {
+            self.err(&name.loc, format!("a {what} name cannot contain control characters"));
+        }
+    }
+
+    fn result<T>(self, value: Option<T>) -> Result<(T, Vec<Param>), Vec<Problem>> {
+        match value {
+            Some(v) if self.problems.is_empty() => Ok((v, self.params)),
+            _ => Err(self.problems),
+        }
+    }
+}
+
+fn unknown_name<'a>(
+    b: &mut Builder,
+    loc: &Loc,
+    what: &str,
+    name: &str,
+    known: impl IntoIterator<Item = &'a str> + Clone,
+) {
+    let help = match suggest(name, known.clone()) {
+        Some(s) => format!("did you mean `{s}`?"),
+        None => format!(
+            "known {what}s: {}",
+            known.into_iter().collect::<Vec<_>>().join(", ")
+        ),
+    };
+    b.err_help(loc, format!("no {what} named `{name}`"), help);
+}
+
+/// Builds a model from its file types and the open deals read from CSV.
+pub fn build_model(spec: &ModelSpec, csv_deals: &[OpenDealSpec]) -> Result<Model, Vec<Problem>> {
+    let mut b = Builder::default();
+    let model = build_model_inner(&mut b, spec, csv_deals);
+    let (mut model, params) = b.result(model)?;
+    model.params = params;
+    Ok(model)
+}
+
+fn build_model_inner(b: &mut Builder, spec: &ModelSpec, csv_deals: &[OpenDealSpec]) -> Option<Model> {
+    let stages = build_stages(b, &spec.stages);
+    let scoring = build_scoring(b, spec);
+    let capacity = build_capacity(b, spec, scoring.as_ref());
+    let (stages, base) = stages?;
+    let base_deals = build_deals(b, &spec.deals, None)?;
+    let funnel = base_funnel(base, &base_deals);
+    let scoring = scoring?;
+    let capacity = capacity?;
+    check_absorbing(b, &funnel, &scoring, &capacity, &spec.stages.value, None);
+    let channels = build_channels(b, spec, &stages, &funnel, &base_deals, &scoring, &capacity);
+    let pipeline = build_pipeline(b, spec, csv_deals, &stages, channels.as_deref());
+    Some(Model {
+        name: spec.name.clone(),
+        description: spec.description.clone(),
+        stages,
+        params: Vec::new(),
+        scoring,
+        capacity,
+        channels: channels?,
+        pipeline: pipeline?,
+    })
+}
+
+/// The model-level transitions before deals are applied.
+type BaseTransitions = Vec<(GateKind, Option<ParamId>, Delay, Vec<Recycle>)>;
+
+fn build_stages(b: &mut Builder, stages: &Spanned<Vec<StageSpec>>) -> Option<(Vec<Stage>, BaseTransitions)> {
+    let list = &stages.value;
+    if list.len() < 2 || list.len() > MAX_STAGES {
+        b.err_help(
+            &stages.loc,
+            format!("a model needs 2 to {MAX_STAGES} stages, found {}", list.len()),
+            "e.g. lead, mql, sal, sql, opportunity",
+        );
+        return None;
+    }
+    let mut ok = true;
+    let mut seen = BTreeSet::new();
+    let mut roles = BTreeSet::new();
+    let mut out = Vec::new();
+    let last = list.len() - 1;
+    for (i, s) in list.iter().enumerate() {
+        b.check_name(&s.name, "stage");
+        if !seen.insert(s.name.value.as_str()) {
+            b.err(&s.name.loc, format!("stage `{}` is listed twice", s.name.value));
+            ok = false;
+        }
+        let role = match &s.role {
+            Some(r) => Role::from_name(r.value),
+            None => Role::from_name(&s.name.value),
+        };
+        if let Some(r) = role {
+            if !roles.insert(r) {
+                let loc = s.role.as_ref().map_or(&s.name.loc, |r| &r.loc);
+                b.err(loc, format!("two stages have the role `{}`", r.name()));
+                ok = false;
+            }
+            if r == Role::Lead && i != 0 {
+                b.err(&s.name.loc, "the `lead` stage must be the first stage");
+                ok = false;
+            }
+        }
+        let gate = s.gate.value;
+        let bad_gate = match gate {
+            GateKind::Score if i != 0 => Some("the \"score\" gate (the MQL threshold) can only be on the first stage"),
+            GateKind::Close if i != last => Some("only the last stage can have the \"close\" gate"),
+            _ if i == last && gate != GateKind::Close => {
+                Some("the last stage must have gate = \"close\": it closes by [deals]")
+            }
+            GateKind::Acceptance if list[..i].iter().any(|o| o.gate.value == GateKind::Acceptance) => {
+                Some("only one stage can have the \"acceptance\" gate")
+            }
+            _ => None,
+        };
+        if let Some(m) = bad_gate {
+            b.err(&s.gate.loc, m);
+            ok = false;
+        }
+        out.push(Stage {
+            name: s.name.value.clone(),
+            role,
+        });
+    }
+    if !ok {
+        return None;
+    }
+    let mut transitions = Vec::new();
+    for (i, s) in list.iter().enumerate() {
+        let gate = s.gate.value;
+        let p = match (gate, &s.p) {
+            (GateKind::Rate, Some(p)) => Some(b.sp_param(p)),
+            (GateKind::Rate, None) => {
+                b.err_help(
+                    &s.loc,
+                    format!("stage `{}` needs `p`, the probability of advancing", s.name.value),
+                    "or set a `gate`: \"score\", \"acceptance\" or \"close\"",
+                );
+                None
+            }
+            (_, Some(p)) => {
+                b.err(&p.loc, format!("`p` has no effect with gate \"{}\": {}", gate_name(gate), gate_rate(gate)));
+                None
+            }
+            (_, None) => None,
+        };
+        if gate == GateKind::Close
+            && let Some(d) = &s.delay
+        {
+            b.err(&d.loc, "the \"close\" stage waits the sales cycle: set `deals.cycle` instead of `delay`");
+        }
+        let delay = s.delay.as_ref().map_or(Delay::fixed(0), |d| d.value.to_delay());
+        let recycle = build_recycle(b, s.recycle.as_deref().unwrap_or(&[]), &out, i);
+        transitions.push((gate, p, delay, recycle));
+    }
+    Some((out, transitions))
+}
+
+fn gate_name(g: GateKind) -> &'static str {
+    match g {
+        GateKind::Rate => "rate",
+        GateKind::Score => "score",
+        GateKind::Acceptance => "acceptance",
+        GateKind::Close => "close",
+    }
+}
+
+fn gate_rate(g: GateKind) -> &'static str {
+    match g {
+        GateKind::Score => "leads advance when their score reaches `scoring.threshold`",
+        GateKind::Acceptance => "acceptance comes from `scoring.acceptance` and sales capacity",
+        GateKind::Close => "the win rate is `deals.win_rate`",
+        GateKind::Rate => "",
+    }
+}
+
+fn build_recycle(b: &mut Builder, specs: &[RecycleSpec], stages: &[Stage], from: usize) -> Vec<Recycle> {
+    let mut out = Vec::new();
+    let mut total = 0.0;
+    for r in specs {
+        let Some(to) = stages.iter().position(|s| s.name == r.to.value) else {
+            unknown_name(b, &r.to.loc, "stage", &r.to.value, stages.iter().map(|s| s.name.as_str()));
+            continue;
+        };
+        if to > from {
+            b.err_help(
+                &r.to.loc,
+                format!("a recycle goes back: `{}` comes after `{}`", r.to.value, stages[from].name),
+                "recycle to this stage or an earlier one",
+            );
+            continue;
+        }
+        let delay = r.delay.value.to_delay();
+        if delay.first < 1 {
+            b.err_help(
+                &r.delay.loc,
+                "a recycled lead must wait at least one week before it returns",
+                "add at_least = 1 to the delay, or give a delay of 1 week or more",
+            );
+            continue;
+        }
+        total += r.p.value.mean();
+        let p = b.sp_param(&r.p);
+        out.push(Recycle { to, p, delay });
+    }
+    if total > 1.0 + 1e-9 {
+        let loc = &specs[0].loc;
+        b.err(
+            loc,
+            format!("the recycle probabilities of stage `{}` add up to {total:.4}, more than 1", stages[from].name),
+        );
+    }
+    out
+}
+
+struct DealsBuilt {
+    win: ParamId,
+    size: Dist,
+    cycle: Delay,
+    slip: Option<Slip>,
+}
+
+/// Builds deals; with `base`, missing keys are inherited from it.
+fn build_deals(b: &mut Builder, d: &DealsSpec, base: Option<&DealsBuilt>) -> Option<DealsBuilt> {
+    let win = match (&d.win_rate, base) {
+        (Some(w), _) => Some(b.sp_param(w)),
+        (None, Some(base)) => Some(base.win),
+        (None, None) => {
+            b.err_help(&d.loc, "missing key `win_rate`", "add `win_rate`: probability that a closing opportunity is won");
+            None
+        }
+    };
+    let size = match (&d.size, base) {
+        (Some(s), _) => {
+            if s.value.shape.support().0 < 0.0 && s.value.at_least < 0.0 {
+                b.err_help(&s.loc, "deal sizes cannot be negative, but this distribution can be", "add at_least = 0");
+            }
+            Some(s.value.clone())
+        }
+        (None, Some(base)) => Some(base.size.clone()),
+        (None, None) => {
+            b.err_help(&d.loc, "missing key `size`", "add `size`: the deal size distribution in dollars");
+            None
+        }
+    };
+    let cycle = match (&d.cycle, base) {
+        (Some(c), _) => Some(c.value.to_delay()),
+        (None, Some(base)) => Some(base.cycle.clone()),
+        (None, None) => {
+            b.err_help(&d.loc, "missing key `cycle`", "add `cycle`: weeks from opportunity to close");
+            None
+        }
+    };
+    let slip = match (&d.slip, base) {
+        (Some(s), _) => {
+            if s.p.value == Prob::Fixed(1.0) {
+                b.err(&s.p.loc, "with p = 1 every deal slips forever and none closes");
+            }
+            let delay = s.delay.value.to_delay();
+            if delay.first < 1 {
+                b.err_help(&s.delay.loc, "a slip must move the close by at least one week", "add at_least = 1");
+            }
+            Some(Slip {
+                p: b.sp_param(&s.p),
+                delay,
+            })
+        }
+        (None, Some(base)) => base.slip.clone(),
+        (None, None) => None,
+    };
+    Some(DealsBuilt {
+        win: win?,
+        size: size?,
+        cycle: cycle?,
+        slip,
+    })
+}
+
+fn base_funnel(base: BaseTransitions, deals: &DealsBuilt) -> Funnel {
+    let transitions = base
+        .into_iter()
+        .map(|(gate, p, delay, recycle)| Transition {
+            advance: match gate {
+                GateKind::Score => Advance::Score,
+                GateKind::Acceptance => Advance::Acceptance,
+                GateKind::Rate => Advance::Rate(p.expect("checked: rate gates have p")),
+                GateKind::Close => Advance::Win(deals.win),
+            },
+            delay: if gate == GateKind::Close {
+                deals.cycle.clone()
+            } else {
+                delay
+            },
+            recycle,
+        })
+        .collect();
+    Funnel {
+        transitions,
+        deal_size: deals.size.clone(),
+        slip: deals.slip.clone(),
+    }
+}
+
+fn build_scoring(b: &mut Builder, spec: &ModelSpec) -> Option<Scoring> {
+    let s = &spec.scoring;
+    let range = match &s.range {
+        None => (0.0, 100.0),
+        Some(r) => match r.value.as_slice() {
+            [lo, hi] if lo.0 < hi.0 => (lo.0, hi.0),
+            _ => {
+                b.err(&r.loc, "expected [lowest, highest] with lowest < highest");
+                return None;
+            }
+        },
+    };
+    let t = s.threshold.value;
+    if t < range.0 || t > range.1 {
+        b.err(
+            &s.threshold.loc,
+            format!("the threshold {t} is outside the score range [{}, {}]", range.0, range.1),
+        );
+    }
+    let key = |k: &str| format!("{}.acceptance.{k}", s.loc.path_or("scoring"));
+    let acceptance = match &s.acceptance {
+        AcceptanceSpec::Constant(p) => AcceptanceCurve::Constant(b.param(&key("p"), p)),
+        AcceptanceSpec::Logistic { max, midpoint, scale } => AcceptanceCurve::Logistic {
+            max: b.param(&key("max"), max),
+            midpoint: *midpoint,
+            scale: *scale,
+        },
+        AcceptanceSpec::Table { loc, scores, p } => {
+            if scores.is_empty() || scores.len() != p.len() {
+                b.err(loc, format!("`scores` and `p` need the same, non-zero length ({} and {})", scores.len(), p.len()));
+                return None;
+            }
+            if scores.windows(2).any(|w| w[0] >= w[1]) {
+                b.err(loc, "`scores` must be strictly increasing");
+                return None;
+            }
+            AcceptanceCurve::Table {
+                scores: scores.clone(),
+                p: p.clone(),
+            }
+        }
+    };
+    let nurture = s.nurture.as_ref().map(|n| Nurture {
+        weeks: n.weeks,
+        p_engage: b.param(&format!("{}.nurture.p_engage", s.loc.path_or("scoring")), &n.p_engage),
+        lift: n.lift,
+    });
+    Some(Scoring {
+        threshold: t,
+        range,
+        acceptance,
+        nurture,
+    })
+}
+
+impl Loc {
+    /// This path, or `default` for the top-level table.
+    fn path_or(&self, default: &str) -> String {
+        if self.path.is_empty() {
+            default.to_string()
+        } else {
+            self.path.clone()
+        }
+    }
+}
+
+fn build_capacity(b: &mut Builder, spec: &ModelSpec, scoring: Option<&Scoring>) -> Option<Capacity> {
+    let team = match &spec.capacity.value {
+        CapacitySpec::Unlimited => return Some(Capacity::Unlimited),
+        CapacitySpec::Team(t) => t,
+    };
+    let mut ok = true;
+    let tiers = &team.tiers.value;
+    if tiers.is_empty() || tiers.len() > MAX_TIERS {
+        b.err(&team.tiers.loc, format!("give 1 to {MAX_TIERS} SLA tiers, found {}", tiers.len()));
+        return None;
+    }
+    let mut names = BTreeSet::new();
+    for t in tiers {
+        if !names.insert(t.name.as_str()) {
+            b.err(&t.loc, format!("tier `{}` is listed twice", t.name));
+            ok = false;
+        }
+    }
+    let mut sorted: Vec<Tier> = tiers
+        .iter()
+        .map(|t| Tier {
+            name: t.name.clone(),
+            min_score: t.min_score,
+            touches: t.touches,
+        })
+        .collect();
+    sorted.sort_by(|a, b| a.min_score.total_cmp(&b.min_score));
+    if let Some(s) = scoring
+        && sorted[0].min_score > s.threshold
+    {
+        b.err_help(
+            &team.tiers.loc,
+            format!(
+                "MQLs scoring from {} to {} fit no tier: the lowest `min_score` is above the MQL threshold",
+                s.threshold, sorted[0].min_score
+            ),
+            format!("give one tier min_score = {} or lower", s.threshold),
+        );
+        ok = false;
+    }
+    if team.hires.len() > MAX_HIRES || team.departures.len() > MAX_HIRES {
+        b.err(&team.loc, format!("at most {MAX_HIRES} hires and {MAX_HIRES} departures"));
+        return None;
+    }
+    let hires: Vec<Hire> = team
+        .hires
+        .iter()
+        .map(|h| Hire {
+            week: h.week,
+            count: h.count,
+            ramp_weeks: h.ramp_weeks.unwrap_or(team.ramp_weeks),
+        })
+        .collect();
+    let departures: Vec<(u32, u32)> = team.departures.iter().map(|d| (d.week, d.count)).collect();
+    let contact_p = b.param(&format!("{}.contact_p", spec.capacity.loc.path), &team.contact_p);
+    let built = SalesTeam {
+        reps: team.reps,
+        touches_per_rep_week: team.touches_per_rep_week,
+        contact_p,
+        tiers: sorted,
+        hires,
+        departures,
+    };
+    // Departures cannot take away reps who are not there.
+    for d in &team.departures {
+        let hired: u32 = built.hires.iter().filter(|h| h.week <= d.week).map(|h| h.count).sum();
+        let gone: u32 = built.departures.iter().filter(|(w, _)| *w <= d.week).map(|(_, c)| c).sum();
+        if f64::from(gone) > team.reps + f64::from(hired) + 1e-9 {
+            b.err(
+                &d.loc,
+                format!("by week {} more reps leave ({gone}) than were there", d.week),
+            );
+            ok = false;
+        }
+    }
+    ok.then_some(Capacity::Team(built))
+}
+
+/// Checks that no loop of the funnel can go on forever, for any score:
+/// the acceptance gate is tried at its lowest and highest possible value.
+fn check_absorbing(
+    b: &mut Builder,
+    funnel: &Funnel,
+    scoring: &Scoring,
+    capacity: &Capacity,
+    stages: &[StageSpec],
+    channel: Option<&Loc>,
+) {
+    let means: Vec<f64> = b.params.iter().map(|p| p.prob.mean()).collect();
+    let (lo, hi) = acceptance_extremes(scoring, capacity, &means);
+    for p_accept in [lo, hi] {
+        let chain = Chain::new(funnel, &means, p_accept, 1.0);
+        if chain.fundamental().is_some() {
+            continue;
+        }
+        let stuck = chain.stuck();
+        let names: Vec<&str> = stuck
+            .iter()
+            .filter(|i| **i < stages.len())
+            .map(|i| stages[*i].name.value.as_str())
+            .collect();
+        let via_slip = stuck.iter().any(|i| *i >= stages.len());
+        let what = if names.is_empty() && via_slip {
+            "deals can slip forever".to_string()
+        } else {
+            format!("leads can cycle forever through {}", names.join(" → "))
+        };
+        let cond = if p_accept < hi {
+            format!(" when sales accepts no one (acceptance {p_accept:.2})")
+        } else {
+            String::new()
+        };
+        // Point at a recycle in the loop, where it can be fixed.
+        let loc = channel.cloned().unwrap_or_else(|| {
+            stuck
+                .iter()
+                .filter_map(|i| stages.get(*i))
+                .find_map(|s| s.recycle.as_ref().and_then(|r| r.first()).map(|r| r.loc.clone()))
+                .unwrap_or_else(|| stages[0].loc.clone())
+        });
+        b.err_help(
+            &loc,
+            format!("the stage chain is not absorbing: {what}{cond}"),
+            "every loop needs a way out: lower a recycle `p` below 1, or let some leads drop out",
+        );
+        return;
+    }
+}
+
+/// Lowest and highest acceptance an MQL can see: with limited capacity,
+/// follow-up can fall to nothing; otherwise the curve over MQL scores.
+fn acceptance_extremes(scoring: &Scoring, capacity: &Capacity, params: &[f64]) -> (f64, f64) {
+    let (t, top) = (scoring.threshold, scoring.range.1);
+    let n = 200;
+    let values: Vec<f64> = (0..=n)
+        .map(|i| scoring.acceptance.at(t + (top - t) * f64::from(i) / f64::from(n), params))
+        .collect();
+    let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    match capacity {
+        Capacity::Team(_) => (0.0, hi),
+        Capacity::Unlimited => (lo, hi),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build_channels(
+    b: &mut Builder,
+    spec: &ModelSpec,
+    stages: &[Stage],
+    base: &Funnel,
+    base_deals: &DealsBuilt,
+    scoring: &Scoring,
+    capacity: &Capacity,
+) -> Option<Vec<Channel>> {
+    let list = &spec.channels.value.0;
+    if list.is_empty() || list.len() > MAX_CHANNELS {
+        b.err(&spec.channels.loc, format!("give 1 to {MAX_CHANNELS} channels, found {}", list.len()));
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut ok = true;
+    for (name, c) in list {
+        b.check_name(name, "channel");
+        match build_channel(b, &name.value, c, spec, stages, base, base_deals, scoring, capacity) {
+            Some(ch) => out.push(ch),
+            None => ok = false,
+        }
+    }
+    ok.then_some(out)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build_channel(
+    b: &mut Builder,
+    name: &str,
+    c: &ChannelSpec,
+    spec: &ModelSpec,
+    stages: &[Stage],
+    base: &Funnel,
+    base_deals: &DealsBuilt,
+    scoring: &Scoring,
+    capacity: &Capacity,
+) -> Option<Channel> {
+    let volume = match (&c.volume.leads_per_week, &c.volume.budget_per_week, &c.volume.response) {
+        (Some(l), _, _) => Volume::Leads(*l),
+        (None, Some(budget), Some(r)) => {
+            let min = c.volume.budget_min.unwrap_or(0.0);
+            let max = c.volume.budget_max.unwrap_or(f64::INFINITY);
+            if !(min <= *budget && *budget <= max) {
+                b.err(
+                    &c.volume.loc,
+                    format!("budget_per_week {budget} is outside [budget_min_per_week, budget_max_per_week] = [{min}, {max}]"),
+                );
+            }
+            Volume::Budget {
+                per_week: *budget,
+                curve: match r {
+                    ResponseSpec::Exponential { max_leads, scale } => ResponseCurve::Exponential {
+                        max_leads: *max_leads,
+                        scale: *scale,
+                    },
+                    ResponseSpec::Power {
+                        leads,
+                        budget,
+                        elasticity,
+                    } => ResponseCurve::Power {
+                        leads: *leads,
+                        budget: *budget,
+                        elasticity: *elasticity,
+                    },
+                },
+                min,
+                max,
+            }
+        }
+        _ => return None, // reported while reading
+    };
+    let active_weeks = match &c.active_weeks {
+        None => None,
+        Some(a) => {
+            let mut ranges = Vec::new();
+            for r in &a.value {
+                match r.as_slice() {
+                    [x, y] if x <= y => ranges.push((x.0, y.0)),
+                    _ => {
+                        b.err_help(&a.loc, "each entry is [first, last] with first ≤ last", "e.g. active_weeks = [[0, 12], [30, 51]]");
+                        return None;
+                    }
+                }
+            }
+            Some(ranges)
+        }
+    };
+    let seasonality = match &c.seasonality {
+        None => None,
+        Some(s) => {
+            let (by, n) = match s.by {
+                "month" => (SeasonBy::Month, 12),
+                "quarter" => (SeasonBy::Quarter, 4),
+                _ => (SeasonBy::Week, WEEKS_PER_YEAR as usize),
+            };
+            if s.factors.len() != n {
+                b.err(&s.loc, format!("seasonality by {} needs {n} factors, found {}", s.by, s.factors.len()));
+                return None;
+            }
+            Some(Seasonality {
+                by,
+                factors: s.factors.clone(),
+            })
+        }
+    };
+    let (lo, hi) = scoring.range;
+    let d = &c.score.value;
+    let score = match d.clone().clamped(d.at_least.max(lo), d.at_most.min(hi)) {
+        Ok(s) => s,
+        Err(_) => {
+            b.err(&c.score.loc, format!("the clamp of this distribution excludes the whole score range [{lo}, {hi}]"));
+            return None;
+        }
+    };
+    // The channel's funnel: the model's, with this channel's overrides.
+    let mut funnel = base.clone();
+    let mut overridden = false;
+    if let Some(over) = &c.stages {
+        for (stage_name, o) in &over.0 {
+            let Some(i) = stages.iter().position(|s| s.name == stage_name.value) else {
+                unknown_name(b, &stage_name.loc, "stage", &stage_name.value, stages.iter().map(|s| s.name.as_str()));
+                continue;
+            };
+            overridden = true;
+            let t = &mut funnel.transitions[i];
+            if let Some(p) = &o.p {
+                match t.advance {
+                    Advance::Rate(_) => t.advance = Advance::Rate(b.sp_param(p)),
+                    Advance::Win(_) => b.err_help(&p.loc, "the close stage's rate is the win rate", "set channels.<name>.deals.win_rate"),
+                    _ => b.err(&p.loc, "this stage's gate has no `p` to override"),
+                }
+            }
+            if let Some(d) = &o.delay {
+                if matches!(t.advance, Advance::Win(_)) {
+                    b.err_help(&d.loc, "the close stage waits the sales cycle", "set channels.<name>.deals.cycle");
+                } else {
+                    t.delay = d.value.to_delay();
+                }
+            }
+            if let Some(r) = &o.recycle {
+                t.recycle = build_recycle(b, r, stages, i);
+            }
+        }
+    }
+    if let Some(d) = &c.deals {
+        overridden = true;
+        let deals = build_deals(b, d, Some(base_deals))?;
+        let last = funnel.transitions.len() - 1;
+        funnel.transitions[last].advance = Advance::Win(deals.win);
+        funnel.transitions[last].delay = deals.cycle;
+        funnel.deal_size = deals.size;
+        funnel.slip = deals.slip;
+    }
+    if overridden {
+        check_absorbing(b, &funnel, scoring, capacity, &spec.stages.value, Some(&c.loc));
+    }
+    Some(Channel {
+        name: name.to_string(),
+        source: if c.source == "sales" {
+            LeadSource::Sales
+        } else {
+            LeadSource::Marketing
+        },
+        volume,
+        cost_per_lead: c.cost_per_lead,
+        fixed_cost_per_week: c.fixed_cost_per_week,
+        arrival_cv: c.arrival_cv,
+        active_weeks,
+        seasonality,
+        score,
+        funnel,
+    })
+}
+
+fn build_pipeline(
+    b: &mut Builder,
+    spec: &ModelSpec,
+    csv_deals: &[OpenDealSpec],
+    stages: &[Stage],
+    channels: Option<&[Channel]>,
+) -> Option<Vec<OpenDeal>> {
+    let inline = spec.pipeline.as_ref().map_or(&[][..], |p| &p.deals[..]);
+    let all = inline.iter().chain(csv_deals);
+    if inline.len() + csv_deals.len() > MAX_OPEN_DEALS {
+        let loc = spec.pipeline.as_ref().map(|p| p.loc.clone());
+        if let Some(loc) = loc {
+            b.err(&loc, format!("at most {MAX_OPEN_DEALS} open deals"));
+        }
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut ok = true;
+    for d in all {
+        let Some(stage) = stages.iter().position(|s| s.name == d.stage.value) else {
+            unknown_name(b, &d.stage.loc, "stage", &d.stage.value, stages.iter().map(|s| s.name.as_str()));
+            ok = false;
+            continue;
+        };
+        if stage == 0 {
+            b.err(&d.stage.loc, format!("an open deal cannot be at the first stage `{}`", stages[0].name));
+            ok = false;
+        }
+        let channel = match (&d.channel, channels) {
+            (Some(c), Some(chs)) => match chs.iter().position(|ch| ch.name == c.value) {
+                Some(i) => Some(i),
+                None => {
+                    unknown_name(b, &c.loc, "channel", &c.value, chs.iter().map(|ch| ch.name.as_str()));
+                    ok = false;
+                    None
+                }
+            },
+            _ => None,
+        };
+        out.push(OpenDeal {
+            stage,
+            amount: d.amount,
+            age_weeks: d.age_weeks,
+            channel,
+            id: d.id.clone(),
+        });
+    }
+    ok.then_some(out)
+}
+
+/// Builds a scenario (its model included) from a scenario merged over its
+/// model, and the open deals read from CSV.
+pub fn build_scenario(spec: &ScenarioSpec, csv_deals: &[OpenDealSpec]) -> Result<Scenario, Vec<Problem>> {
+    let mut problems = Vec::new();
+    let model = match build_model(&spec.model, csv_deals) {
+        Ok(m) => Some(m),
+        Err(p) => {
+            problems.extend(p);
+            None
+        }
+    };
+    let mut b = Builder::default();
+    let weeks = spec.horizon_weeks.value;
+    if weeks == 0 {
+        b.err(&spec.horizon_weeks.loc, "the horizon needs at least 1 week");
+    }
+    let calendar = match Calendar::new(weeks.max(1), spec.start_date.as_ref().map(|d| d.value)) {
+        Ok(c) => Some(c),
+        Err(m) => {
+            let loc = spec.start_date.as_ref().map_or(&spec.loc, |d| &d.loc);
+            b.err(loc, m);
+            None
+        }
+    };
+    let target = calendar.as_ref().and_then(|c| build_target(&mut b, spec, c));
+    let mix = model.as_ref().and_then(|m| build_mix(&mut b, spec, m));
+    let mut names = BTreeSet::new();
+    if spec.variants.len() > MAX_VARIANTS {
+        b.err(&spec.loc, format!("at most {MAX_VARIANTS} variants"));
+    }
+    for v in &spec.variants {
+        b.check_name(&v.name, "variant");
+        if v.name.value == "base" {
+            b.err(&v.name.loc, "`base` is the name of the scenario itself; pick another");
+        }
+        if !names.insert(v.name.value.as_str()) {
+            b.err(&v.name.loc, format!("variant `{}` is listed twice", v.name.value));
+        }
+    }
+    problems.extend(b.problems);
+    let run = spec.run.as_ref();
+    match (model, calendar, target, mix) {
+        (Some(model), Some(calendar), Some(target), Some(mix)) if problems.is_empty() => Ok(Scenario {
+            name: spec.name.clone(),
+            description: spec.description.clone(),
+            model,
+            calendar,
+            target,
+            run: RunSettings {
+                trials: run.and_then(|r| r.trials).unwrap_or(Trials::Auto),
+                seed: run.and_then(|r| r.seed).unwrap_or(DEFAULT_SEED),
+            },
+            mix,
+        }),
+        _ => Err(problems),
+    }
+}
+
+fn build_target(b: &mut Builder, spec: &ScenarioSpec, cal: &Calendar) -> Option<Target> {
+    let t = &spec.target;
+    let period = if t.period == "month" {
+        PeriodKind::Month
+    } else {
+        PeriodKind::Quarter
+    };
+    let periods = cal.periods(period);
+    let given = [t.annual.is_some(), t.amounts.is_some(), t.total.is_some()];
+    if given.iter().filter(|g| **g).count() != 1 {
+        b.err_help(
+            &t.loc,
+            "give exactly one of `annual`, `amounts` or `total`",
+            "e.g. annual = 24_000_000, or total = 7_500_000 for the whole horizon",
+        );
+        return None;
+    }
+    if t.shares.is_some() && t.annual.is_none() {
+        b.err(&t.shares.as_ref().expect("some").loc, "`shares` split an `annual` target; add `annual`");
+        return None;
+    }
+    let mut weekly = vec![0.0; cal.weeks as usize];
+    if let Some(total) = t.total {
+        weekly.iter_mut().for_each(|w| *w = total / f64::from(cal.weeks));
+    } else if let Some(annual) = t.annual {
+        let shares = match &t.shares {
+            None => None,
+            Some(s) => {
+                let n = period.per_year();
+                if s.value.len() != n {
+                    b.err(&s.loc, format!("`shares` by {} needs {n} values, found {}", t.period, s.value.len()));
+                    return None;
+                }
+                let sum: f64 = s.value.iter().sum();
+                if (sum - 1.0).abs() > 1e-6 {
+                    b.err_help(&s.loc, format!("`shares` add up to {sum}, not 1"), "give each period's share of the year");
+                    return None;
+                }
+                Some(&s.value)
+            }
+        };
+        for p in &periods {
+            let per_week = match shares {
+                Some(s) => annual * s[p.index_in_year] / f64::from(p.full_weeks),
+                None => annual / f64::from(WEEKS_PER_YEAR),
+            };
+            for w in p.weeks.clone() {
+                weekly[w as usize] = per_week;
+            }
+        }
+    } else if let Some(a) = &t.amounts {
+        if a.value.len() != periods.len() {
+            let labels: Vec<&str> = periods.iter().map(|p| p.label.as_str()).collect();
+            b.err_help(
+                &a.loc,
+                format!("`amounts` needs one value per {} of the horizon: {}, found {}", t.period, periods.len(), a.value.len()),
+                format!("the periods are {}", labels.join(", ")),
+            );
+            return None;
+        }
+        for (p, amount) in periods.iter().zip(&a.value) {
+            let n = f64::from(p.weeks.end - p.weeks.start);
+            for w in p.weeks.clone() {
+                weekly[w as usize] = amount / n;
+            }
+        }
+    }
+    Some(Target { period, weekly })
+}
+
+fn build_mix(b: &mut Builder, spec: &ScenarioSpec, model: &Model) -> Option<Mix> {
+    let basis = match spec.mix.as_ref().map(|m| m.basis) {
+        Some("budget") => MixBasis::Budget,
+        _ => MixBasis::Leads,
+    };
+    let given = spec.mix.as_ref().and_then(|m| m.shares.as_ref().map(|s| (m, s)));
+    let Some((mix, shares)) = given else {
+        // Default: marketing channels in proportion to their volume (or
+        // every channel, if none is marketing's).
+        let any_marketing = model.channels.iter().any(|c| c.source == LeadSource::Marketing);
+        let pick = |c: &Channel| !any_marketing || c.source == LeadSource::Marketing;
+        let weight = |c: &Channel| match basis {
+            MixBasis::Leads => c.base_leads_per_week(),
+            MixBasis::Budget => c.spend(0, c.base_leads_per_week()),
+        };
+        let total: f64 = model.channels.iter().filter(|c| pick(c)).map(weight).sum();
+        let n = model.channels.iter().filter(|c| pick(c)).count() as f64;
+        let shares = model
+            .channels
+            .iter()
+            .map(|c| pick(c).then(|| if total > 0.0 { weight(c) / total } else { 1.0 / n }))
+            .collect();
+        return Some(Mix { basis, shares });
+    };
+    let mut out = vec![None; model.channels.len()];
+    for (name, share) in &shares.0 {
+        match model.channel_index(&name.value) {
+            Some(i) => out[i] = Some(share.0),
+            None => unknown_name(b, &name.loc, "channel", &name.value, model.channels.iter().map(|c| c.name.as_str())),
+        }
+    }
+    let sum: f64 = out.iter().flatten().sum();
+    if shares.0.is_empty() || (sum - 1.0).abs() > 1e-6 {
+        b.err_help(&mix.loc, format!("the mix shares add up to {sum}, not 1"), "give each scaled channel its share; unlisted channels keep their volume");
+        return None;
+    }
+    Some(Mix { basis, shares: out })
+}
