@@ -61,7 +61,9 @@ impl Calendar {
         if let Some(s) = start {
             let span = jiff::Span::new().days(7 * i64::from(weeks) + 400);
             if s.checked_add(span).is_err() {
-                return Err(format!("{weeks} weeks after {s} is past the last date revplan can handle"));
+                return Err(format!(
+                    "{weeks} weeks after {s} is past the last date revplan can handle"
+                ));
             }
         }
         Ok(Calendar { weeks, start })
@@ -69,8 +71,10 @@ impl Calendar {
 
     /// First day of week `w`.
     pub fn date_of_week(&self, w: u32) -> Option<Date> {
-        self.start
-            .map(|s| s.checked_add(jiff::Span::new().days(7 * i64::from(w))).expect("checked in new"))
+        self.start.map(|s| {
+            s.checked_add(jiff::Span::new().days(7 * i64::from(w)))
+                .expect("checked in new")
+        })
     }
 
     /// (year, month 0..12) that week `w` belongs to.
@@ -149,7 +153,9 @@ impl Calendar {
         let Some(start) = self.start else {
             return match kind {
                 PeriodKind::Quarter => 13,
-                PeriodKind::Month => MONTH_STARTS_445[i as usize + 1] - MONTH_STARTS_445[i as usize],
+                PeriodKind::Month => {
+                    MONTH_STARTS_445[i as usize + 1] - MONTH_STARTS_445[i as usize]
+                }
             };
         };
         let months = match kind {
@@ -182,7 +188,10 @@ mod tests {
         let m = c.periods(PeriodKind::Month);
         let lens: Vec<u32> = m.iter().map(|p| p.weeks.end - p.weeks.start).collect();
         assert_eq!(lens, vec![4, 4, 5, 4, 4, 5, 4, 4, 5, 4, 4, 5]);
-        assert!(m.iter().all(|p| p.full_weeks == p.weeks.end - p.weeks.start));
+        assert!(
+            m.iter()
+                .all(|p| p.full_weeks == p.weeks.end - p.weeks.start)
+        );
         assert_eq!(c.month_of_year(12), 2);
         assert_eq!(c.quarter_of_year(12), 0);
         assert_eq!(c.quarter_of_year(13), 1);

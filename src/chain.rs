@@ -107,9 +107,7 @@ impl Chain {
     pub fn stuck(&self) -> Vec<usize> {
         let n = self.q.nrows();
         // exits[i]: some probability leaves the transient states from i.
-        let mut can_end: Vec<bool> = (0..n)
-            .map(|i| self.q.row(i).sum() < 1.0 - 1e-12)
-            .collect();
+        let mut can_end: Vec<bool> = (0..n).map(|i| self.q.row(i).sum() < 1.0 - 1e-12).collect();
         loop {
             let mut changed = false;
             for i in 0..n {

@@ -128,12 +128,13 @@ fn scenario_summary(l: &Loaded) -> ScenarioSummary {
         name: s.name.clone(),
         horizon_weeks: s.weeks(),
         start_date: s.calendar.start.map(|d| d.to_string()),
-        target: s.target.total(),
+        target: s.target.total,
         target_periods: periods
             .iter()
-            .map(|p| PeriodAmount {
+            .zip(&s.target.periods)
+            .map(|(p, amount)| PeriodAmount {
                 label: p.label.clone(),
-                amount: p.weeks.clone().map(|w| s.target.weekly[w as usize]).sum(),
+                amount: *amount,
             })
             .collect(),
         variants: l.variants.iter().map(|v| v.name.clone()).collect(),
@@ -144,14 +145,24 @@ fn delay_text(d: &Delay) -> String {
     if d.pmf.len() == 1 {
         format!("{} wk", d.first)
     } else {
-        format!("{:.1} wk on average (P10–P90 {}–{})", d.mean(), d.quantile(0.1), d.quantile(0.9))
+        format!(
+            "{:.1} wk on average (P10–P90 {}–{})",
+            d.mean(),
+            d.quantile(0.1),
+            d.quantile(0.9)
+        )
     }
 }
 
 fn prob_text(p: &Prob) -> String {
     match p {
         Prob::Fixed(x) => pct(*x),
-        Prob::Beta(d) => format!("~{} (P10–P90 {}–{})", pct(d.mean()), pct(d.quantile(0.1)), pct(d.quantile(0.9))),
+        Prob::Beta(d) => format!(
+            "~{} (P10–P90 {}–{})",
+            pct(d.mean()),
+            pct(d.quantile(0.1)),
+            pct(d.quantile(0.9))
+        ),
     }
 }
 
@@ -175,12 +186,19 @@ fn model_summary(m: &Model, name: &str, file: &str, cal: &Calendar) -> ModelSumm
                     }
                     e
                 }
-                Advance::Acceptance => format!("sales acceptance ({})", curve_text(&m.scoring.acceptance, m)),
+                Advance::Acceptance => format!(
+                    "sales acceptance ({})",
+                    curve_text(&m.scoring.acceptance, m)
+                ),
                 Advance::Rate(p) => format!("advance {}", prob_text(&m.params[p].prob)),
                 Advance::Win(p) => format!("close: win {}", prob_text(&m.params[p].prob)),
             };
             if t.delay != Delay::fixed(0) {
-                let what = if matches!(t.advance, Advance::Win(_)) { "cycle" } else { "after" };
+                let what = if matches!(t.advance, Advance::Win(_)) {
+                    "cycle"
+                } else {
+                    "after"
+                };
                 exit.push_str(&format!("; {what} {}", delay_text(&t.delay)));
             }
             for r in &t.recycle {
@@ -213,13 +231,25 @@ fn model_summary(m: &Model, name: &str, file: &str, cal: &Calendar) -> ModelSumm
                 .tiers
                 .iter()
                 .rev()
-                .map(|x| format!("{} (score ≥ {}): {} touches", x.name, x.min_score, x.touches))
+                .map(|x| {
+                    format!(
+                        "{} (score ≥ {}): {} touches",
+                        x.name, x.min_score, x.touches
+                    )
+                })
                 .collect();
             format!(
                 "{} reps at start{}, {} touches/rep/week, contact {} per touch; SLA {}",
                 t.reps,
                 if hires > 0 {
-                    format!(" + {hires} hired (weeks {})", t.hires.iter().map(|h| h.week.to_string()).collect::<Vec<_>>().join(", "))
+                    format!(
+                        " + {hires} hired (weeks {})",
+                        t.hires
+                            .iter()
+                            .map(|h| h.week.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
                 } else {
                     String::new()
                 },
@@ -274,7 +304,12 @@ fn model_summary(m: &Model, name: &str, file: &str, cal: &Calendar) -> ModelSumm
                 source: c.source,
                 leads_per_week: leads / weeks,
                 spend_per_week: spend / weeks,
-                reach: m.stages.iter().zip(&conv.reach).map(|(s, r)| (s.name.clone(), *r)).collect(),
+                reach: m
+                    .stages
+                    .iter()
+                    .zip(&conv.reach)
+                    .map(|(s, r)| (s.name.clone(), *r))
+                    .collect(),
                 steps,
                 lead_to_won: conv.won,
                 lag_weeks: conv.lag_weeks,
@@ -296,7 +331,11 @@ fn model_summary(m: &Model, name: &str, file: &str, cal: &Calendar) -> ModelSumm
 fn curve_text(c: &AcceptanceCurve, m: &Model) -> String {
     match c {
         AcceptanceCurve::Constant(p) => prob_text(&m.params[*p].prob),
-        AcceptanceCurve::Logistic { max, midpoint, scale } => format!(
+        AcceptanceCurve::Logistic {
+            max,
+            midpoint,
+            scale,
+        } => format!(
             "logistic: max {}, midpoint {midpoint}, scale {scale}",
             prob_text(&m.params[*max].prob)
         ),
@@ -313,7 +352,11 @@ pub fn render(reports: &[CheckReport], format: Format) -> String {
             s
         }
         Format::Csv => render_csv(reports),
-        Format::Table => reports.iter().map(render_table).collect::<Vec<_>>().join("\n"),
+        Format::Table => reports
+            .iter()
+            .map(render_table)
+            .collect::<Vec<_>>()
+            .join("\n"),
     }
 }
 
@@ -326,7 +369,10 @@ fn render_table(r: &CheckReport) -> String {
                 "{}: ok — scenario \"{}\" on model \"{}\" ({})\n",
                 r.file, s.name, m.name, m.file
             ));
-            let from = s.start_date.as_ref().map_or(String::new(), |d| format!(" from {d}"));
+            let from = s
+                .start_date
+                .as_ref()
+                .map_or(String::new(), |d| format!(" from {d}"));
             let periods: Vec<String> = s
                 .target_periods
                 .iter()
@@ -348,7 +394,11 @@ fn render_table(r: &CheckReport) -> String {
     let mut t = TextTable::new(["stage", "role", "how leads leave it"]);
     t.right = vec![false; 3];
     for s in &m.stages {
-        t.row(vec![s.name.clone(), s.role.unwrap_or("-").to_string(), s.exit.clone()]);
+        t.row(vec![
+            s.name.clone(),
+            s.role.unwrap_or("-").to_string(),
+            s.exit.clone(),
+        ]);
     }
     out.push_str(&t.render("    "));
     out.push_str(&format!("  capacity: {}\n", m.capacity));
@@ -356,16 +406,33 @@ fn render_table(r: &CheckReport) -> String {
         let u: Vec<String> = m
             .uncertain
             .iter()
-            .map(|u| format!("{} {} (P10–P90 {}–{})", u.key, pct(u.mean), pct(u.p10), pct(u.p90)))
+            .map(|u| {
+                format!(
+                    "{} {} (P10–P90 {}–{})",
+                    u.key,
+                    pct(u.mean),
+                    pct(u.p10),
+                    pct(u.p90)
+                )
+            })
             .collect();
         out.push_str(&format!("  uncertain, drawn per trial: {}\n", u.join("; ")));
     }
     if m.open_deals > 0 {
-        out.push_str(&format!("  open pipeline: {} deals, {}\n", m.open_deals, money(m.open_amount)));
+        out.push_str(&format!(
+            "  open pipeline: {} deals, {}\n",
+            m.open_deals,
+            money(m.open_amount)
+        ));
     }
     out.push_str("  channels — expected conversion per step (recycling included, SLA met):\n");
     let steps = m.channels.first().map_or(Vec::new(), |c| c.steps.clone());
-    let mut headers = vec!["channel".to_string(), "source".into(), "leads/wk".into(), "spend/wk".into()];
+    let mut headers = vec![
+        "channel".to_string(),
+        "source".into(),
+        "leads/wk".into(),
+        "spend/wk".into(),
+    ];
     headers.extend(steps.iter().map(|s| format!("{}→{}", s.from, s.to)));
     headers.extend(["lead→won".into(), "lag wk".into()]);
     let mut t = TextTable::new(headers);
@@ -397,9 +464,15 @@ fn render_csv(reports: &[CheckReport]) -> String {
             }
         }
     }
-    let mut header: Vec<String> = ["file", "channel", "source", "leads_per_week", "spend_per_week"]
-        .map(String::from)
-        .to_vec();
+    let mut header: Vec<String> = [
+        "file",
+        "channel",
+        "source",
+        "leads_per_week",
+        "spend_per_week",
+    ]
+    .map(String::from)
+    .to_vec();
     header.extend(steps.iter().cloned());
     header.extend(["lead_to_won".into(), "lag_weeks".into()]);
     let mut rows = Vec::new();

@@ -262,6 +262,9 @@ mod tests {
         assert_eq!(e.problems[0].to_string(), "m.toml:1:5: `a`: too small");
         assert_eq!(e.problems[1].to_string(), "m.toml:2:5: `b`: too big");
         let text = e.render(false, 80);
-        assert!(text.contains("use 1") && text.contains("2 problems"), "{text}");
+        assert!(
+            text.contains("use 1") && text.contains("2 problems"),
+            "{text}"
+        );
     }
 }

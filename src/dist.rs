@@ -79,15 +79,43 @@ fn non_negative(param: &'static str, value: f64) -> Result<f64, DistError> {
 #[derive(Clone, Debug)]
 pub enum Shape {
     Fixed(f64),
-    Uniform { min: f64, max: f64 },
-    Normal { mean: f64, sd: f64, sampler: rand_distr::Normal<f64> },
-    LogNormal { mu: f64, sigma: f64, sampler: rand_distr::LogNormal<f64> },
-    Gamma { shape: f64, scale: f64, sampler: rand_distr::Gamma<f64> },
+    Uniform {
+        min: f64,
+        max: f64,
+    },
+    Normal {
+        mean: f64,
+        sd: f64,
+        sampler: rand_distr::Normal<f64>,
+    },
+    LogNormal {
+        mu: f64,
+        sigma: f64,
+        sampler: rand_distr::LogNormal<f64>,
+    },
+    Gamma {
+        shape: f64,
+        scale: f64,
+        sampler: rand_distr::Gamma<f64>,
+    },
     /// Beta on [min, max]; PERT is a Beta with parameters from its mode.
-    Beta { alpha: f64, beta: f64, min: f64, max: f64, sampler: rand_distr::Beta<f64> },
-    Triangular { min: f64, mode: f64, max: f64 },
+    Beta {
+        alpha: f64,
+        beta: f64,
+        min: f64,
+        max: f64,
+        sampler: rand_distr::Beta<f64>,
+    },
+    Triangular {
+        min: f64,
+        mode: f64,
+        max: f64,
+    },
     /// Values with normalised cumulative weights.
-    Empirical { values: Vec<f64>, cumulative: Vec<f64> },
+    Empirical {
+        values: Vec<f64>,
+        cumulative: Vec<f64>,
+    },
 }
 
 impl PartialEq for Shape {
@@ -153,7 +181,11 @@ impl Dist {
     pub fn gamma(shape: f64, scale: f64) -> Result<Dist, DistError> {
         let (shape, scale) = (positive("shape", shape)?, positive("scale", scale)?);
         let sampler = rand_distr::Gamma::new(shape, scale).expect("checked");
-        Ok(Dist::new(Shape::Gamma { shape, scale, sampler }))
+        Ok(Dist::new(Shape::Gamma {
+            shape,
+            scale,
+            sampler,
+        }))
     }
 
     /// Gamma by mean and standard deviation.
@@ -238,9 +270,7 @@ impl Dist {
     }
 
     pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
-        self.shape
-            .sample(rng)
-            .clamp(self.at_least, self.at_most)
+        self.shape.sample(rng).clamp(self.at_least, self.at_most)
     }
 
     /// P(X ≤ x), clamp included.
@@ -345,7 +375,11 @@ fn finite_bound(x: f64, d: &Dist, upper: bool) -> f64 {
 }
 
 fn three_point(min: f64, mode: f64, max: f64) -> Result<(f64, f64, f64), DistError> {
-    let (min, mode, max) = (finite("min", min)?, finite("mode", mode)?, finite("max", max)?);
+    let (min, mode, max) = (
+        finite("min", min)?,
+        finite("mode", mode)?,
+        finite("max", max)?,
+    );
     if min >= max {
         return Err(DistError::EmptyRange { min, max });
     }
@@ -380,9 +414,10 @@ impl Shape {
                 ..
             } => ("beta", vec![*alpha, *beta, *min, *max]),
             Shape::Triangular { min, mode, max } => ("triangular", vec![*min, *mode, *max]),
-            Shape::Empirical { values, cumulative } => {
-                ("empirical", values.iter().chain(cumulative).copied().collect())
-            }
+            Shape::Empirical { values, cumulative } => (
+                "empirical",
+                values.iter().chain(cumulative).copied().collect(),
+            ),
         }
     }
 
@@ -407,7 +442,9 @@ impl Shape {
             }
             Shape::Empirical { values, cumulative } => {
                 let u = unit(rng);
-                let i = cumulative.partition_point(|c| *c <= u).min(values.len() - 1);
+                let i = cumulative
+                    .partition_point(|c| *c <= u)
+                    .min(values.len() - 1);
                 values[i]
             }
         }
@@ -571,7 +608,11 @@ impl Shape {
                 // Light-tailed or bounded shapes: Simpson's rule on
                 // x·(F(x+h) − F(x−h))/2h would need a density; integrate by
                 // parts instead: ∫ x dF = b·F(b) − a·F(a) − ∫ F(x) dx.
-                let b = if b.is_finite() { b } else { self.upper_tail_point() };
+                let b = if b.is_finite() {
+                    b
+                } else {
+                    self.upper_tail_point()
+                };
                 let n = 4096;
                 let h = (b - a) / n as f64;
                 let mut integral = self.cdf(a) + self.cdf(b);
@@ -642,13 +683,20 @@ impl Delay {
                 break;
             }
         }
-        // Tails below 1e-9 are dropped: they are noise in any plan, and a
-        // delay of "26 ± 4 weeks" should not count as possibly zero.
+        // Tails below 1e-9 are folded into the nearest week kept: they are
+        // noise in any plan, and a delay of "26 ± 4 weeks" should not count
+        // as possibly zero.
         let first = pmf.iter().position(|p| *p > NEGLIGIBLE).unwrap_or(0);
-        let last = pmf.iter().rposition(|p| *p > NEGLIGIBLE).unwrap_or(0);
+        let last = pmf
+            .iter()
+            .rposition(|p| *p > NEGLIGIBLE)
+            .unwrap_or(0)
+            .max(first);
+        let below: f64 = pmf[..first].iter().sum();
+        let above: f64 = pmf[last + 1..].iter().sum();
         let mut pmf = pmf[first..=last].to_vec();
-        let total: f64 = pmf.iter().sum();
-        pmf.iter_mut().for_each(|p| *p /= total);
+        pmf[0] += below;
+        *pmf.last_mut().expect("non-empty") += above;
         Delay {
             first: first as u32,
             pmf,
@@ -800,7 +848,11 @@ mod tests {
         let m = xs.iter().sum::<f64>() / n as f64;
         let v = xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1) as f64;
         let se = (v / n as f64).sqrt();
-        assert!((m - d.mean()).abs() <= 5.0 * se + 1e-12, "{d:?}: sample {m} vs {} (se {se})", d.mean());
+        assert!(
+            (m - d.mean()).abs() <= 5.0 * se + 1e-12,
+            "{d:?}: sample {m} vs {} (se {se})",
+            d.mean()
+        );
     }
 
     /// Kolmogorov–Smirnov distance of samples to the exact CDF, below the
@@ -812,7 +864,9 @@ mod tests {
         let mut dmax: f64 = 0.0;
         for (i, x) in xs.iter().enumerate() {
             let f = d.cdf(*x);
-            dmax = dmax.max((f - i as f64 / n as f64).abs()).max(((i + 1) as f64 / n as f64 - f).abs());
+            dmax = dmax
+                .max((f - i as f64 / n as f64).abs())
+                .max(((i + 1) as f64 / n as f64 - f).abs());
         }
         assert!(dmax < 1.95 / (n as f64).sqrt(), "{d:?}: KS {dmax}");
     }
@@ -848,7 +902,10 @@ mod tests {
             let low = d.clone().clamped(q1, f64::INFINITY).unwrap();
             check_mean_by_sampling(&low, 200_000);
         }
-        let n = Dist::normal(50.0, 15.0).unwrap().clamped(0.0, 100.0).unwrap();
+        let n = Dist::normal(50.0, 15.0)
+            .unwrap()
+            .clamped(0.0, 100.0)
+            .unwrap();
         check_cdf_by_sampling(&n, 20_000);
     }
 
@@ -856,15 +913,36 @@ mod tests {
     fn closed_forms() {
         let ln = Dist::lognormal_mean(30_000.0, 0.7).unwrap();
         close(ln.mean(), 30_000.0, 1e-8);
-        let Shape::LogNormal { mu, .. } = ln.shape else { panic!() };
+        let Shape::LogNormal { mu, .. } = ln.shape else {
+            panic!()
+        };
         close(mu, 30_000f64.ln() - 0.245, 1e-12);
-        close(Dist::lognormal_median(10.0, 0.5).unwrap().quantile(0.5), 10.0, 1e-9);
-        close(Dist::normal(0.0, 1.0).unwrap().cdf(1.96), 0.9750021048517795, 1e-11);
+        close(
+            Dist::lognormal_median(10.0, 0.5).unwrap().quantile(0.5),
+            10.0,
+            1e-9,
+        );
+        close(
+            Dist::normal(0.0, 1.0).unwrap().cdf(1.96),
+            0.9750021048517795,
+            1e-11,
+        );
         close(Dist::beta(30.0, 90.0).unwrap().mean(), 0.25, 1e-15);
-        close(Dist::beta(30.0, 90.0).unwrap().quantile(0.05), 0.187677, 1e-5);
-        close(Dist::pert(1.0, 3.0, 10.0).unwrap().mean(), (1.0 + 12.0 + 10.0) / 6.0, 1e-12);
+        close(
+            Dist::beta(30.0, 90.0).unwrap().quantile(0.05),
+            0.187677,
+            1e-5,
+        );
+        close(
+            Dist::pert(1.0, 3.0, 10.0).unwrap().mean(),
+            (1.0 + 12.0 + 10.0) / 6.0,
+            1e-12,
+        );
         // E[max(Z, 0)] = φ(0) for a standard normal.
-        let z = Dist::normal(0.0, 1.0).unwrap().clamped(0.0, f64::INFINITY).unwrap();
+        let z = Dist::normal(0.0, 1.0)
+            .unwrap()
+            .clamped(0.0, f64::INFINITY)
+            .unwrap();
         close(z.mean(), 1.0 / (2.0 * std::f64::consts::PI).sqrt(), 1e-12);
     }
 
@@ -884,10 +962,22 @@ mod tests {
             Dist::normal(1.0, -2.0).unwrap_err().to_string(),
             "`sd` must be a finite number > 0, got -2"
         );
-        assert!(matches!(Dist::triangular(1.0, 0.0, 2.0), Err(DistError::ModeOutside { .. })));
-        assert!(matches!(Dist::uniform(2.0, 2.0), Err(DistError::EmptyRange { .. })));
-        assert!(matches!(Dist::empirical(&[1.0], Some(&[0.0])), Err(DistError::ZeroWeights)));
-        assert!(matches!(Dist::empirical(&[1.0], Some(&[1.0, 2.0])), Err(DistError::WeightsLength { .. })));
+        assert!(matches!(
+            Dist::triangular(1.0, 0.0, 2.0),
+            Err(DistError::ModeOutside { .. })
+        ));
+        assert!(matches!(
+            Dist::uniform(2.0, 2.0),
+            Err(DistError::EmptyRange { .. })
+        ));
+        assert!(matches!(
+            Dist::empirical(&[1.0], Some(&[0.0])),
+            Err(DistError::ZeroWeights)
+        ));
+        assert!(matches!(
+            Dist::empirical(&[1.0], Some(&[1.0, 2.0])),
+            Err(DistError::WeightsLength { .. })
+        ));
         assert!(Dist::lognormal_mean(f64::NAN, 0.5).is_err());
         assert!(Prob::fixed(1.5).is_err());
         assert!(Prob::from_counts(5, 3).is_err());
@@ -897,14 +987,24 @@ mod tests {
     #[test]
     fn delays_round_to_the_nearest_week() {
         let d = Dist::fixed(2.5).unwrap().to_delay();
-        assert_eq!(d, Delay { first: 3, pmf: vec![1.0] });
+        assert_eq!(
+            d,
+            Delay {
+                first: 3,
+                pmf: vec![1.0]
+            }
+        );
         let d = Dist::uniform(0.0, 2.0).unwrap().to_delay();
         assert_eq!(d.first, 0);
         close(d.pmf[0], 0.25, 1e-15);
         close(d.pmf[1], 0.5, 1e-15);
         close(d.pmf[2], 0.25, 1e-15);
         // The benchmark's cycle: max(1, round(LogNormal(ln 10, 0.5))).
-        let c = Dist::lognormal_median(10.0, 0.5).unwrap().clamped(1.0, f64::INFINITY).unwrap().to_delay();
+        let c = Dist::lognormal_median(10.0, 0.5)
+            .unwrap()
+            .clamped(1.0, f64::INFINITY)
+            .unwrap()
+            .to_delay();
         assert_eq!(c.first, 1);
         let ln = Dist::lognormal_median(10.0, 0.5).unwrap();
         close(c.prob(1), ln.cdf(1.5), 1e-12);
@@ -921,16 +1021,28 @@ mod tests {
 
     #[test]
     fn remaining_delay_is_conditional_on_age() {
-        let d = Delay { first: 1, pmf: vec![0.25, 0.25, 0.5] };
+        let d = Delay {
+            first: 1,
+            pmf: vec![0.25, 0.25, 0.5],
+        };
         let r = d.remaining_after(1);
-        assert_eq!(r, Delay { first: 1, pmf: vec![1.0 / 3.0, 2.0 / 3.0] });
+        assert_eq!(
+            r,
+            Delay {
+                first: 1,
+                pmf: vec![1.0 / 3.0, 2.0 / 3.0]
+            }
+        );
         assert_eq!(d.remaining_after(7), Delay::fixed(0));
         assert_eq!(d.remaining_after(0), d);
     }
 
     #[test]
     fn delay_samples_follow_the_pmf() {
-        let d = Delay { first: 2, pmf: vec![0.2, 0.3, 0.5] };
+        let d = Delay {
+            first: 2,
+            pmf: vec![0.2, 0.3, 0.5],
+        };
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
         let n = 100_000;
         let mut counts = [0usize; 3];

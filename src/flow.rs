@@ -51,7 +51,11 @@ pub fn bands(score: &Dist, range: (f64, f64), threshold: f64) -> Vec<Band> {
         .windows(2)
         .enumerate()
         .map(|(i, w)| {
-            let upper = if i == last { 1.0 } else { score.cdf_below(w[1]) };
+            let upper = if i == last {
+                1.0
+            } else {
+                score.cdf_below(w[1])
+            };
             Band {
                 lo: w[0],
                 hi: w[1],
@@ -139,14 +143,20 @@ pub fn negative_binomial(k: u32, q: f64, max: u32) -> Vec<f64> {
     let ln_1q = (1.0 - q).ln();
     for w in k..=max {
         let ln_c = ln_choose(w - 1, k - 1);
-        let tail = if w == k { 0.0 } else { f64::from(w - k) * ln_1q };
+        let tail = if w == k {
+            0.0
+        } else {
+            f64::from(w - k) * ln_1q
+        };
         out[w as usize] = (ln_c + f64::from(k) * ln_q + tail).exp();
     }
     out
 }
 
 fn ln_choose(n: u32, k: u32) -> f64 {
-    (1..=k).map(|i| (f64::from(n - k + i) / f64::from(i)).ln()).sum()
+    (1..=k)
+        .map(|i| (f64::from(n - k + i) / f64::from(i)).ln())
+        .sum()
 }
 
 /// The delay of two waits one after the other.
@@ -191,12 +201,12 @@ pub fn channel_conversion(model: &Model, c: usize, params: &[f64]) -> ChannelCon
         let p_accept = model.scoring.acceptance.at(e.score, params);
         let chain = Chain::new(&channel.funnel, params, p_accept, 1.0);
         let conv = chain.conversion(start).expect("built models are absorbing");
-        for j in start..stages {
-            reach[j] += e.weight * conv.reach[j];
+        for (r, c) in reach.iter_mut().zip(&conv.reach).skip(start) {
+            *r += e.weight * c;
         }
-        for j in 0..stages {
+        for (j, (v, c)) in visits.iter_mut().zip(&conv.visits).enumerate() {
             // A lead's own first entry into stage 0 is counted above.
-            visits[j] += e.weight * (conv.visits[j] - f64::from(u8::from(j == 0 && start == 0)));
+            *v += e.weight * (c - f64::from(u8::from(j == 0 && start == 0)));
         }
         won += e.weight * conv.won;
         if let Some(lag) = conv.lag_weeks {
@@ -217,7 +227,10 @@ mod tests {
 
     #[test]
     fn bands_put_the_threshold_on_an_edge_and_sum_to_one() {
-        let d = Dist::normal(50.0, 15.0).unwrap().clamped(0.0, 100.0).unwrap();
+        let d = Dist::normal(50.0, 15.0)
+            .unwrap()
+            .clamped(0.0, 100.0)
+            .unwrap();
         let b = bands(&d, (0.0, 100.0), 60.3);
         assert!(b.iter().any(|x| (x.lo - 60.3).abs() < 1e-12));
         let total: f64 = b.iter().map(|x| x.mass).sum();
@@ -242,8 +255,14 @@ mod tests {
 
     #[test]
     fn convolution_adds_delays() {
-        let a = Delay { first: 1, pmf: vec![0.5, 0.5] };
-        let b = Delay { first: 2, pmf: vec![0.25, 0.75] };
+        let a = Delay {
+            first: 1,
+            pmf: vec![0.5, 0.5],
+        };
+        let b = Delay {
+            first: 2,
+            pmf: vec![0.25, 0.75],
+        };
         let c = convolve(&a, &b);
         assert_eq!(c.first, 3);
         assert_eq!(c.pmf, vec![0.125, 0.5, 0.375]);

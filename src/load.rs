@@ -111,7 +111,13 @@ impl Session {
             return None;
         }
         if meta.len() > MAX_INPUT_BYTES {
-            report(self, format!("{shown} is {} bytes; the limit is {MAX_INPUT_BYTES}", meta.len()));
+            report(
+                self,
+                format!(
+                    "{shown} is {} bytes; the limit is {MAX_INPUT_BYTES}",
+                    meta.len()
+                ),
+            );
             return None;
         }
         let bytes = match std::fs::read(path) {
@@ -124,9 +130,19 @@ impl Session {
         let text = match String::from_utf8(bytes) {
             Ok(t) => t,
             Err(e) => {
-                report(
-                    self,
-                    format!("{shown} is not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()),
+                // Show the file as far as it is readable, pointing at the
+                // first bad byte (the valid prefix keeps its offsets).
+                let at = e.utf8_error().valid_up_to();
+                let byte = e.as_bytes()[at];
+                let lossy = String::from_utf8_lossy(e.as_bytes()).into_owned();
+                let src = self.add_source(shown.clone(), lossy, Some(path.to_path_buf()));
+                self.problems.push(
+                    Problem::new(
+                        Span::new(src, at..at + '\u{fffd}'.len_utf8()),
+                        "",
+                        format!("not UTF-8 text: byte 0x{byte:02X}"),
+                    )
+                    .with_help("save the file as UTF-8"),
                 );
                 return None;
             }
@@ -169,7 +185,8 @@ impl Session {
             let path = match KeyPath::parse(&arg[..eq]) {
                 Ok(p) => p,
                 Err(m) => {
-                    self.problems.push(Problem::new(key_span, "", format!("bad key path: {m}")));
+                    self.problems
+                        .push(Problem::new(key_span, "", format!("bad key path: {m}")));
                     continue;
                 }
             };
@@ -178,7 +195,9 @@ impl Session {
                 Err(p) => {
                     let raw = arg[eq + 1..].trim();
                     let bare_word = !raw.is_empty()
-                        && raw.chars().all(|c| c.is_alphanumeric() || "_-./ ".contains(c))
+                        && raw
+                            .chars()
+                            .all(|c| c.is_alphanumeric() || "_-./ ".contains(c))
                         && raw.chars().any(char::is_alphabetic);
                     if bare_word {
                         Node {
@@ -192,7 +211,8 @@ impl Session {
                 }
             };
             if let Err(m) = tree::set(doc, &path, value) {
-                self.problems.push(Problem::new(key_span, &path.to_string(), m));
+                self.problems
+                    .push(Problem::new(key_span, &path.to_string(), m));
             }
         }
     }
@@ -214,14 +234,31 @@ impl Session {
 
 /// Top-level keys of model and scenario files.
 const TOP_LEVEL_KEYS: &[&str] = &[
-    "name", "description", "model", "horizon_weeks", "start_date", "target", "run", "mix", "variants",
-    "stages", "scoring", "capacity", "deals", "channels", "pipeline",
+    "name",
+    "description",
+    "model",
+    "horizon_weeks",
+    "start_date",
+    "target",
+    "run",
+    "mix",
+    "variants",
+    "stages",
+    "scoring",
+    "capacity",
+    "deals",
+    "channels",
+    "pipeline",
 ];
 
 /// A top-level key found inside a table was almost certainly written after
 /// a `[table]` header, which in TOML makes it part of that table.
 fn explain_misplaced_key(p: &mut Problem) {
-    let Some(key) = p.message.strip_prefix("unknown key `").and_then(|m| m.strip_suffix('`')) else {
+    let Some(key) = p
+        .message
+        .strip_prefix("unknown key `")
+        .and_then(|m| m.strip_suffix('`'))
+    else {
         return;
     };
     if p.path.contains('.') && TOP_LEVEL_KEYS.contains(&key) {
@@ -275,6 +312,35 @@ pub fn load_any(path: &Path, overrides: &[String]) -> Result<Loadable, InputErro
     }
 }
 
+/// Loads a model from text (paths it names resolve against `dir`).
+pub fn model_from_str(name: &str, text: &str, dir: &Path) -> Result<LoadedModel, InputError> {
+    let mut s = Session::new(Path::new(name));
+    let src = s.add_source(name.to_string(), text.to_string(), Some(dir.join(name)));
+    let doc = s.parse(src);
+    load_model_doc(s, Path::new(name), doc, &[])
+}
+
+/// Loads a scenario from text (paths it names resolve against `dir`).
+pub fn scenario_from_str(
+    name: &str,
+    text: &str,
+    dir: &Path,
+    overrides: &[String],
+) -> Result<Loaded, InputError> {
+    let mut s = Session::new(Path::new(name));
+    let src = s.add_source(name.to_string(), text.to_string(), Some(dir.join(name)));
+    let doc = s.parse(src);
+    if !is_scenario(&doc) && s.problems.is_empty() {
+        s.problems.push(Problem::new(
+            doc.span,
+            "",
+            "this is not a scenario file: it has no `model` key",
+        ));
+        return Err(s.fail());
+    }
+    load_scenario_doc(s, Path::new(name), doc, overrides)
+}
+
 /// Loads a scenario file with its model, overrides and variants.
 pub fn load_scenario(path: &Path, overrides: &[String]) -> Result<Loaded, InputError> {
     let mut s = Session::new(path);
@@ -285,13 +351,28 @@ pub fn load_scenario(path: &Path, overrides: &[String]) -> Result<Loaded, InputE
     if !is_scenario(&doc) && s.problems.is_empty() {
         let help = "a scenario names its model: model = \"../models/<name>.toml\"; \
                     to check a model file, use `revplan check`";
-        s.problems.push(Problem::new(doc.span, "", "this is not a scenario file: it has no `model` key").with_help(help));
+        s.problems.push(
+            Problem::new(
+                doc.span,
+                "",
+                "this is not a scenario file: it has no `model` key",
+            )
+            .with_help(help),
+        );
         return Err(s.fail());
     }
     load_scenario_doc(s, path, doc, overrides)
 }
 
-fn load_model_doc(mut s: Session, path: &Path, mut doc: Node, overrides: &[String]) -> Result<LoadedModel, InputError> {
+fn load_model_doc(
+    mut s: Session,
+    path: &Path,
+    mut doc: Node,
+    overrides: &[String],
+) -> Result<LoadedModel, InputError> {
+    if !s.problems.is_empty() {
+        return Err(s.fail());
+    }
     s.apply_overrides(&mut doc, overrides);
     let spec = {
         let mut cx = Cx::new(&s.sources);
@@ -319,14 +400,23 @@ fn load_model_doc(mut s: Session, path: &Path, mut doc: Node, overrides: &[Strin
     }
 }
 
-fn load_scenario_doc(mut s: Session, path: &Path, scenario_doc: Node, overrides: &[String]) -> Result<Loaded, InputError> {
+fn load_scenario_doc(
+    mut s: Session,
+    path: &Path,
+    scenario_doc: Node,
+    overrides: &[String],
+) -> Result<Loaded, InputError> {
     if !s.problems.is_empty() {
         return Err(s.fail());
     }
     let table = scenario_doc.as_table().expect("documents are tables");
     let model_node = table.get("model").expect("checked by is_scenario");
     let Some(model_rel) = model_node.as_str() else {
-        s.problems.push(crate::read::mismatch(model_node, "model", "the path of a model file"));
+        s.problems.push(crate::read::mismatch(
+            model_node,
+            "model",
+            "the path of a model file",
+        ));
         return Err(s.fail());
     };
     let model_loc = Loc {
@@ -339,7 +429,10 @@ fn load_scenario_doc(mut s: Session, path: &Path, scenario_doc: Node, overrides:
     };
     let mut doc = s.parse(model_src);
     if is_scenario(&doc) {
-        s.problems.push(model_loc.problem(format!("{} is a scenario file, not a model", model_path.display())));
+        s.problems.push(model_loc.problem(format!(
+            "{} is a scenario file, not a model",
+            tidy_path(&model_path).display()
+        )));
     }
     if !s.problems.is_empty() {
         return Err(s.fail());
@@ -431,7 +524,6 @@ const CSV_COLUMNS: &[&str] = &["stage", "amount", "age_weeks", "channel", "id"];
 /// optionally `channel` and `id`, then one open deal per row.
 pub fn parse_pipeline_csv(sources: &Sources, src: SourceId) -> (Vec<OpenDealSpec>, Vec<Problem>) {
     let text = sources.get(src).text.clone();
-    let name = sources.get(src).name.clone();
     let mut problems = Vec::new();
     let mut out = Vec::new();
     let mut reader = csv::ReaderBuilder::new()
@@ -443,7 +535,11 @@ pub fn parse_pipeline_csv(sources: &Sources, src: SourceId) -> (Vec<OpenDealSpec
     let headers = match reader.headers() {
         Ok(h) => h.clone(),
         Err(e) => {
-            problems.push(Problem::new(whole, "", format!("cannot read the CSV header: {e}")));
+            problems.push(Problem::new(
+                whole,
+                "",
+                format!("cannot read the CSV header: {e}"),
+            ));
             return (out, problems);
         }
     };
@@ -455,7 +551,11 @@ pub fn parse_pipeline_csv(sources: &Sources, src: SourceId) -> (Vec<OpenDealSpec
     for (i, h) in headers.iter().enumerate() {
         match CSV_COLUMNS.iter().position(|c| *c == h) {
             Some(k) if columns[k].is_none() => columns[k] = Some(i),
-            Some(_) => problems.push(Problem::new(header_span(i), "", format!("column `{h}` appears twice"))),
+            Some(_) => problems.push(Problem::new(
+                header_span(i),
+                "",
+                format!("column `{h}` appears twice"),
+            )),
             None => {
                 let mut p = Problem::new(header_span(i), "", format!("unknown column `{h}`"));
                 p.help = Some(match suggest(h, CSV_COLUMNS.iter().copied()) {
@@ -469,8 +569,9 @@ pub fn parse_pipeline_csv(sources: &Sources, src: SourceId) -> (Vec<OpenDealSpec
     for (k, required) in ["stage", "amount", "age_weeks"].iter().enumerate() {
         if columns[k].is_none() {
             problems.push(
-                Problem::new(whole, "", format!("missing column `{required}`"))
-                    .with_help("the header needs stage, amount, age_weeks (and optionally channel, id)"),
+                Problem::new(whole, "", format!("missing column `{required}`")).with_help(
+                    "the header needs stage, amount, age_weeks (and optionally channel, id)",
+                ),
             );
         }
     }
@@ -482,8 +583,15 @@ pub fn parse_pipeline_csv(sources: &Sources, src: SourceId) -> (Vec<OpenDealSpec
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                let at = e.position().map_or(0, |p| p.byte() as usize).min(text.len());
-                problems.push(Problem::new(Span::new(src, at..at), "", format!("bad CSV row: {e}")));
+                let at = e
+                    .position()
+                    .map_or(0, |p| p.byte() as usize)
+                    .min(text.len());
+                problems.push(Problem::new(
+                    Span::new(src, at..at),
+                    "",
+                    format!("bad CSV row: {e}"),
+                ));
                 if problems.len() > crate::diag::MAX_PROBLEMS {
                     break;
                 }
@@ -491,7 +599,6 @@ pub fn parse_pipeline_csv(sources: &Sources, src: SourceId) -> (Vec<OpenDealSpec
             }
         };
         let pos = record.position().map_or(0, |p| p.byte() as usize);
-        let line = record.position().map_or(0, |p| p.line());
         let field = |k: usize| -> Spanned<String> {
             let i = col(k);
             let r = record.range(i).unwrap_or(0..0);
@@ -499,7 +606,7 @@ pub fn parse_pipeline_csv(sources: &Sources, src: SourceId) -> (Vec<OpenDealSpec
                 value: record.get(i).unwrap_or_default().to_string(),
                 loc: Loc {
                     span: Span::new(src, pos + r.start..pos + r.end),
-                    path: format!("{name} line {line}, {}", CSV_COLUMNS[k]),
+                    path: CSV_COLUMNS[k].to_string(),
                 },
             }
         };
@@ -507,7 +614,10 @@ pub fn parse_pipeline_csv(sources: &Sources, src: SourceId) -> (Vec<OpenDealSpec
             match f.value.parse::<f64>() {
                 Ok(v) if v.is_finite() && (0.0..=max).contains(&v) => Some(v),
                 _ => {
-                    problems.push(f.loc.problem(format!("expected a number from 0 to {max}, found {:?}", f.value)));
+                    problems.push(f.loc.problem(format!(
+                        "expected a number from 0 to {max}, found {:?}",
+                        f.value
+                    )));
                     None
                 }
             }

@@ -55,7 +55,13 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [Role::Lead, Role::Mql, Role::Sal, Role::Sql, Role::Opportunity];
+    pub const ALL: [Role; 5] = [
+        Role::Lead,
+        Role::Mql,
+        Role::Sal,
+        Role::Sql,
+        Role::Opportunity,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -126,8 +132,15 @@ pub struct Funnel {
 #[derive(Clone, Debug, PartialEq)]
 pub enum AcceptanceCurve {
     Constant(ParamId),
-    Logistic { max: ParamId, midpoint: f64, scale: f64 },
-    Table { scores: Vec<f64>, p: Vec<f64> },
+    Logistic {
+        max: ParamId,
+        midpoint: f64,
+        scale: f64,
+    },
+    Table {
+        scores: Vec<f64>,
+        p: Vec<f64>,
+    },
 }
 
 impl AcceptanceCurve {
@@ -248,15 +261,24 @@ pub enum LeadSource {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum ResponseCurve {
-    Exponential { max_leads: f64, scale: f64 },
-    Power { leads: f64, budget: f64, elasticity: f64 },
+    Exponential {
+        max_leads: f64,
+        scale: f64,
+    },
+    Power {
+        leads: f64,
+        budget: f64,
+        elasticity: f64,
+    },
 }
 
 impl ResponseCurve {
     /// Leads per week bought by a weekly budget.
     pub fn leads(&self, budget: f64) -> f64 {
         match *self {
-            ResponseCurve::Exponential { max_leads, scale } => max_leads * (1.0 - (-budget / scale).exp()),
+            ResponseCurve::Exponential { max_leads, scale } => {
+                max_leads * (1.0 - (-budget / scale).exp())
+            }
             ResponseCurve::Power {
                 leads,
                 budget: reference,
@@ -327,7 +349,9 @@ impl Channel {
     pub fn base_leads_per_week(&self) -> f64 {
         match &self.volume {
             Volume::Leads(l) => *l,
-            Volume::Budget { per_week, curve, .. } => curve.leads(*per_week),
+            Volume::Budget {
+                per_week, curve, ..
+            } => curve.leads(*per_week),
         }
     }
 
@@ -411,18 +435,16 @@ impl Model {
     }
 }
 
-/// Revenue target, spread over weeks.
+/// Revenue target, by period and spread over weeks.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Target {
     pub period: PeriodKind,
     /// Target revenue of each week of the horizon.
     pub weekly: Vec<f64>,
-}
-
-impl Target {
-    pub fn total(&self) -> f64 {
-        self.weekly.iter().sum()
-    }
+    /// Target of each period of the horizon (`calendar.periods(period)`).
+    pub periods: Vec<f64>,
+    /// Target for the whole horizon.
+    pub total: f64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -497,9 +519,15 @@ impl Builder {
         if n.trim().is_empty() {
             self.err(&name.loc, format!("a {what} name cannot be empty"));
         } else if n.chars().count() > MAX_NAME_LEN {
-            self.err(&name.loc, format!("a {what} name can have at most {MAX_NAME_LEN} characters"));
+            self.err(
+                &name.loc,
+                format!("a {what} name can have at most {MAX_NAME_LEN} characters"),
+            );
         } else if n.chars().any(char::is_control) {
-            self.err(&name.loc, format!("a {what} name cannot contain control characters"));
+            self.err(
+                &name.loc,
+                format!("a {what} name cannot contain control characters"),
+            );
         }
     }
 
@@ -537,7 +565,11 @@ pub fn build_model(spec: &ModelSpec, csv_deals: &[OpenDealSpec]) -> Result<Model
     Ok(model)
 }
 
-fn build_model_inner(b: &mut Builder, spec: &ModelSpec, csv_deals: &[OpenDealSpec]) -> Option<Model> {
+fn build_model_inner(
+    b: &mut Builder,
+    spec: &ModelSpec,
+    csv_deals: &[OpenDealSpec],
+) -> Option<Model> {
     let stages = build_stages(b, &spec.stages);
     let scoring = build_scoring(b, spec);
     let capacity = build_capacity(b, spec, scoring.as_ref());
@@ -564,12 +596,18 @@ fn build_model_inner(b: &mut Builder, spec: &ModelSpec, csv_deals: &[OpenDealSpe
 /// The model-level transitions before deals are applied.
 type BaseTransitions = Vec<(GateKind, Option<ParamId>, Delay, Vec<Recycle>)>;
 
-fn build_stages(b: &mut Builder, stages: &Spanned<Vec<StageSpec>>) -> Option<(Vec<Stage>, BaseTransitions)> {
+fn build_stages(
+    b: &mut Builder,
+    stages: &Spanned<Vec<StageSpec>>,
+) -> Option<(Vec<Stage>, BaseTransitions)> {
     let list = &stages.value;
     if list.len() < 2 || list.len() > MAX_STAGES {
         b.err_help(
             &stages.loc,
-            format!("a model needs 2 to {MAX_STAGES} stages, found {}", list.len()),
+            format!(
+                "a model needs 2 to {MAX_STAGES} stages, found {}",
+                list.len()
+            ),
             "e.g. lead, mql, sal, sql, opportunity",
         );
         return None;
@@ -581,15 +619,19 @@ fn build_stages(b: &mut Builder, stages: &Spanned<Vec<StageSpec>>) -> Option<(Ve
     let last = list.len() - 1;
     for (i, s) in list.iter().enumerate() {
         b.check_name(&s.name, "stage");
-        if !seen.insert(s.name.value.as_str()) {
-            b.err(&s.name.loc, format!("stage `{}` is listed twice", s.name.value));
+        let unique = seen.insert(s.name.value.as_str());
+        if !unique {
+            b.err(
+                &s.name.loc,
+                format!("stage `{}` is listed twice", s.name.value),
+            );
             ok = false;
         }
         let role = match &s.role {
             Some(r) => Role::from_name(r.value),
             None => Role::from_name(&s.name.value),
         };
-        if let Some(r) = role {
+        if let Some(r) = role.filter(|_| unique) {
             if !roles.insert(r) {
                 let loc = s.role.as_ref().map_or(&s.name.loc, |r| &r.loc);
                 b.err(loc, format!("two stages have the role `{}`", r.name()));
@@ -602,12 +644,18 @@ fn build_stages(b: &mut Builder, stages: &Spanned<Vec<StageSpec>>) -> Option<(Ve
         }
         let gate = s.gate.value;
         let bad_gate = match gate {
-            GateKind::Score if i != 0 => Some("the \"score\" gate (the MQL threshold) can only be on the first stage"),
+            GateKind::Score if i != 0 => {
+                Some("the \"score\" gate (the MQL threshold) can only be on the first stage")
+            }
             GateKind::Close if i != last => Some("only the last stage can have the \"close\" gate"),
             _ if i == last && gate != GateKind::Close => {
                 Some("the last stage must have gate = \"close\": it closes by [deals]")
             }
-            GateKind::Acceptance if list[..i].iter().any(|o| o.gate.value == GateKind::Acceptance) => {
+            GateKind::Acceptance
+                if list[..i]
+                    .iter()
+                    .any(|o| o.gate.value == GateKind::Acceptance) =>
+            {
                 Some("only one stage can have the \"acceptance\" gate")
             }
             _ => None,
@@ -625,6 +673,7 @@ fn build_stages(b: &mut Builder, stages: &Spanned<Vec<StageSpec>>) -> Option<(Ve
         return None;
     }
     let mut transitions = Vec::new();
+    let before = b.problems.len();
     for (i, s) in list.iter().enumerate() {
         let gate = s.gate.value;
         let p = match (gate, &s.p) {
@@ -632,13 +681,23 @@ fn build_stages(b: &mut Builder, stages: &Spanned<Vec<StageSpec>>) -> Option<(Ve
             (GateKind::Rate, None) => {
                 b.err_help(
                     &s.loc,
-                    format!("stage `{}` needs `p`, the probability of advancing", s.name.value),
+                    format!(
+                        "stage `{}` needs `p`, the probability of advancing",
+                        s.name.value
+                    ),
                     "or set a `gate`: \"score\", \"acceptance\" or \"close\"",
                 );
                 None
             }
             (_, Some(p)) => {
-                b.err(&p.loc, format!("`p` has no effect with gate \"{}\": {}", gate_name(gate), gate_rate(gate)));
+                b.err(
+                    &p.loc,
+                    format!(
+                        "`p` has no effect with gate \"{}\": {}",
+                        gate_name(gate),
+                        gate_rate(gate)
+                    ),
+                );
                 None
             }
             (_, None) => None,
@@ -646,13 +705,19 @@ fn build_stages(b: &mut Builder, stages: &Spanned<Vec<StageSpec>>) -> Option<(Ve
         if gate == GateKind::Close
             && let Some(d) = &s.delay
         {
-            b.err(&d.loc, "the \"close\" stage waits the sales cycle: set `deals.cycle` instead of `delay`");
+            b.err(
+                &d.loc,
+                "the \"close\" stage waits the sales cycle: set `deals.cycle` instead of `delay`",
+            );
         }
-        let delay = s.delay.as_ref().map_or(Delay::fixed(0), |d| d.value.to_delay());
+        let delay = s
+            .delay
+            .as_ref()
+            .map_or(Delay::fixed(0), |d| d.value.to_delay());
         let recycle = build_recycle(b, s.recycle.as_deref().unwrap_or(&[]), &out, i);
         transitions.push((gate, p, delay, recycle));
     }
-    Some((out, transitions))
+    (b.problems.len() == before).then_some((out, transitions))
 }
 
 fn gate_name(g: GateKind) -> &'static str {
@@ -673,18 +738,32 @@ fn gate_rate(g: GateKind) -> &'static str {
     }
 }
 
-fn build_recycle(b: &mut Builder, specs: &[RecycleSpec], stages: &[Stage], from: usize) -> Vec<Recycle> {
+fn build_recycle(
+    b: &mut Builder,
+    specs: &[RecycleSpec],
+    stages: &[Stage],
+    from: usize,
+) -> Vec<Recycle> {
     let mut out = Vec::new();
     let mut total = 0.0;
     for r in specs {
         let Some(to) = stages.iter().position(|s| s.name == r.to.value) else {
-            unknown_name(b, &r.to.loc, "stage", &r.to.value, stages.iter().map(|s| s.name.as_str()));
+            unknown_name(
+                b,
+                &r.to.loc,
+                "stage",
+                &r.to.value,
+                stages.iter().map(|s| s.name.as_str()),
+            );
             continue;
         };
         if to > from {
             b.err_help(
                 &r.to.loc,
-                format!("a recycle goes back: `{}` comes after `{}`", r.to.value, stages[from].name),
+                format!(
+                    "a recycle goes back: `{}` comes after `{}`",
+                    r.to.value, stages[from].name
+                ),
                 "recycle to this stage or an earlier one",
             );
             continue;
@@ -706,7 +785,10 @@ fn build_recycle(b: &mut Builder, specs: &[RecycleSpec], stages: &[Stage], from:
         let loc = &specs[0].loc;
         b.err(
             loc,
-            format!("the recycle probabilities of stage `{}` add up to {total:.4}, more than 1", stages[from].name),
+            format!(
+                "the recycle probabilities of stage `{}` add up to {total:.4}, more than 1",
+                stages[from].name
+            ),
         );
     }
     out
@@ -721,24 +803,37 @@ struct DealsBuilt {
 
 /// Builds deals; with `base`, missing keys are inherited from it.
 fn build_deals(b: &mut Builder, d: &DealsSpec, base: Option<&DealsBuilt>) -> Option<DealsBuilt> {
+    let before = b.problems.len();
     let win = match (&d.win_rate, base) {
         (Some(w), _) => Some(b.sp_param(w)),
         (None, Some(base)) => Some(base.win),
         (None, None) => {
-            b.err_help(&d.loc, "missing key `win_rate`", "add `win_rate`: probability that a closing opportunity is won");
+            b.err_help(
+                &d.loc,
+                "missing key `win_rate`",
+                "add `win_rate`: probability that a closing opportunity is won",
+            );
             None
         }
     };
     let size = match (&d.size, base) {
         (Some(s), _) => {
             if s.value.shape.support().0 < 0.0 && s.value.at_least < 0.0 {
-                b.err_help(&s.loc, "deal sizes cannot be negative, but this distribution can be", "add at_least = 0");
+                b.err_help(
+                    &s.loc,
+                    "deal sizes cannot be negative, but this distribution can be",
+                    "add at_least = 0",
+                );
             }
             Some(s.value.clone())
         }
         (None, Some(base)) => Some(base.size.clone()),
         (None, None) => {
-            b.err_help(&d.loc, "missing key `size`", "add `size`: the deal size distribution in dollars");
+            b.err_help(
+                &d.loc,
+                "missing key `size`",
+                "add `size`: the deal size distribution in dollars",
+            );
             None
         }
     };
@@ -746,18 +841,29 @@ fn build_deals(b: &mut Builder, d: &DealsSpec, base: Option<&DealsBuilt>) -> Opt
         (Some(c), _) => Some(c.value.to_delay()),
         (None, Some(base)) => Some(base.cycle.clone()),
         (None, None) => {
-            b.err_help(&d.loc, "missing key `cycle`", "add `cycle`: weeks from opportunity to close");
+            b.err_help(
+                &d.loc,
+                "missing key `cycle`",
+                "add `cycle`: weeks from opportunity to close",
+            );
             None
         }
     };
     let slip = match (&d.slip, base) {
         (Some(s), _) => {
             if s.p.value == Prob::Fixed(1.0) {
-                b.err(&s.p.loc, "with p = 1 every deal slips forever and none closes");
+                b.err(
+                    &s.p.loc,
+                    "with p = 1 every deal slips forever and none closes",
+                );
             }
             let delay = s.delay.value.to_delay();
             if delay.first < 1 {
-                b.err_help(&s.delay.loc, "a slip must move the close by at least one week", "add at_least = 1");
+                b.err_help(
+                    &s.delay.loc,
+                    "a slip must move the close by at least one week",
+                    "add at_least = 1",
+                );
             }
             Some(Slip {
                 p: b.sp_param(&s.p),
@@ -767,6 +873,9 @@ fn build_deals(b: &mut Builder, d: &DealsSpec, base: Option<&DealsBuilt>) -> Opt
         (None, Some(base)) => base.slip.clone(),
         (None, None) => None,
     };
+    if b.problems.len() > before {
+        return None;
+    }
     Some(DealsBuilt {
         win: win?,
         size: size?,
@@ -802,49 +911,30 @@ fn base_funnel(base: BaseTransitions, deals: &DealsBuilt) -> Funnel {
 
 fn build_scoring(b: &mut Builder, spec: &ModelSpec) -> Option<Scoring> {
     let s = &spec.scoring;
-    let range = match &s.range {
-        None => (0.0, 100.0),
-        Some(r) => match r.value.as_slice() {
-            [lo, hi] if lo.0 < hi.0 => (lo.0, hi.0),
-            _ => {
-                b.err(&r.loc, "expected [lowest, highest] with lowest < highest");
-                return None;
-            }
-        },
-    };
-    let t = s.threshold.value;
-    if t < range.0 || t > range.1 {
-        b.err(
-            &s.threshold.loc,
-            format!("the threshold {t} is outside the score range [{}, {}]", range.0, range.1),
-        );
-    }
+    let (range, t) = (s.range, s.threshold.value);
     let key = |k: &str| format!("{}.acceptance.{k}", s.loc.path_or("scoring"));
     let acceptance = match &s.acceptance {
         AcceptanceSpec::Constant(p) => AcceptanceCurve::Constant(b.param(&key("p"), p)),
-        AcceptanceSpec::Logistic { max, midpoint, scale } => AcceptanceCurve::Logistic {
+        AcceptanceSpec::Logistic {
+            max,
+            midpoint,
+            scale,
+        } => AcceptanceCurve::Logistic {
             max: b.param(&key("max"), max),
             midpoint: *midpoint,
             scale: *scale,
         },
-        AcceptanceSpec::Table { loc, scores, p } => {
-            if scores.is_empty() || scores.len() != p.len() {
-                b.err(loc, format!("`scores` and `p` need the same, non-zero length ({} and {})", scores.len(), p.len()));
-                return None;
-            }
-            if scores.windows(2).any(|w| w[0] >= w[1]) {
-                b.err(loc, "`scores` must be strictly increasing");
-                return None;
-            }
-            AcceptanceCurve::Table {
-                scores: scores.clone(),
-                p: p.clone(),
-            }
-        }
+        AcceptanceSpec::Table { scores, p } => AcceptanceCurve::Table {
+            scores: scores.clone(),
+            p: p.clone(),
+        },
     };
     let nurture = s.nurture.as_ref().map(|n| Nurture {
         weeks: n.weeks,
-        p_engage: b.param(&format!("{}.nurture.p_engage", s.loc.path_or("scoring")), &n.p_engage),
+        p_engage: b.param(
+            &format!("{}.nurture.p_engage", s.loc.path_or("scoring")),
+            &n.p_engage,
+        ),
         lift: n.lift,
     });
     Some(Scoring {
@@ -866,15 +956,22 @@ impl Loc {
     }
 }
 
-fn build_capacity(b: &mut Builder, spec: &ModelSpec, scoring: Option<&Scoring>) -> Option<Capacity> {
+fn build_capacity(
+    b: &mut Builder,
+    spec: &ModelSpec,
+    scoring: Option<&Scoring>,
+) -> Option<Capacity> {
     let team = match &spec.capacity.value {
         CapacitySpec::Unlimited => return Some(Capacity::Unlimited),
-        CapacitySpec::Team(t) => t,
+        CapacitySpec::Team(t) => t.as_ref(),
     };
     let mut ok = true;
     let tiers = &team.tiers.value;
     if tiers.is_empty() || tiers.len() > MAX_TIERS {
-        b.err(&team.tiers.loc, format!("give 1 to {MAX_TIERS} SLA tiers, found {}", tiers.len()));
+        b.err(
+            &team.tiers.loc,
+            format!("give 1 to {MAX_TIERS} SLA tiers, found {}", tiers.len()),
+        );
         return None;
     }
     let mut names = BTreeSet::new();
@@ -907,7 +1004,10 @@ fn build_capacity(b: &mut Builder, spec: &ModelSpec, scoring: Option<&Scoring>) 
         ok = false;
     }
     if team.hires.len() > MAX_HIRES || team.departures.len() > MAX_HIRES {
-        b.err(&team.loc, format!("at most {MAX_HIRES} hires and {MAX_HIRES} departures"));
+        b.err(
+            &team.loc,
+            format!("at most {MAX_HIRES} hires and {MAX_HIRES} departures"),
+        );
         return None;
     }
     let hires: Vec<Hire> = team
@@ -920,7 +1020,10 @@ fn build_capacity(b: &mut Builder, spec: &ModelSpec, scoring: Option<&Scoring>) 
         })
         .collect();
     let departures: Vec<(u32, u32)> = team.departures.iter().map(|d| (d.week, d.count)).collect();
-    let contact_p = b.param(&format!("{}.contact_p", spec.capacity.loc.path), &team.contact_p);
+    let contact_p = b.param(
+        &format!("{}.contact_p", spec.capacity.loc.path),
+        &team.contact_p,
+    );
     let built = SalesTeam {
         reps: team.reps,
         touches_per_rep_week: team.touches_per_rep_week,
@@ -931,12 +1034,25 @@ fn build_capacity(b: &mut Builder, spec: &ModelSpec, scoring: Option<&Scoring>) 
     };
     // Departures cannot take away reps who are not there.
     for d in &team.departures {
-        let hired: u32 = built.hires.iter().filter(|h| h.week <= d.week).map(|h| h.count).sum();
-        let gone: u32 = built.departures.iter().filter(|(w, _)| *w <= d.week).map(|(_, c)| c).sum();
+        let hired: u32 = built
+            .hires
+            .iter()
+            .filter(|h| h.week <= d.week)
+            .map(|h| h.count)
+            .sum();
+        let gone: u32 = built
+            .departures
+            .iter()
+            .filter(|(w, _)| *w <= d.week)
+            .map(|(_, c)| c)
+            .sum();
         if f64::from(gone) > team.reps + f64::from(hired) + 1e-9 {
             b.err(
                 &d.loc,
-                format!("by week {} more reps leave ({gone}) than were there", d.week),
+                format!(
+                    "by week {} more reps leave ({gone}) than were there",
+                    d.week
+                ),
             );
             ok = false;
         }
@@ -956,7 +1072,7 @@ fn check_absorbing(
 ) {
     let means: Vec<f64> = b.params.iter().map(|p| p.prob.mean()).collect();
     let (lo, hi) = acceptance_extremes(scoring, capacity, &means);
-    for p_accept in [lo, hi] {
+    for p_accept in [hi, lo] {
         let chain = Chain::new(funnel, &means, p_accept, 1.0);
         if chain.fundamental().is_some() {
             continue;
@@ -983,7 +1099,12 @@ fn check_absorbing(
             stuck
                 .iter()
                 .filter_map(|i| stages.get(*i))
-                .find_map(|s| s.recycle.as_ref().and_then(|r| r.first()).map(|r| r.loc.clone()))
+                .find_map(|s| {
+                    s.recycle
+                        .as_ref()
+                        .and_then(|r| r.first())
+                        .map(|r| r.loc.clone())
+                })
                 .unwrap_or_else(|| stages[0].loc.clone())
         });
         b.err_help(
@@ -1001,7 +1122,11 @@ fn acceptance_extremes(scoring: &Scoring, capacity: &Capacity, params: &[f64]) -
     let (t, top) = (scoring.threshold, scoring.range.1);
     let n = 200;
     let values: Vec<f64> = (0..=n)
-        .map(|i| scoring.acceptance.at(t + (top - t) * f64::from(i) / f64::from(n), params))
+        .map(|i| {
+            scoring
+                .acceptance
+                .at(t + (top - t) * f64::from(i) / f64::from(n), params)
+        })
         .collect();
     let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -1023,14 +1148,27 @@ fn build_channels(
 ) -> Option<Vec<Channel>> {
     let list = &spec.channels.value.0;
     if list.is_empty() || list.len() > MAX_CHANNELS {
-        b.err(&spec.channels.loc, format!("give 1 to {MAX_CHANNELS} channels, found {}", list.len()));
+        b.err(
+            &spec.channels.loc,
+            format!("give 1 to {MAX_CHANNELS} channels, found {}", list.len()),
+        );
         return None;
     }
     let mut out = Vec::new();
     let mut ok = true;
     for (name, c) in list {
         b.check_name(name, "channel");
-        match build_channel(b, &name.value, c, spec, stages, base, base_deals, scoring, capacity) {
+        match build_channel(
+            b,
+            &name.value,
+            c,
+            spec,
+            stages,
+            base,
+            base_deals,
+            scoring,
+            capacity,
+        ) {
             Some(ch) => out.push(ch),
             None => ok = false,
         }
@@ -1050,17 +1188,15 @@ fn build_channel(
     scoring: &Scoring,
     capacity: &Capacity,
 ) -> Option<Channel> {
-    let volume = match (&c.volume.leads_per_week, &c.volume.budget_per_week, &c.volume.response) {
+    let volume = match (
+        &c.volume.leads_per_week,
+        &c.volume.budget_per_week,
+        &c.volume.response,
+    ) {
         (Some(l), _, _) => Volume::Leads(*l),
         (None, Some(budget), Some(r)) => {
             let min = c.volume.budget_min.unwrap_or(0.0);
             let max = c.volume.budget_max.unwrap_or(f64::INFINITY);
-            if !(min <= *budget && *budget <= max) {
-                b.err(
-                    &c.volume.loc,
-                    format!("budget_per_week {budget} is outside [budget_min_per_week, budget_max_per_week] = [{min}, {max}]"),
-                );
-            }
             Volume::Budget {
                 per_week: *budget,
                 curve: match r {
@@ -1084,46 +1220,25 @@ fn build_channel(
         }
         _ => return None, // reported while reading
     };
-    let active_weeks = match &c.active_weeks {
-        None => None,
-        Some(a) => {
-            let mut ranges = Vec::new();
-            for r in &a.value {
-                match r.as_slice() {
-                    [x, y] if x <= y => ranges.push((x.0, y.0)),
-                    _ => {
-                        b.err_help(&a.loc, "each entry is [first, last] with first ≤ last", "e.g. active_weeks = [[0, 12], [30, 51]]");
-                        return None;
-                    }
-                }
-            }
-            Some(ranges)
-        }
-    };
-    let seasonality = match &c.seasonality {
-        None => None,
-        Some(s) => {
-            let (by, n) = match s.by {
-                "month" => (SeasonBy::Month, 12),
-                "quarter" => (SeasonBy::Quarter, 4),
-                _ => (SeasonBy::Week, WEEKS_PER_YEAR as usize),
-            };
-            if s.factors.len() != n {
-                b.err(&s.loc, format!("seasonality by {} needs {n} factors, found {}", s.by, s.factors.len()));
-                return None;
-            }
-            Some(Seasonality {
-                by,
-                factors: s.factors.clone(),
-            })
-        }
-    };
+    let seasonality = c.seasonality.as_ref().map(|s| Seasonality {
+        by: match s.by {
+            "month" => SeasonBy::Month,
+            "quarter" => SeasonBy::Quarter,
+            _ => SeasonBy::Week,
+        },
+        factors: s.factors.clone(),
+    });
     let (lo, hi) = scoring.range;
     let d = &c.score.value;
     let score = match d.clone().clamped(d.at_least.max(lo), d.at_most.min(hi)) {
         Ok(s) => s,
         Err(_) => {
-            b.err(&c.score.loc, format!("the clamp of this distribution excludes the whole score range [{lo}, {hi}]"));
+            b.err(
+                &c.score.loc,
+                format!(
+                    "the clamp of this distribution excludes the whole score range [{lo}, {hi}]"
+                ),
+            );
             return None;
         }
     };
@@ -1133,7 +1248,13 @@ fn build_channel(
     if let Some(over) = &c.stages {
         for (stage_name, o) in &over.0 {
             let Some(i) = stages.iter().position(|s| s.name == stage_name.value) else {
-                unknown_name(b, &stage_name.loc, "stage", &stage_name.value, stages.iter().map(|s| s.name.as_str()));
+                unknown_name(
+                    b,
+                    &stage_name.loc,
+                    "stage",
+                    &stage_name.value,
+                    stages.iter().map(|s| s.name.as_str()),
+                );
                 continue;
             };
             overridden = true;
@@ -1141,13 +1262,21 @@ fn build_channel(
             if let Some(p) = &o.p {
                 match t.advance {
                     Advance::Rate(_) => t.advance = Advance::Rate(b.sp_param(p)),
-                    Advance::Win(_) => b.err_help(&p.loc, "the close stage's rate is the win rate", "set channels.<name>.deals.win_rate"),
+                    Advance::Win(_) => b.err_help(
+                        &p.loc,
+                        "the close stage's rate is the win rate",
+                        "set channels.<name>.deals.win_rate",
+                    ),
                     _ => b.err(&p.loc, "this stage's gate has no `p` to override"),
                 }
             }
             if let Some(d) = &o.delay {
                 if matches!(t.advance, Advance::Win(_)) {
-                    b.err_help(&d.loc, "the close stage waits the sales cycle", "set channels.<name>.deals.cycle");
+                    b.err_help(
+                        &d.loc,
+                        "the close stage waits the sales cycle",
+                        "set channels.<name>.deals.cycle",
+                    );
                 } else {
                     t.delay = d.value.to_delay();
                 }
@@ -1167,7 +1296,14 @@ fn build_channel(
         funnel.slip = deals.slip;
     }
     if overridden {
-        check_absorbing(b, &funnel, scoring, capacity, &spec.stages.value, Some(&c.loc));
+        check_absorbing(
+            b,
+            &funnel,
+            scoring,
+            capacity,
+            &spec.stages.value,
+            Some(&c.loc),
+        );
     }
     Some(Channel {
         name: name.to_string(),
@@ -1180,7 +1316,7 @@ fn build_channel(
         cost_per_lead: c.cost_per_lead,
         fixed_cost_per_week: c.fixed_cost_per_week,
         arrival_cv: c.arrival_cv,
-        active_weeks,
+        active_weeks: c.active_weeks.clone(),
         seasonality,
         score,
         funnel,
@@ -1207,19 +1343,37 @@ fn build_pipeline(
     let mut ok = true;
     for d in all {
         let Some(stage) = stages.iter().position(|s| s.name == d.stage.value) else {
-            unknown_name(b, &d.stage.loc, "stage", &d.stage.value, stages.iter().map(|s| s.name.as_str()));
+            unknown_name(
+                b,
+                &d.stage.loc,
+                "stage",
+                &d.stage.value,
+                stages.iter().map(|s| s.name.as_str()),
+            );
             ok = false;
             continue;
         };
         if stage == 0 {
-            b.err(&d.stage.loc, format!("an open deal cannot be at the first stage `{}`", stages[0].name));
+            b.err(
+                &d.stage.loc,
+                format!(
+                    "an open deal cannot be at the first stage `{}`",
+                    stages[0].name
+                ),
+            );
             ok = false;
         }
         let channel = match (&d.channel, channels) {
             (Some(c), Some(chs)) => match chs.iter().position(|ch| ch.name == c.value) {
                 Some(i) => Some(i),
                 None => {
-                    unknown_name(b, &c.loc, "channel", &c.value, chs.iter().map(|ch| ch.name.as_str()));
+                    unknown_name(
+                        b,
+                        &c.loc,
+                        "channel",
+                        &c.value,
+                        chs.iter().map(|ch| ch.name.as_str()),
+                    );
                     ok = false;
                     None
                 }
@@ -1239,7 +1393,10 @@ fn build_pipeline(
 
 /// Builds a scenario (its model included) from a scenario merged over its
 /// model, and the open deals read from CSV.
-pub fn build_scenario(spec: &ScenarioSpec, csv_deals: &[OpenDealSpec]) -> Result<Scenario, Vec<Problem>> {
+pub fn build_scenario(
+    spec: &ScenarioSpec,
+    csv_deals: &[OpenDealSpec],
+) -> Result<Scenario, Vec<Problem>> {
     let mut problems = Vec::new();
     let model = match build_model(&spec.model, csv_deals) {
         Ok(m) => Some(m),
@@ -1261,7 +1418,9 @@ pub fn build_scenario(spec: &ScenarioSpec, csv_deals: &[OpenDealSpec]) -> Result
             None
         }
     };
-    let target = calendar.as_ref().and_then(|c| build_target(&mut b, spec, c));
+    let target = calendar
+        .as_ref()
+        .and_then(|c| build_target(&mut b, spec, c));
     let mix = model.as_ref().and_then(|m| build_mix(&mut b, spec, m));
     let mut names = BTreeSet::new();
     if spec.variants.len() > MAX_VARIANTS {
@@ -1270,27 +1429,35 @@ pub fn build_scenario(spec: &ScenarioSpec, csv_deals: &[OpenDealSpec]) -> Result
     for v in &spec.variants {
         b.check_name(&v.name, "variant");
         if v.name.value == "base" {
-            b.err(&v.name.loc, "`base` is the name of the scenario itself; pick another");
+            b.err(
+                &v.name.loc,
+                "`base` is the name of the scenario itself; pick another",
+            );
         }
         if !names.insert(v.name.value.as_str()) {
-            b.err(&v.name.loc, format!("variant `{}` is listed twice", v.name.value));
+            b.err(
+                &v.name.loc,
+                format!("variant `{}` is listed twice", v.name.value),
+            );
         }
     }
     problems.extend(b.problems);
     let run = spec.run.as_ref();
     match (model, calendar, target, mix) {
-        (Some(model), Some(calendar), Some(target), Some(mix)) if problems.is_empty() => Ok(Scenario {
-            name: spec.name.clone(),
-            description: spec.description.clone(),
-            model,
-            calendar,
-            target,
-            run: RunSettings {
-                trials: run.and_then(|r| r.trials).unwrap_or(Trials::Auto),
-                seed: run.and_then(|r| r.seed).unwrap_or(DEFAULT_SEED),
-            },
-            mix,
-        }),
+        (Some(model), Some(calendar), Some(target), Some(mix)) if problems.is_empty() => {
+            Ok(Scenario {
+                name: spec.name.clone(),
+                description: spec.description.clone(),
+                model,
+                calendar,
+                target,
+                run: RunSettings {
+                    trials: run.and_then(|r| r.trials).unwrap_or(Trials::Auto),
+                    seed: run.and_then(|r| r.seed).unwrap_or(DEFAULT_SEED),
+                },
+                mix,
+            })
+        }
         _ => Err(problems),
     }
 }
@@ -1312,37 +1479,59 @@ fn build_target(b: &mut Builder, spec: &ScenarioSpec, cal: &Calendar) -> Option<
         );
         return None;
     }
-    if t.shares.is_some() && t.annual.is_none() {
-        b.err(&t.shares.as_ref().expect("some").loc, "`shares` split an `annual` target; add `annual`");
+    if let (Some(shares), None) = (&t.shares, t.annual) {
+        b.err(
+            &shares.loc,
+            "`shares` split an `annual` target; add `annual`",
+        );
         return None;
     }
     let mut weekly = vec![0.0; cal.weeks as usize];
+    let mut amounts = vec![0.0; periods.len()];
+    let n_weeks = |p: &crate::calendar::Period| f64::from(p.weeks.end - p.weeks.start);
     if let Some(total) = t.total {
-        weekly.iter_mut().for_each(|w| *w = total / f64::from(cal.weeks));
+        weekly
+            .iter_mut()
+            .for_each(|w| *w = total / f64::from(cal.weeks));
+        for (a, p) in amounts.iter_mut().zip(&periods) {
+            *a = total * n_weeks(p) / f64::from(cal.weeks);
+        }
     } else if let Some(annual) = t.annual {
         let shares = match &t.shares {
             None => None,
             Some(s) => {
                 let n = period.per_year();
                 if s.value.len() != n {
-                    b.err(&s.loc, format!("`shares` by {} needs {n} values, found {}", t.period, s.value.len()));
+                    b.err(
+                        &s.loc,
+                        format!(
+                            "`shares` by {} needs {n} values, found {}",
+                            t.period,
+                            s.value.len()
+                        ),
+                    );
                     return None;
                 }
                 let sum: f64 = s.value.iter().sum();
                 if (sum - 1.0).abs() > 1e-6 {
-                    b.err_help(&s.loc, format!("`shares` add up to {sum}, not 1"), "give each period's share of the year");
+                    b.err_help(
+                        &s.loc,
+                        format!("`shares` add up to {sum}, not 1"),
+                        "give each period's share of the year",
+                    );
                     return None;
                 }
                 Some(&s.value)
             }
         };
-        for p in &periods {
-            let per_week = match shares {
-                Some(s) => annual * s[p.index_in_year] / f64::from(p.full_weeks),
-                None => annual / f64::from(WEEKS_PER_YEAR),
+        for (a, p) in amounts.iter_mut().zip(&periods) {
+            // A period's share of the year, prorated when the horizon cuts it.
+            *a = match shares {
+                Some(s) => annual * s[p.index_in_year] * n_weeks(p) / f64::from(p.full_weeks),
+                None => annual * n_weeks(p) / f64::from(WEEKS_PER_YEAR),
             };
             for w in p.weeks.clone() {
-                weekly[w as usize] = per_week;
+                weekly[w as usize] = *a / n_weeks(p);
             }
         }
     } else if let Some(a) = &t.amounts {
@@ -1350,19 +1539,33 @@ fn build_target(b: &mut Builder, spec: &ScenarioSpec, cal: &Calendar) -> Option<
             let labels: Vec<&str> = periods.iter().map(|p| p.label.as_str()).collect();
             b.err_help(
                 &a.loc,
-                format!("`amounts` needs one value per {} of the horizon: {}, found {}", t.period, periods.len(), a.value.len()),
+                format!(
+                    "`amounts` needs one value per {} of the horizon: {}, found {}",
+                    t.period,
+                    periods.len(),
+                    a.value.len()
+                ),
                 format!("the periods are {}", labels.join(", ")),
             );
             return None;
         }
-        for (p, amount) in periods.iter().zip(&a.value) {
-            let n = f64::from(p.weeks.end - p.weeks.start);
+        for ((p, amount), slot) in periods.iter().zip(&a.value).zip(&mut amounts) {
+            *slot = *amount;
             for w in p.weeks.clone() {
-                weekly[w as usize] = amount / n;
+                weekly[w as usize] = amount / n_weeks(p);
             }
         }
     }
-    Some(Target { period, weekly })
+    let total = match t.total {
+        Some(x) => x,
+        None => amounts.iter().sum(),
+    };
+    Some(Target {
+        period,
+        weekly,
+        periods: amounts,
+        total,
+    })
 }
 
 fn build_mix(b: &mut Builder, spec: &ScenarioSpec, model: &Model) -> Option<Mix> {
@@ -1370,11 +1573,17 @@ fn build_mix(b: &mut Builder, spec: &ScenarioSpec, model: &Model) -> Option<Mix>
         Some("budget") => MixBasis::Budget,
         _ => MixBasis::Leads,
     };
-    let given = spec.mix.as_ref().and_then(|m| m.shares.as_ref().map(|s| (m, s)));
+    let given = spec
+        .mix
+        .as_ref()
+        .and_then(|m| m.shares.as_ref().map(|s| (m, s)));
     let Some((mix, shares)) = given else {
         // Default: marketing channels in proportion to their volume (or
         // every channel, if none is marketing's).
-        let any_marketing = model.channels.iter().any(|c| c.source == LeadSource::Marketing);
+        let any_marketing = model
+            .channels
+            .iter()
+            .any(|c| c.source == LeadSource::Marketing);
         let pick = |c: &Channel| !any_marketing || c.source == LeadSource::Marketing;
         let weight = |c: &Channel| match basis {
             MixBasis::Leads => c.base_leads_per_week(),
@@ -1385,20 +1594,42 @@ fn build_mix(b: &mut Builder, spec: &ScenarioSpec, model: &Model) -> Option<Mix>
         let shares = model
             .channels
             .iter()
-            .map(|c| pick(c).then(|| if total > 0.0 { weight(c) / total } else { 1.0 / n }))
+            .map(|c| {
+                pick(c).then(|| {
+                    if total > 0.0 {
+                        weight(c) / total
+                    } else {
+                        1.0 / n
+                    }
+                })
+            })
             .collect();
         return Some(Mix { basis, shares });
     };
     let mut out = vec![None; model.channels.len()];
+    let before = b.problems.len();
     for (name, share) in &shares.0 {
         match model.channel_index(&name.value) {
             Some(i) => out[i] = Some(share.0),
-            None => unknown_name(b, &name.loc, "channel", &name.value, model.channels.iter().map(|c| c.name.as_str())),
+            None => unknown_name(
+                b,
+                &name.loc,
+                "channel",
+                &name.value,
+                model.channels.iter().map(|c| c.name.as_str()),
+            ),
         }
+    }
+    if b.problems.len() > before {
+        return None;
     }
     let sum: f64 = out.iter().flatten().sum();
     if shares.0.is_empty() || (sum - 1.0).abs() > 1e-6 {
-        b.err_help(&mix.loc, format!("the mix shares add up to {sum}, not 1"), "give each scaled channel its share; unlisted channels keep their volume");
+        b.err_help(
+            &mix.loc,
+            format!("the mix shares add up to {sum}, not 1"),
+            "give each scaled channel its share; unlisted channels keep their volume",
+        );
         return None;
     }
     Some(Mix { basis, shares: out })

@@ -158,7 +158,10 @@ mod tests {
         let mut t = TextTable::new(["name", "value"]);
         t.row(vec!["a".into(), "1.0".into()]);
         t.row(vec!["long name".into(), "12.5".into()]);
-        assert_eq!(t.render(""), "name       value\na            1.0\nlong name   12.5\n");
+        assert_eq!(
+            t.render(""),
+            "name       value\na            1.0\nlong name   12.5\n"
+        );
     }
 
     #[test]
@@ -184,7 +187,10 @@ mod tests {
 
     #[test]
     fn csv_quotes_what_needs_quoting() {
-        let s = csv_text(&["a".into(), "b".into()], &[vec!["x, y".into(), "1".into()]]);
+        let s = csv_text(
+            &["a".into(), "b".into()],
+            &[vec!["x, y".into(), "1".into()]],
+        );
         assert_eq!(s, "a,b\n\"x, y\",1\n");
     }
 }

@@ -138,7 +138,11 @@ pub fn mismatch(node: &Node, path: &str, expected: &str) -> Problem {
         Value::Array(_) => "an array".into(),
         Value::Table(_) => "a table".into(),
     };
-    Problem::new(node.span, path, format!("expected {expected}, found {found}"))
+    Problem::new(
+        node.span,
+        path,
+        format!("expected {expected}, found {found}"),
+    )
 }
 
 fn truncate(s: &str, n: usize) -> String {
@@ -187,8 +191,16 @@ impl Bounds {
         if v.is_infinite() {
             return Err("infinite values are not allowed: give a finite number".into());
         }
-        let low = if self.min_open { v <= self.min } else { v < self.min };
-        let high = if self.max_open { v >= self.max } else { v > self.max };
+        let low = if self.min_open {
+            v <= self.min
+        } else {
+            v < self.min
+        };
+        let high = if self.max_open {
+            v >= self.max
+        } else {
+            v > self.max
+        };
         if low || high {
             return Err(format!("{v} is out of range: {}", self.describe()));
         }
@@ -198,8 +210,16 @@ impl Bounds {
     pub fn describe(&self) -> String {
         let lo = self.min.is_finite();
         let hi = self.max.is_finite();
-        let ge = if self.min_open { "greater than" } else { "at least" };
-        let le = if self.max_open { "less than" } else { "at most" };
+        let ge = if self.min_open {
+            "greater than"
+        } else {
+            "at least"
+        };
+        let le = if self.max_open {
+            "less than"
+        } else {
+            "at most"
+        };
         match (lo, hi) {
             (true, true) if !self.min_open && !self.max_open => {
                 format!("expected a number from {} to {}", self.min, self.max)
@@ -215,11 +235,19 @@ impl Bounds {
         let mut m = Map::new();
         m.insert("type".into(), json!("number"));
         if self.min.is_finite() {
-            let k = if self.min_open { "exclusiveMinimum" } else { "minimum" };
+            let k = if self.min_open {
+                "exclusiveMinimum"
+            } else {
+                "minimum"
+            };
             m.insert(k.into(), json!(self.min));
         }
         if self.max.is_finite() {
-            let k = if self.max_open { "exclusiveMaximum" } else { "maximum" };
+            let k = if self.max_open {
+                "exclusiveMaximum"
+            } else {
+                "maximum"
+            };
             m.insert(k.into(), json!(self.max));
         }
         Json::Object(m)
@@ -557,6 +585,25 @@ impl<'a, 's> Fields<'a, 's> {
         }
     }
 
+    /// Of `keys` present in the table, the one most likely changed by an
+    /// override: written in another file than the table itself. Problems
+    /// involving several keys are shown there.
+    pub fn changed_key(&self, keys: &[&'static str]) -> Option<&'static str> {
+        let Mode::Read { node, table, .. } = &self.mode else {
+            return None;
+        };
+        let present: Vec<&'static str> = keys
+            .iter()
+            .copied()
+            .filter(|k| table.get(k).is_some())
+            .collect();
+        present
+            .iter()
+            .copied()
+            .find(|k| table.get(k).is_some_and(|n| n.span.src != node.span.src))
+            .or_else(|| present.first().copied())
+    }
+
     /// Generic access to one key: `read` runs on its node in the read pass,
     /// `schema` builds its description in the schema pass.
     fn field<T>(
@@ -631,25 +678,54 @@ impl<'a, 's> Fields<'a, 's> {
     }
 
     pub fn req_num(&mut self, key: &str, about: &str, b: Bounds) -> Option<f64> {
-        self.field(key, about, true, |_| b.schema(), |n, p, cx| read_number(n, p, cx, b))
-            .flatten()
+        self.field(
+            key,
+            about,
+            true,
+            |_| b.schema(),
+            |n, p, cx| read_number(n, p, cx, b),
+        )
+        .flatten()
     }
 
     pub fn opt_num(&mut self, key: &str, about: &str, b: Bounds) -> Option<Option<f64>> {
-        self.field(key, about, false, |_| b.schema(), |n, p, cx| read_number(n, p, cx, b))
+        self.field(
+            key,
+            about,
+            false,
+            |_| b.schema(),
+            |n, p, cx| read_number(n, p, cx, b),
+        )
     }
 
     pub fn req_int(&mut self, key: &str, about: &str, lo: i64, hi: i64) -> Option<i64> {
-        self.field(key, about, true, |_| int_schema(lo, hi), |n, p, cx| read_int(n, p, cx, lo, hi))
-            .flatten()
+        self.field(
+            key,
+            about,
+            true,
+            |_| int_schema(lo, hi),
+            |n, p, cx| read_int(n, p, cx, lo, hi),
+        )
+        .flatten()
     }
 
     pub fn opt_int(&mut self, key: &str, about: &str, lo: i64, hi: i64) -> Option<Option<i64>> {
-        self.field(key, about, false, |_| int_schema(lo, hi), |n, p, cx| read_int(n, p, cx, lo, hi))
+        self.field(
+            key,
+            about,
+            false,
+            |_| int_schema(lo, hi),
+            |n, p, cx| read_int(n, p, cx, lo, hi),
+        )
     }
 
     /// A string that must be one of `choices`.
-    pub fn req_choice(&mut self, key: &str, about: &str, choices: &[&'static str]) -> Option<&'static str> {
+    pub fn req_choice(
+        &mut self,
+        key: &str,
+        about: &str,
+        choices: &[&'static str],
+    ) -> Option<&'static str> {
         self.choice(key, about, choices, true).flatten()
     }
 
@@ -687,7 +763,10 @@ impl<'a, 's> Fields<'a, 's> {
             for arm in arms {
                 let mut sub = Fields::describing(g);
                 let _ = (arm.read)(&mut sub);
-                if let Mode::Schema { props, required, .. } = sub.mode {
+                if let Mode::Schema {
+                    props, required, ..
+                } = sub.mode
+                {
                     out.push(ArmSchema {
                         tag: arm.tag,
                         about: arm.about,
@@ -788,10 +867,7 @@ impl<'a, 's> Fields<'a, 's> {
                     .map(|a| {
                         let mut p = props.clone();
                         p.extend(a.props);
-                        p.insert(
-                            tag.clone(),
-                            json!({"const": a.tag, "description": a.about}),
-                        );
+                        p.insert(tag.clone(), json!({"const": a.tag, "description": a.about}));
                         let mut r = required.clone();
                         r.extend(a.required);
                         if !g.partial {
@@ -806,7 +882,12 @@ impl<'a, 's> Fields<'a, 's> {
     }
 }
 
-fn read_choice(node: &Node, path: &str, cx: &mut Cx, choices: &[&'static str]) -> Option<&'static str> {
+fn read_choice(
+    node: &Node,
+    path: &str,
+    cx: &mut Cx,
+    choices: &[&'static str],
+) -> Option<&'static str> {
     let Value::Str(s) = &node.value else {
         cx.push(mismatch(node, path, &format!("one of {}", quoted(choices))));
         return None;
@@ -872,10 +953,19 @@ impl SchemaGen {
     /// The whole schema document with `root` at the top.
     pub fn document<T: ReadTable>(mut self, id: &str, title: &str) -> Json {
         let root = self.table::<T>();
-        let name = root["$ref"].as_str().unwrap_or_default().rsplit('/').next().unwrap_or_default().to_string();
+        let name = root["$ref"]
+            .as_str()
+            .unwrap_or_default()
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_string();
         let mut top = self.defs.get(&name).cloned().unwrap_or(root);
         if let Json::Object(m) = &mut top {
-            m.insert("$schema".into(), json!("https://json-schema.org/draft/2020-12/schema"));
+            m.insert(
+                "$schema".into(),
+                json!("https://json-schema.org/draft/2020-12/schema"),
+            );
             m.insert("$id".into(), json!(id));
             m.insert("title".into(), json!(title));
             m.insert("$defs".into(), json!(self.defs));
@@ -931,12 +1021,18 @@ mod tests {
                     Arm {
                         tag: "circle",
                         about: "a circle",
-                        read: |f| f.req_num("radius", "radius", Bounds::POSITIVE).map(Shape::Circle),
+                        read: |f| {
+                            f.req_num("radius", "radius", Bounds::POSITIVE)
+                                .map(Shape::Circle)
+                        },
                     },
                     Arm {
                         tag: "square",
                         about: "a square",
-                        read: |f| f.req_num("side", "side", Bounds::POSITIVE).map(Shape::Square),
+                        read: |f| {
+                            f.req_num("side", "side", Bounds::POSITIVE)
+                                .map(Shape::Square)
+                        },
                     },
                 ],
             )
@@ -954,7 +1050,12 @@ mod tests {
             .iter()
             .map(|p| {
                 let (l, c) = s.line_col(p.span.unwrap());
-                format!("{l}:{c} {}: {} [{}]", p.path, p.message, p.help.clone().unwrap_or_default())
+                format!(
+                    "{l}:{c} {}: {} [{}]",
+                    p.path,
+                    p.message,
+                    p.help.clone().unwrap_or_default()
+                )
             })
             .collect();
         (v, msgs)
@@ -962,7 +1063,8 @@ mod tests {
 
     #[test]
     fn reads_a_valid_table() {
-        let (v, m) = read_demo("name = \"x\"\nrate = 1\nshape = { kind = \"circle\", radius = 2 }\n");
+        let (v, m) =
+            read_demo("name = \"x\"\nrate = 1\nshape = { kind = \"circle\", radius = 2 }\n");
         assert!(m.is_empty(), "{m:?}");
         assert_eq!(
             v,
@@ -977,7 +1079,8 @@ mod tests {
 
     #[test]
     fn reports_every_problem_with_place_and_suggestion() {
-        let text = "nme = \"x\"\nrate = 1.5\nweeks = 2.0\nshape = { kind = \"sqare\", side = -1 }\n";
+        let text =
+            "nme = \"x\"\nrate = 1.5\nweeks = 2.0\nshape = { kind = \"sqare\", side = -1 }\n";
         let (v, m) = read_demo(text);
         assert!(v.is_none());
         assert_eq!(
@@ -994,7 +1097,8 @@ mod tests {
 
     #[test]
     fn nan_and_infinity_are_rejected() {
-        let (_, m) = read_demo("name = \"x\"\nrate = nan\nshape = { kind = \"circle\", radius = inf }\n");
+        let (_, m) =
+            read_demo("name = \"x\"\nrate = nan\nshape = { kind = \"circle\", radius = inf }\n");
         assert!(m[0].contains("NaN is not allowed"), "{m:?}");
         assert!(m[1].contains("infinite values are not allowed"), "{m:?}");
     }

@@ -15,8 +15,8 @@ use serde_json::{Value as Json, json};
 
 use crate::dist::{Dist, DistError, Prob};
 use crate::read::{
-    Arm, Bounds, Cx, Fields, Finite, Loc, Named, NonNeg, Read, ReadTable, SchemaGen, Spanned,
-    Unit, Week, mismatch, read_number,
+    Arm, Bounds, Cx, Fields, Finite, Loc, Named, NonNeg, Read, ReadTable, SchemaGen, Spanned, Unit,
+    Week, mismatch, read_number,
 };
 use crate::tree::{Node, Value};
 
@@ -48,7 +48,10 @@ const DIST_ARMS: &[Arm<Result<Dist, DistError>>] = &[
     Arm {
         tag: "fixed",
         about: "always `value`",
-        read: |f| f.req_num("value", "the value", Bounds::FINITE).map(Dist::fixed),
+        read: |f| {
+            f.req_num("value", "the value", Bounds::FINITE)
+                .map(Dist::fixed)
+        },
     },
     Arm {
         tag: "uniform",
@@ -108,7 +111,11 @@ const DIST_ARMS: &[Arm<Result<Dist, DistError>>] = &[
                 (Some(k), Some(t), None, None) => Some(Dist::gamma(k, t)),
                 (None, None, Some(m), Some(s)) => Some(Dist::gamma_mean_sd(m, s)),
                 _ => {
-                    f.problem(None, "a gamma needs `shape` and `scale`, or `mean` and `sd`", None);
+                    f.problem(
+                        None,
+                        "a gamma needs `shape` and `scale`, or `mean` and `sd`",
+                        None,
+                    );
                     None
                 }
             }
@@ -165,7 +172,8 @@ fn three_points(f: &mut Fields<'_, '_>) -> (Option<f64>, Option<f64>, Option<f64
 
 impl ReadTable for DistTable {
     const NAME: &'static str = "Distribution";
-    const ABOUT: &'static str = "a distribution: `dist` names the family; `at_least`/`at_most` clamp draws";
+    const ABOUT: &'static str =
+        "a distribution: `dist` names the family; `at_least`/`at_most` clamp draws";
 
     fn fields(f: &mut Fields<'_, '_>) -> Option<Self> {
         let shape = f.tagged(
@@ -173,8 +181,16 @@ impl ReadTable for DistTable {
             "the family: fixed, uniform, normal, lognormal, gamma, beta, triangular, pert, empirical",
             DIST_ARMS,
         );
-        let lo = f.opt_num("at_least", "draws below this are raised to it", Bounds::FINITE);
-        let hi = f.opt_num("at_most", "draws above this are lowered to it", Bounds::FINITE);
+        let lo = f.opt_num(
+            "at_least",
+            "draws below this are raised to it",
+            Bounds::FINITE,
+        );
+        let hi = f.opt_num(
+            "at_most",
+            "draws above this are lowered to it",
+            Bounds::FINITE,
+        );
         let shape = built(f, shape)?;
         let (lo, hi) = (lo?, hi?);
         let r = shape.clamped(lo.unwrap_or(f64::NEG_INFINITY), hi.unwrap_or(f64::INFINITY));
@@ -228,7 +244,9 @@ impl ReadTable for UncertainProb {
                 f.problem(
                     None,
                     "give `alpha` and `beta`, or `successes` and `trials`",
-                    Some("e.g. { alpha = 30, beta = 90 } or { successes = 30, trials = 120 }".into()),
+                    Some(
+                        "e.g. { alpha = 30, beta = 90 } or { successes = 30, trials = 120 }".into(),
+                    ),
                 );
                 return None;
             }
@@ -288,7 +306,8 @@ pub struct ModelSpec {
 
 impl ReadTable for ModelSpec {
     const NAME: &'static str = "Model";
-    const ABOUT: &'static str = "a revenue-cycle model: stages, scoring, capacity, deals, channels, open pipeline";
+    const ABOUT: &'static str =
+        "a revenue-cycle model: stages, scoring, capacity, deals, channels, open pipeline";
 
     fn fields(f: &mut Fields<'_, '_>) -> Option<Self> {
         let name = f.req::<String>("name", "the model's name");
@@ -309,7 +328,10 @@ fn model_fields(f: &mut Fields<'_, '_>) -> Option<ModelSpec> {
         "stages",
         "the stages in order, from lead to opportunity; each says how a lead leaves it",
     );
-    let scoring = f.req::<ScoringSpec>("scoring", "lead scoring: MQL threshold, acceptance curve, nurture");
+    let scoring = f.req::<ScoringSpec>(
+        "scoring",
+        "lead scoring: MQL threshold, acceptance curve, nurture",
+    );
     let capacity = f.req::<Spanned<CapacitySpec>>(
         "capacity",
         "sales follow-up capacity: a [capacity] table, or \"unlimited\"",
@@ -435,8 +457,14 @@ impl ReadTable for RecycleSpec {
 
     fn fields(f: &mut Fields<'_, '_>) -> Option<Self> {
         let loc = f.loc();
-        let to = f.req::<Spanned<String>>("to", "the stage they return to (this one or an earlier one)");
-        let p = f.req::<Spanned<Prob>>("p", "probability that a lead which does not advance is recycled");
+        let to = f.req::<Spanned<String>>(
+            "to",
+            "the stage they return to (this one or an earlier one)",
+        );
+        let p = f.req::<Spanned<Prob>>(
+            "p",
+            "probability that a lead which does not advance is recycled",
+        );
         let delay = f.req::<Spanned<Dist>>(
             "delay",
             "weeks before it re-enters the stage (at least 1), after which the stage's own delay runs again",
@@ -454,7 +482,8 @@ impl ReadTable for RecycleSpec {
 pub struct ScoringSpec {
     pub loc: Loc,
     pub threshold: Spanned<f64>,
-    pub range: Option<Spanned<Vec<Finite>>>,
+    /// (lowest, highest) score.
+    pub range: (f64, f64),
     pub acceptance: AcceptanceSpec,
     pub nurture: Option<NurtureSpec>,
 }
@@ -474,14 +503,44 @@ impl ReadTable for ScoringSpec {
             "acceptance",
             "probability that sales accepts an MQL of a given score when the SLA follow-up is met",
         );
-        let nurture = f.opt::<NurtureSpec>("nurture", "how sub-threshold leads' scores rise over time");
+        let nurture =
+            f.opt::<NurtureSpec>("nurture", "how sub-threshold leads' scores rise over time");
+        let range = match range? {
+            None => (0.0, 100.0),
+            Some(r) => match r.value.as_slice() {
+                [lo, hi] if lo.0 < hi.0 => (lo.0, hi.0),
+                _ => {
+                    f.problem(
+                        Some("range"),
+                        "expected [lowest, highest] with lowest < highest",
+                        None,
+                    );
+                    return None;
+                }
+            },
+        };
+        let threshold = threshold?;
+        let t = threshold.value.0;
+        if t < range.0 || t > range.1 {
+            f.problem(
+                Some("threshold"),
+                format!(
+                    "the threshold {t} is outside the score range [{}, {}]",
+                    range.0, range.1
+                ),
+                Some(
+                    "set `range` to [lowest, highest] score, or move the threshold into it".into(),
+                ),
+            );
+            return None;
+        }
         Some(ScoringSpec {
             loc,
-            threshold: threshold.map(|t| Spanned {
-                value: t.value.0,
-                loc: t.loc,
-            })?,
-            range: range?,
+            threshold: Spanned {
+                value: t,
+                loc: threshold.loc,
+            },
+            range,
             acceptance: acceptance?,
             nurture: nurture?,
         })
@@ -492,15 +551,25 @@ impl ReadTable for ScoringSpec {
 #[derive(Debug, Clone)]
 pub enum AcceptanceSpec {
     Constant(Prob),
-    Logistic { max: Prob, midpoint: f64, scale: f64 },
-    Table { loc: Loc, scores: Vec<f64>, p: Vec<f64> },
+    Logistic {
+        max: Prob,
+        midpoint: f64,
+        scale: f64,
+    },
+    Table {
+        scores: Vec<f64>,
+        p: Vec<f64>,
+    },
 }
 
 const ACCEPTANCE_ARMS: &[Arm<AcceptanceSpec>] = &[
     Arm {
         tag: "constant",
         about: "the same probability `p` for every score",
-        read: |f| f.req::<Prob>("p", "acceptance probability").map(AcceptanceSpec::Constant),
+        read: |f| {
+            f.req::<Prob>("p", "acceptance probability")
+                .map(AcceptanceSpec::Constant)
+        },
     },
     Arm {
         tag: "logistic",
@@ -520,24 +589,39 @@ const ACCEPTANCE_ARMS: &[Arm<AcceptanceSpec>] = &[
         tag: "table",
         about: "straight lines between points (`scores`, `p`), flat beyond the ends",
         read: |f| {
-            let loc = f.loc();
             let scores = f.req::<Vec<Finite>>("scores", "scores, increasing");
             let p = f.req::<Vec<Unit>>("p", "acceptance at each score");
-            Some(AcceptanceSpec::Table {
-                loc,
-                scores: scores?.into_iter().map(|v| v.0).collect(),
-                p: p?.into_iter().map(|v| v.0).collect(),
-            })
+            let scores: Vec<f64> = scores?.into_iter().map(|v| v.0).collect();
+            let p: Vec<f64> = p?.into_iter().map(|v| v.0).collect();
+            if scores.is_empty() || scores.len() != p.len() {
+                let m = format!(
+                    "`scores` and `p` need the same, non-zero length ({} and {})",
+                    scores.len(),
+                    p.len()
+                );
+                f.problem(None, m, None);
+                return None;
+            }
+            if scores.windows(2).any(|w| w[0] >= w[1]) {
+                f.problem(Some("scores"), "`scores` must be strictly increasing", None);
+                return None;
+            }
+            Some(AcceptanceSpec::Table { scores, p })
         },
     },
 ];
 
 impl ReadTable for AcceptanceSpec {
     const NAME: &'static str = "AcceptanceCurve";
-    const ABOUT: &'static str = "sales acceptance as a function of score: `curve` = constant, logistic or table";
+    const ABOUT: &'static str =
+        "sales acceptance as a function of score: `curve` = constant, logistic or table";
 
     fn fields(f: &mut Fields<'_, '_>) -> Option<Self> {
-        f.tagged("curve", "the curve's form: constant, logistic or table", ACCEPTANCE_ARMS)
+        f.tagged(
+            "curve",
+            "the curve's form: constant, logistic or table",
+            ACCEPTANCE_ARMS,
+        )
     }
 }
 
@@ -556,8 +640,15 @@ impl ReadTable for NurtureSpec {
 
     fn fields(f: &mut Fields<'_, '_>) -> Option<Self> {
         let weeks = f.req::<Week>("weeks", "how many weeks a lead stays in nurture");
-        let p = f.req::<Prob>("p_engage", "weekly probability that a nurtured lead engages");
-        let lift = f.req_num("lift", "score points gained per engagement", Bounds::POSITIVE);
+        let p = f.req::<Prob>(
+            "p_engage",
+            "weekly probability that a nurtured lead engages",
+        );
+        let lift = f.req_num(
+            "lift",
+            "score points gained per engagement",
+            Bounds::POSITIVE,
+        );
         Some(NurtureSpec {
             weeks: weeks?.0,
             p_engage: p?,
@@ -570,7 +661,7 @@ impl ReadTable for NurtureSpec {
 #[derive(Debug, Clone)]
 pub enum CapacitySpec {
     Unlimited,
-    Team(TeamSpec),
+    Team(Box<TeamSpec>),
 }
 
 impl Read for CapacitySpec {
@@ -584,7 +675,9 @@ impl Read for CapacitySpec {
     fn read(node: &Node, path: &str, cx: &mut Cx) -> Option<Self> {
         match &node.value {
             Value::Str(s) if s == "unlimited" => Some(CapacitySpec::Unlimited),
-            Value::Table(_) => TeamSpec::read(node, path, cx).map(CapacitySpec::Team),
+            Value::Table(_) => {
+                TeamSpec::read(node, path, cx).map(|t| CapacitySpec::Team(Box::new(t)))
+            }
             _ => {
                 cx.push(mismatch(node, path, "\"unlimited\" or a [capacity] table"));
                 None
@@ -612,7 +705,11 @@ impl ReadTable for TeamSpec {
 
     fn fields(f: &mut Fields<'_, '_>) -> Option<Self> {
         let loc = f.loc();
-        let reps = f.req_num("reps", "fully ramped reps at week 0", Bounds::closed(0.0, MAX_REPS as f64));
+        let reps = f.req_num(
+            "reps",
+            "fully ramped reps at week 0",
+            Bounds::closed(0.0, MAX_REPS as f64),
+        );
         let touches = f.req_num(
             "touches_per_rep_week",
             "follow-up touches one ramped rep makes per week",
@@ -624,8 +721,13 @@ impl ReadTable for TeamSpec {
             },
         );
         let contact = f.req::<Prob>("contact_p", "probability that one touch reaches the lead");
-        let ramp = f.or::<Week>("ramp_weeks", "weeks for a new hire to reach full capacity (default 0)", Week(0));
-        let tiers = f.req::<Spanned<Vec<TierSpec>>>("tiers", "SLA tiers: touches asked per MQL by score");
+        let ramp = f.or::<Week>(
+            "ramp_weeks",
+            "weeks for a new hire to reach full capacity (default 0)",
+            Week(0),
+        );
+        let tiers =
+            f.req::<Spanned<Vec<TierSpec>>>("tiers", "SLA tiers: touches asked per MQL by score");
         let hires = f.or::<Vec<HireSpec>>("hires", "reps who start later", Vec::new());
         let departures = f.or::<Vec<DepartureSpec>>("departures", "reps who leave", Vec::new());
         Some(TeamSpec {
@@ -658,7 +760,11 @@ impl ReadTable for TierSpec {
         let loc = f.loc();
         let name = f.req::<String>("name", "the tier's name");
         let min = f.req_num("min_score", "lowest score in this tier", Bounds::FINITE);
-        let touches = f.req_num("touches", "touches the SLA asks per MQL", Bounds::closed(1.0, 1000.0));
+        let touches = f.req_num(
+            "touches",
+            "touches the SLA asks per MQL",
+            Bounds::closed(1.0, 1000.0),
+        );
         Some(TierSpec {
             loc,
             name: name?,
@@ -684,7 +790,10 @@ impl ReadTable for HireSpec {
         let loc = f.loc();
         let week = f.req::<Week>("week", "start week (0 = first week of the plan)");
         let count = f.or_int("count", "how many reps (default 1)", 1, MAX_REPS, 1);
-        let ramp = f.opt::<Week>("ramp_weeks", "weeks to full capacity (default: capacity.ramp_weeks)");
+        let ramp = f.opt::<Week>(
+            "ramp_weeks",
+            "weeks to full capacity (default: capacity.ramp_weeks)",
+        );
         Some(HireSpec {
             loc,
             week: week?.0,
@@ -719,8 +828,16 @@ impl ReadTable for DepartureSpec {
 
 impl Fields<'_, '_> {
     /// An optional integer with a default.
-    pub fn or_int(&mut self, key: &str, about: &str, lo: i64, hi: i64, default: i64) -> Option<i64> {
-        self.opt_int(key, about, lo, hi).map(|v| v.unwrap_or(default))
+    pub fn or_int(
+        &mut self,
+        key: &str,
+        about: &str,
+        lo: i64,
+        hi: i64,
+        default: i64,
+    ) -> Option<i64> {
+        self.opt_int(key, about, lo, hi)
+            .map(|v| v.unwrap_or(default))
     }
 }
 
@@ -742,7 +859,8 @@ impl ReadTable for DealsSpec {
 
     fn fields(f: &mut Fields<'_, '_>) -> Option<Self> {
         let loc = f.loc();
-        let win = f.opt::<Spanned<Prob>>("win_rate", "probability that a closing opportunity is won");
+        let win =
+            f.opt::<Spanned<Prob>>("win_rate", "probability that a closing opportunity is won");
         let size = f.opt::<Spanned<Dist>>("size", "deal size in dollars");
         let cycle = f.opt::<Spanned<Dist>>(
             "cycle",
@@ -791,7 +909,8 @@ pub struct ChannelSpec {
     pub cost_per_lead: f64,
     pub fixed_cost_per_week: f64,
     pub arrival_cv: f64,
-    pub active_weeks: Option<Spanned<Vec<Vec<Week>>>>,
+    /// Inclusive [first, last] week ranges.
+    pub active_weeks: Option<Vec<(u32, u32)>>,
     pub seasonality: Option<SeasonalitySpec>,
     pub score: Spanned<Dist>,
     pub stages: Option<Named<StageOverrideSpec>>,
@@ -800,7 +919,8 @@ pub struct ChannelSpec {
 
 impl ReadTable for ChannelSpec {
     const NAME: &'static str = "Channel";
-    const ABOUT: &'static str = "a lead source: volume, cost, lead scores, and optional overrides of stage rates and deals";
+    const ABOUT: &'static str =
+        "a lead source: volume, cost, lead scores, and optional overrides of stage rates and deals";
 
     fn fields(f: &mut Fields<'_, '_>) -> Option<Self> {
         let loc = f.loc();
@@ -809,8 +929,13 @@ impl ReadTable for ChannelSpec {
             "who produces these leads: \"marketing\" (default) or \"sales\" (outbound, referrals)",
             &["marketing", "sales"],
         );
-        let volume = f.req::<VolumeSpec>("volume", "weekly lead volume: fixed, or driven by budget");
-        let cpl = f.opt_num("cost_per_lead", "dollars per lead (default 0)", Bounds::closed(0.0, MAX_MONEY));
+        let volume =
+            f.req::<VolumeSpec>("volume", "weekly lead volume: fixed, or driven by budget");
+        let cpl = f.opt_num(
+            "cost_per_lead",
+            "dollars per lead (default 0)",
+            Bounds::closed(0.0, MAX_MONEY),
+        );
         let fixed = f.opt_num(
             "fixed_cost_per_week",
             "program cost per active week, whatever the volume (default 0)",
@@ -826,13 +951,37 @@ impl ReadTable for ChannelSpec {
             "active_weeks",
             "weeks in which the channel produces leads, as [first, last] pairs (default: always)",
         );
-        let seasonality = f.opt::<SeasonalitySpec>("seasonality", "multipliers of the weekly volume");
-        let score = f.req::<Spanned<Dist>>("score", "distribution of lead scores (clipped to scoring.range)");
+        let seasonality =
+            f.opt::<SeasonalitySpec>("seasonality", "multipliers of the weekly volume");
+        let score = f.req::<Spanned<Dist>>(
+            "score",
+            "distribution of lead scores (clipped to scoring.range)",
+        );
         let stages = f.opt::<Named<StageOverrideSpec>>(
             "stages",
             "per-stage overrides for this channel's leads: [channels.<name>.stages.<stage>]",
         );
         let deals = f.opt::<DealsSpec>("deals", "overrides of [deals] for this channel's leads");
+        let active_weeks = match active? {
+            None => None,
+            Some(a) => {
+                let mut ranges = Vec::new();
+                for r in &a.value {
+                    match r.as_slice() {
+                        [x, y] if x <= y => ranges.push((x.0, y.0)),
+                        _ => {
+                            f.problem(
+                                Some("active_weeks"),
+                                "each entry is [first, last] with first ≤ last",
+                                Some("e.g. active_weeks = [[0, 12], [30, 51]]".into()),
+                            );
+                            return None;
+                        }
+                    }
+                }
+                Some(ranges)
+            }
+        };
         Some(ChannelSpec {
             loc,
             source: source?.unwrap_or("marketing"),
@@ -840,7 +989,7 @@ impl ReadTable for ChannelSpec {
             cost_per_lead: cpl?.unwrap_or(0.0),
             fixed_cost_per_week: fixed?.unwrap_or(0.0),
             arrival_cv: cv?.unwrap_or(0.0),
-            active_weeks: active?,
+            active_weeks,
             seasonality: seasonality?,
             score: score?,
             stages: stages?,
@@ -861,7 +1010,8 @@ pub struct VolumeSpec {
 
 impl ReadTable for VolumeSpec {
     const NAME: &'static str = "Volume";
-    const ABOUT: &'static str = "weekly lead volume: `leads_per_week`, or `budget_per_week` with a `response` curve";
+    const ABOUT: &'static str =
+        "weekly lead volume: `leads_per_week`, or `budget_per_week` with a `response` curve";
 
     fn fields(f: &mut Fields<'_, '_>) -> Option<Self> {
         let loc = f.loc();
@@ -875,7 +1025,10 @@ impl ReadTable for VolumeSpec {
             "media budget in dollars per week; leads follow from `response`",
             Bounds::closed(0.0, MAX_MONEY),
         );
-        let response = f.opt::<ResponseSpec>("response", "leads per week as a function of the weekly budget");
+        let response = f.opt::<ResponseSpec>(
+            "response",
+            "leads per week as a function of the weekly budget",
+        );
         let min = f.opt_num(
             "budget_min_per_week",
             "smallest weekly budget the optimizer may give (default 0)",
@@ -894,21 +1047,45 @@ impl ReadTable for VolumeSpec {
             budget_min: min?,
             budget_max: max?,
         };
-        let problem = match (&v.leads_per_week, &v.budget_per_week, &v.response) {
-            (Some(_), None, None) | (None, Some(_), Some(_)) => None,
-            (Some(_), Some(_), _) => Some((None, "give either `leads_per_week` or `budget_per_week`, not both", None)),
-            (None, Some(_), None) => Some((
-                None,
-                "`budget_per_week` needs a `response` curve",
-                Some("e.g. response = { curve = \"exponential\", max_leads_per_week = 200, budget_scale = 20000 }"),
-            )),
-            (Some(_), None, Some(_)) => Some((Some("response"), "`response` applies only with `budget_per_week`", None)),
-            (None, None, _) => Some((
-                None,
-                "missing volume: give `leads_per_week`, or `budget_per_week` with a `response` curve",
-                None,
-            )),
-        };
+        let changed = f.changed_key(&["budget_per_week", "leads_per_week"]);
+        let bounds = f.changed_key(&[
+            "budget_per_week",
+            "budget_min_per_week",
+            "budget_max_per_week",
+        ]);
+        let (lo, hi) = (
+            v.budget_min.unwrap_or(0.0),
+            v.budget_max.unwrap_or(f64::INFINITY),
+        );
+        let problem: Option<(Option<&str>, String, Option<&str>)> =
+            match (&v.leads_per_week, &v.budget_per_week, &v.response) {
+                (None, Some(b), Some(_)) if !(lo..=hi).contains(b) => Some((
+                    bounds,
+                    format!("budget_per_week {b} is outside [budget_min_per_week, budget_max_per_week] = [{lo}, {hi}]"),
+                    None,
+                )),
+                (None, Some(_), Some(_)) | (Some(_), None, None) => None,
+                (Some(_), Some(_), _) => Some((
+                    changed,
+                    "give either `leads_per_week` or `budget_per_week`, not both".into(),
+                    None,
+                )),
+                (None, Some(_), None) => Some((
+                    None,
+                    "`budget_per_week` needs a `response` curve".into(),
+                    Some("e.g. response = { curve = \"exponential\", max_leads_per_week = 200, budget_scale = 20000 }"),
+                )),
+                (Some(_), None, Some(_)) => Some((
+                    Some("response"),
+                    "`response` applies only with `budget_per_week`".into(),
+                    None,
+                )),
+                (None, None, _) => Some((
+                    None,
+                    "missing volume: give `leads_per_week`, or `budget_per_week` with a `response` curve".into(),
+                    None,
+                )),
+            };
         match problem {
             None => Some(v),
             Some((key, message, help)) => {
@@ -922,8 +1099,15 @@ impl ReadTable for VolumeSpec {
 /// Diminishing returns of budget.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ResponseSpec {
-    Exponential { max_leads: f64, scale: f64 },
-    Power { leads: f64, budget: f64, elasticity: f64 },
+    Exponential {
+        max_leads: f64,
+        scale: f64,
+    },
+    Power {
+        leads: f64,
+        budget: f64,
+        elasticity: f64,
+    },
 }
 
 const RESPONSE_ARMS: &[Arm<ResponseSpec>] = &[
@@ -961,8 +1145,16 @@ const RESPONSE_ARMS: &[Arm<ResponseSpec>] = &[
         tag: "power",
         about: "leads = reference_leads · (budget / reference_budget)^elasticity, elasticity in (0, 1]",
         read: |f| {
-            let leads = f.req_num("reference_leads", "leads per week at the reference budget", Bounds::POSITIVE);
-            let budget = f.req_num("reference_budget", "a weekly budget with known volume", Bounds::POSITIVE);
+            let leads = f.req_num(
+                "reference_leads",
+                "leads per week at the reference budget",
+                Bounds::POSITIVE,
+            );
+            let budget = f.req_num(
+                "reference_budget",
+                "a weekly budget with known volume",
+                Bounds::POSITIVE,
+            );
             let e = f.req_num(
                 "elasticity",
                 "% more leads per % more budget (1 = constant cost per lead)",
@@ -987,7 +1179,11 @@ impl ReadTable for ResponseSpec {
     const ABOUT: &'static str = "diminishing returns of budget: `curve` = exponential or power";
 
     fn fields(f: &mut Fields<'_, '_>) -> Option<Self> {
-        f.tagged("curve", "the curve's form: exponential or power", RESPONSE_ARMS)
+        f.tagged(
+            "curve",
+            "the curve's form: exponential or power",
+            RESPONSE_ARMS,
+        )
     }
 }
 
@@ -1000,16 +1196,38 @@ pub struct SeasonalitySpec {
 
 impl ReadTable for SeasonalitySpec {
     const NAME: &'static str = "Seasonality";
-    const ABOUT: &'static str = "multipliers of weekly volume by month (12), quarter (4) or week of the year (52)";
+    const ABOUT: &'static str =
+        "multipliers of weekly volume by month (12), quarter (4) or week of the year (52)";
 
     fn fields(f: &mut Fields<'_, '_>) -> Option<Self> {
         let loc = f.loc();
-        let by = f.req_choice("by", "what each factor covers", &["month", "quarter", "week"]);
+        let by = f.req_choice(
+            "by",
+            "what each factor covers",
+            &["month", "quarter", "week"],
+        );
         let factors = f.req::<Vec<NonNeg>>("factors", "one multiplier per period of the year");
+        let (by, factors) = (by?, factors?);
+        let n = match by {
+            "month" => 12,
+            "quarter" => 4,
+            _ => crate::calendar::WEEKS_PER_YEAR as usize,
+        };
+        if factors.len() != n {
+            f.problem(
+                Some("factors"),
+                format!(
+                    "seasonality by {by} needs {n} factors, found {}",
+                    factors.len()
+                ),
+                None,
+            );
+            return None;
+        }
         Some(SeasonalitySpec {
             loc,
-            by: by?,
-            factors: factors?.into_iter().map(|v| v.0).collect(),
+            by,
+            factors: factors.into_iter().map(|v| v.0).collect(),
         })
     }
 }
@@ -1025,7 +1243,8 @@ pub struct StageOverrideSpec {
 
 impl ReadTable for StageOverrideSpec {
     const NAME: &'static str = "StageOverride";
-    const ABOUT: &'static str = "this channel's own values for a stage: any of `p`, `delay`, `recycle`";
+    const ABOUT: &'static str =
+        "this channel's own values for a stage: any of `p`, `delay`, `recycle`";
 
     fn fields(f: &mut Fields<'_, '_>) -> Option<Self> {
         let loc = f.loc();
@@ -1077,14 +1296,20 @@ pub struct OpenDealSpec {
 
 impl ReadTable for OpenDealSpec {
     const NAME: &'static str = "OpenDeal";
-    const ABOUT: &'static str = "an open deal: its stage, amount in dollars, and weeks it has been in that stage";
+    const ABOUT: &'static str =
+        "an open deal: its stage, amount in dollars, and weeks it has been in that stage";
 
     fn fields(f: &mut Fields<'_, '_>) -> Option<Self> {
         let loc = f.loc();
         let stage = f.req::<Spanned<String>>("stage", "the stage it is in");
-        let amount = f.req_num("amount", "deal amount in dollars", Bounds::closed(0.0, MAX_MONEY));
+        let amount = f.req_num(
+            "amount",
+            "deal amount in dollars",
+            Bounds::closed(0.0, MAX_MONEY),
+        );
         let age = f.req::<Week>("age_weeks", "weeks it has spent in that stage");
-        let channel = f.opt::<Spanned<String>>("channel", "the channel it came from, for attribution");
+        let channel =
+            f.opt::<Spanned<String>>("channel", "the channel it came from, for attribution");
         let id = f.opt::<String>("id", "an identifier, e.g. the CRM id");
         Some(OpenDealSpec {
             loc,
@@ -1125,8 +1350,10 @@ impl ReadTable for ScenarioSpec {
         let loc = f.loc();
         let name = f.req::<String>("name", "the scenario's name");
         let description = f.opt::<String>("description", "what the scenario is for");
-        let model_path = f.req::<Spanned<String>>("model", "path of the model file, relative to this file");
-        let horizon = f.req::<Spanned<Week>>("horizon_weeks", "weeks simulated and planned (1 to 1040)");
+        let model_path =
+            f.req::<Spanned<String>>("model", "path of the model file, relative to this file");
+        let horizon =
+            f.req::<Spanned<Week>>("horizon_weeks", "weeks simulated and planned (1 to 1040)");
         let start = f.opt::<Spanned<Date>>(
             "start_date",
             "calendar date of week 0, so weeks roll up into calendar months and quarters",
@@ -1134,7 +1361,11 @@ impl ReadTable for ScenarioSpec {
         let target = f.req::<TargetSpec>("target", "the revenue target");
         let run = f.opt::<RunSpec>("run", "simulation settings: trials and seed");
         let mix = f.opt::<MixSpec>("mix", "how the planner splits leads across channels");
-        let variants = f.or::<Vec<VariantSpec>>("variants", "named alternatives to compare with the base", Vec::new());
+        let variants = f.or::<Vec<VariantSpec>>(
+            "variants",
+            "named alternatives to compare with the base",
+            Vec::new(),
+        );
         let model = f.overlay(model_fields);
         Some(ScenarioSpec {
             loc,
@@ -1172,14 +1403,27 @@ impl ReadTable for TargetSpec {
 
     fn fields(f: &mut Fields<'_, '_>) -> Option<Self> {
         let loc = f.loc();
-        let period = f.opt_choice("period", "reporting period: \"quarter\" (default) or \"month\"", &["quarter", "month"]);
-        let annual = f.opt_num("annual", "revenue per year (52 weeks)", Bounds::closed(0.0, MAX_MONEY));
+        let period = f.opt_choice(
+            "period",
+            "reporting period: \"quarter\" (default) or \"month\"",
+            &["quarter", "month"],
+        );
+        let annual = f.opt_num(
+            "annual",
+            "revenue per year (52 weeks)",
+            Bounds::closed(0.0, MAX_MONEY),
+        );
         let shares = f.opt::<Spanned<Vec<NonNeg>>>(
             "shares",
             "share of the annual target in each quarter (4) or month (12); sums to 1",
         );
-        let amounts = f.opt::<Spanned<Vec<NonNeg>>>("amounts", "revenue target of each period of the horizon");
-        let total = f.opt_num("total", "revenue target for the whole horizon", Bounds::closed(0.0, MAX_MONEY));
+        let amounts = f
+            .opt::<Spanned<Vec<NonNeg>>>("amounts", "revenue target of each period of the horizon");
+        let total = f.opt_num(
+            "total",
+            "revenue target for the whole horizon",
+            Bounds::closed(0.0, MAX_MONEY),
+        );
         let unwrap = |s: Option<Spanned<Vec<NonNeg>>>| {
             s.map(|s| Spanned {
                 value: s.value.into_iter().map(|v| v.0).collect(),
@@ -1213,9 +1457,14 @@ impl Read for Trials {
     fn read(node: &Node, path: &str, cx: &mut Cx) -> Option<Self> {
         match &node.value {
             Value::Str(s) if s == "auto" => Some(Trials::Auto),
-            Value::Int(_) => crate::read::read_int(node, path, cx, 1, MAX_TRIALS).map(|n| Trials::Fixed(n as u64)),
+            Value::Int(_) => crate::read::read_int(node, path, cx, 1, MAX_TRIALS)
+                .map(|n| Trials::Fixed(n as u64)),
             _ => {
-                cx.push(mismatch(node, path, &format!("\"auto\" or a number of trials from 1 to {MAX_TRIALS}")));
+                cx.push(mismatch(
+                    node,
+                    path,
+                    &format!("\"auto\" or a number of trials from 1 to {MAX_TRIALS}"),
+                ));
                 None
             }
         }
@@ -1283,7 +1532,8 @@ pub struct VariantSpec {
 
 impl ReadTable for VariantSpec {
     const NAME: &'static str = "Variant";
-    const ABOUT: &'static str = "a named alternative: the keys in `set` override the scenario, as `--set` does";
+    const ABOUT: &'static str =
+        "a named alternative: the keys in `set` override the scenario, as `--set` does";
 
     fn fields(f: &mut Fields<'_, '_>) -> Option<Self> {
         let loc = f.loc();

@@ -460,7 +460,10 @@ pub fn set(root: &mut Node, path: &KeyPath, value: Node) -> Result<(), String> {
                 t.get_mut(k).expect("present")
             }
             (Value::Array(a), seg) => {
-                let names: Vec<String> = a.iter().filter_map(|n| n.name().map(String::from)).collect();
+                let names: Vec<String> = a
+                    .iter()
+                    .filter_map(|n| n.name().map(String::from))
+                    .collect();
                 let len = a.len();
                 let found = match seg {
                     Segment::Index(n) => a.get_mut(*n),
@@ -483,7 +486,9 @@ pub fn set(root: &mut Node, path: &KeyPath, value: Node) -> Result<(), String> {
                 }
             }
             (Value::Table(_), Segment::Index(n)) => {
-                return Err(format!("`{walked}` is a table, not an array: cannot take [{n}]"));
+                return Err(format!(
+                    "`{walked}` is a table, not an array: cannot take [{n}]"
+                ));
             }
             (v, _) => {
                 return Err(format!(
@@ -512,7 +517,11 @@ pub fn set(root: &mut Node, path: &KeyPath, value: Node) -> Result<(), String> {
 pub fn merge(base: &mut Node, overlay: &Node) -> Result<(), Vec<Problem>> {
     let mut problems = Vec::new();
     merge_at(base, overlay, "", &mut problems);
-    if problems.is_empty() { Ok(()) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
 }
 
 fn merge_at(base: &mut Node, overlay: &Node, path: &str, problems: &mut Vec<Problem>) {
@@ -528,6 +537,17 @@ fn merge_at(base: &mut Node, overlay: &Node, path: &str, problems: &mut Vec<Prob
         Value::Table(t) => {
             for e in &over.entries {
                 let child = join_path(path, &e.key);
+                if t.get(&e.key).is_none()
+                    && let Some(near) = near_miss_table(t, &e.key, &e.node)
+                {
+                    // `set.channels.serch.volume…` would add a new, partial
+                    // channel; a near miss of an existing one is a typo.
+                    problems.push(
+                        Problem::new(e.key_span, &child, format!("`{path}` has no entry `{}`", e.key))
+                            .with_help(format!("did you mean `{near}`? (to add a new entry, give it in full as an inline table)")),
+                    );
+                    continue;
+                }
                 match t.get_mut(&e.key) {
                     Some(b) => merge_at(b, &e.node, &child, problems),
                     None => t.entries.push(e.clone()),
@@ -563,6 +583,23 @@ fn merge_at(base: &mut Node, overlay: &Node, path: &str, problems: &mut Vec<Prob
         }
         _ => *base = overlay.clone(),
     }
+}
+
+/// An existing table-valued key near `key`, when the overlay adds `key`
+/// as a table written with dotted keys or a header (not a full inline table).
+fn near_miss_table(t: &Table, key: &str, node: &Node) -> Option<String> {
+    let Value::Table(new) = &node.value else {
+        return None;
+    };
+    if new.inline {
+        return None;
+    }
+    let tables = t
+        .entries
+        .iter()
+        .filter(|e| matches!(e.node.value, Value::Table(_)))
+        .map(|e| e.key.as_str());
+    crate::diag::suggest(key, tables).map(String::from)
 }
 
 #[cfg(test)]
@@ -609,28 +646,41 @@ mod tests {
 
     #[test]
     fn set_creates_tables_and_addresses_named_elements() {
-        let (mut s, mut n) = doc("[[stages]]\nname = \"lead\"\n[[stages]]\nname = \"mql\"\np = 0.5\n");
+        let (mut s, mut n) =
+            doc("[[stages]]\nname = \"lead\"\n[[stages]]\nname = \"mql\"\np = 0.5\n");
         let id = s.add("--set", "0.7");
         let v = parse_value(&s, id, 0).unwrap();
         set(&mut n, &KeyPath::parse("stages.mql.p").unwrap(), v.clone()).unwrap();
-        set(&mut n, &KeyPath::parse("scoring.threshold").unwrap(), v.clone()).unwrap();
+        set(
+            &mut n,
+            &KeyPath::parse("scoring.threshold").unwrap(),
+            v.clone(),
+        )
+        .unwrap();
         let j = n.to_json();
         assert_eq!(j["stages"][1]["p"], 0.7);
         assert_eq!(j["scoring"]["threshold"], 0.7);
         let e = set(&mut n, &KeyPath::parse("stages.sal.p").unwrap(), v).unwrap_err();
-        assert!(e.contains("no element named `sal`") && e.contains("lead, mql"), "{e}");
+        assert!(
+            e.contains("no element named `sal`") && e.contains("lead, mql"),
+            "{e}"
+        );
     }
 
     #[test]
     fn merge_merges_dotted_tables_and_replaces_inline_ones() {
-        let (_, mut base) = doc("[d]\nsize = { dist = \"lognormal\", median = 1, sigma = 2 }\nwin = 0.2\n");
+        let (_, mut base) =
+            doc("[d]\nsize = { dist = \"lognormal\", median = 1, sigma = 2 }\nwin = 0.2\n");
         let (_, over) = doc("d.size.median = 5\n");
         merge(&mut base, &over).unwrap();
         assert_eq!(base.to_json()["d"]["size"]["sigma"], 2);
         assert_eq!(base.to_json()["d"]["size"]["median"], 5);
         let (_, over) = doc("d.size = { dist = \"fixed\", value = 3 }\n");
         merge(&mut base, &over).unwrap();
-        assert_eq!(base.to_json()["d"]["size"], serde_json::json!({"dist": "fixed", "value": 3}));
+        assert_eq!(
+            base.to_json()["d"]["size"],
+            serde_json::json!({"dist": "fixed", "value": 3})
+        );
         assert_eq!(base.to_json()["d"]["win"], 0.2);
     }
 

@@ -1,0 +1,295 @@
+//! The command line, through the real binary.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::Value;
+
+use crate::support::{rel, shipped};
+
+fn revplan() -> Command {
+    let mut c = Command::cargo_bin("revplan").unwrap();
+    c.env("NO_COLOR", "1").env_remove("COLUMNS");
+    c
+}
+
+fn check_json(args: &[&str]) -> Value {
+    let out = revplan()
+        .arg("check")
+        .args(args)
+        .arg("--format")
+        .arg("json")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn channel<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["model"]["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap()
+}
+
+#[test]
+fn check_summarises_every_shipped_file() {
+    for f in shipped() {
+        let name = rel(&f);
+        let out = revplan().args(["check", &name]).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains(": ok"), "{stdout}");
+        assert!(
+            stdout.contains("lead→won") && stdout.contains("lag wk"),
+            "{stdout}"
+        );
+    }
+}
+
+#[test]
+fn check_json_has_per_channel_conversion() {
+    let v = check_json(&["scenarios/acme-52w.toml"]);
+    let r = &v[0];
+    assert_eq!(r["kind"], "scenario");
+    assert_eq!(r["scenario"]["horizon_weeks"], 52);
+    assert_eq!(r["scenario"]["target"], 7_500_000.0);
+    let ps = channel(r, "paid_search");
+    // P(Normal(50, 15) ≥ 60) = 1 − Φ(2/3).
+    let p_mql = ps["reach"]["mql"].as_f64().unwrap();
+    assert!((p_mql - 0.252_492_5).abs() < 1e-6, "{p_mql}");
+    assert_eq!(ps["steps"].as_array().unwrap().len(), 5);
+    assert!(ps["lag_weeks"].as_f64().unwrap() > 14.0);
+}
+
+#[test]
+fn check_csv_has_a_row_per_channel() {
+    let out = revplan()
+        .args(["check", "scenarios/board-plan.toml", "--format", "csv"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut rows = csv::Reader::from_reader(text.as_bytes());
+    let headers = rows.headers().unwrap().clone();
+    assert!(headers.iter().any(|h| h == "mql_to_sal"), "{headers:?}");
+    assert_eq!(rows.records().count(), 6);
+}
+
+#[test]
+fn overrides_change_the_model() {
+    let base = check_json(&["scenarios/acme-52w.toml"]);
+    let raised = check_json(&["scenarios/acme-52w.toml", "--set", "scoring.threshold=70"]);
+    let p = |v: &Value| {
+        channel(&v[0], "paid_search")["reach"]["mql"]
+            .as_f64()
+            .unwrap()
+    };
+    assert!(p(&raised) < p(&base));
+    let v = check_json(&["models/b2b-saas.toml", "--set", "capacity=unlimited"]);
+    assert!(
+        v[0]["model"]["capacity"]
+            .as_str()
+            .unwrap()
+            .starts_with("unlimited")
+    );
+    let v = check_json(&[
+        "scenarios/acme-52w.toml",
+        "--set",
+        "channels.referral.volume.leads_per_week=30",
+    ]);
+    assert_eq!(channel(&v[0], "referral")["leads_per_week"], 30.0);
+}
+
+#[test]
+fn bad_overrides_are_located_on_the_command_line() {
+    revplan()
+        .args([
+            "check",
+            "scenarios/acme-52w.toml",
+            "--set",
+            "scoring.treshold=70",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--set #1:1:1"))
+        .stderr(predicate::str::contains("did you mean `threshold`?"));
+    revplan()
+        .args([
+            "check",
+            "scenarios/acme-52w.toml",
+            "--set",
+            "scoring.threshold=high",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--set #1:1:19"))
+        .stderr(predicate::str::contains("expected a number"));
+    revplan()
+        .args([
+            "check",
+            "scenarios/acme-52w.toml",
+            "--set",
+            "channels.nowhere.cost_per_lead=1",
+        ])
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("unknown key `nowhere`")
+                .or(predicate::str::contains("nowhere")),
+        );
+    revplan()
+        .args([
+            "check",
+            "scenarios/acme-52w.toml",
+            "--set",
+            "scoring.threshold",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("expected KEY=VALUE"));
+}
+
+#[test]
+fn invalid_files_exit_2_with_file_line_and_column() {
+    let mut files: Vec<_> = std::fs::read_dir("tests/invalid")
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    let located = regex_lite(r"\.(toml|csv):\d+:\d+: ");
+    for f in files {
+        let out = revplan().arg("check").arg(&f).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{}", f.display());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(located(&stderr), "{}: {stderr}", f.display());
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+/// A tiny matcher for "…toml:LINE:COL: " without a regex crate.
+fn regex_lite(_: &str) -> impl Fn(&str) -> bool {
+    |s: &str| {
+        s.match_indices(".toml:")
+            .chain(s.match_indices(".csv:"))
+            .any(|(i, m)| {
+                let rest = &s[i + m.len()..];
+                let mut parts = rest.splitn(3, ':');
+                let (a, b) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+                !a.is_empty()
+                    && a.chars().all(|c| c.is_ascii_digit())
+                    && !b.is_empty()
+                    && b.chars().all(|c| c.is_ascii_digit())
+            })
+    }
+}
+
+#[test]
+fn one_bad_file_does_not_hide_the_good_ones() {
+    revplan()
+        .args([
+            "check",
+            "scenarios/acme-52w.toml",
+            "tests/invalid/wrong-type.toml",
+        ])
+        .assert()
+        .code(2)
+        .stdout(predicate::str::contains("acme-52w"))
+        .stderr(predicate::str::contains("wrong-type.toml:3:17"));
+}
+
+#[test]
+fn missing_files_and_bad_usage_exit_2() {
+    revplan()
+        .args(["check", "nope.toml"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "cannot read nope.toml: no such file",
+        ));
+    revplan().arg("check").assert().code(2);
+    revplan()
+        .args(["check", "x.toml", "--format", "xml"])
+        .assert()
+        .code(2);
+    revplan().arg("frobnicate").assert().code(2);
+}
+
+#[test]
+fn out_writes_the_file_and_nothing_to_stdout() {
+    let dir = std::env::temp_dir().join(format!("revplan-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("check.json");
+    revplan()
+        .args([
+            "check",
+            "scenarios/acme-52w.toml",
+            "--format",
+            "json",
+            "--out",
+        ])
+        .arg(&path)
+        .assert()
+        .success()
+        .stdout("");
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(v[0]["kind"], "scenario");
+    revplan()
+        .args([
+            "check",
+            "scenarios/acme-52w.toml",
+            "--out",
+            "/nonexistent-dir/x.txt",
+        ])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "cannot write /nonexistent-dir/x.txt",
+        ));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn schema_prints_json_schema() {
+    for kind in ["model", "scenario"] {
+        let out = revplan().args(["schema", kind]).output().unwrap();
+        assert!(out.status.success());
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(v["properties"]["channels"].is_object());
+    }
+}
+
+#[test]
+fn help_has_examples() {
+    revplan()
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Examples:"));
+    revplan()
+        .args(["check", "--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "revplan check scenarios/board-plan.toml",
+        ));
+}
+
+#[test]
+fn errors_are_plain_when_not_a_terminal() {
+    let out = revplan()
+        .args(["check", "tests/invalid/wrong-type.toml"])
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&out.stderr).contains('\u{1b}'));
+}

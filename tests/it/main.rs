@@ -1,0 +1,9 @@
+//! Integration tests: one binary, one module per theme.
+
+mod cli;
+mod flow;
+mod invalid;
+mod props;
+mod scenario;
+mod schema;
+mod support;
