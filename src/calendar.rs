@@ -2,8 +2,11 @@
 //!
 //! All time in revplan is in weeks from the start of the plan (week 0). With
 //! a `start_date`, week `w` begins on `start_date + 7w` days and belongs to
-//! the calendar month and quarter of that day. Without one, a year is 52
-//! weeks: quarters of 13 weeks and months in the 4-4-5 pattern.
+//! the calendar month of that day and to its fiscal quarter and year (the
+//! fiscal year starts in `fiscal_start_month`, January by default; a fiscal
+//! year is named after the calendar year in which it ends: FY2028 runs from
+//! February 2027 to January 2028). Without a date, a year is 52 weeks from
+//! week 0: quarters of 13 weeks and months in the 4-4-5 pattern.
 
 use std::ops::Range;
 
@@ -48,6 +51,18 @@ pub struct Period {
 pub struct Calendar {
     pub weeks: u32,
     pub start: Option<Date>,
+    /// First month of the fiscal year, 1..=12 (with a start date).
+    pub fiscal_start_month: u8,
+}
+
+/// Where a week falls: its fiscal year and the index of its period in that
+/// year, and the calendar year and month the period begins in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct PeriodKey {
+    fiscal_year: i32,
+    index: u32,
+    year: i32,
+    month0: u32,
 }
 
 /// (year, month 0..12) of a day.
@@ -58,15 +73,34 @@ fn year_month(d: Date) -> (i32, u32) {
 impl Calendar {
     /// Checks that every week of the horizon has a representable date.
     pub fn new(weeks: u32, start: Option<Date>) -> Result<Calendar, String> {
+        Calendar::fiscal(weeks, start, 1)
+    }
+
+    /// A calendar whose fiscal year starts in `fiscal_start_month` (1..=12).
+    pub fn fiscal(
+        weeks: u32,
+        start: Option<Date>,
+        fiscal_start_month: u8,
+    ) -> Result<Calendar, String> {
         if let Some(s) = start {
             let span = jiff::Span::new().days(7 * i64::from(weeks) + 400);
-            if s.checked_add(span).is_err() {
+            let before = jiff::Span::new().days(-400);
+            if s.checked_add(span).is_err() || s.checked_add(before).is_err() {
                 return Err(format!(
-                    "{weeks} weeks after {s} is past the last date revplan can handle"
+                    "{weeks} weeks from {s} is beyond the dates revplan can handle"
                 ));
             }
         }
-        Ok(Calendar { weeks, start })
+        if !(1..=12).contains(&fiscal_start_month) {
+            return Err(format!(
+                "the fiscal year must start in month 1 to 12, not {fiscal_start_month}"
+            ));
+        }
+        Ok(Calendar {
+            weeks,
+            start,
+            fiscal_start_month,
+        })
     }
 
     /// First day of week `w`.
@@ -89,11 +123,45 @@ impl Calendar {
         }
     }
 
-    fn period_key(&self, kind: PeriodKind, w: u32) -> (i32, u32) {
-        let (y, m) = self.month_key(w);
+    fn period_key(&self, kind: PeriodKind, w: u32) -> PeriodKey {
+        let (year, m) = self.month_key(w);
+        if self.start.is_none() {
+            let (index, month0) = match kind {
+                PeriodKind::Month => (m, m),
+                PeriodKind::Quarter => (m / 3, m / 3 * 3),
+            };
+            return PeriodKey {
+                fiscal_year: year,
+                index,
+                year,
+                month0,
+            };
+        }
+        let fs = u32::from(self.fiscal_start_month - 1);
+        let fiscal_month = (m + 12 - fs) % 12;
+        let fiscal_year = if fs > 0 && m >= fs { year + 1 } else { year };
         match kind {
-            PeriodKind::Month => (y, m),
-            PeriodKind::Quarter => (y, m / 3),
+            PeriodKind::Month => PeriodKey {
+                fiscal_year,
+                index: fiscal_month,
+                year,
+                month0: m,
+            },
+            PeriodKind::Quarter => {
+                let q = fiscal_month / 3;
+                let first = (fs + 3 * q) % 12;
+                let first_year = if fs > 0 && first >= fs {
+                    fiscal_year - 1
+                } else {
+                    fiscal_year
+                };
+                PeriodKey {
+                    fiscal_year,
+                    index: q,
+                    year: first_year,
+                    month0: first,
+                }
+            }
         }
     }
 
@@ -115,7 +183,7 @@ impl Calendar {
     /// The periods of the horizon, in order.
     pub fn periods(&self, kind: PeriodKind) -> Vec<Period> {
         let mut out: Vec<Period> = Vec::new();
-        let mut current: Option<((i32, u32), u32)> = None;
+        let mut current: Option<(PeriodKey, u32)> = None;
         for w in 0..=self.weeks {
             let key = (w < self.weeks).then(|| self.period_key(kind, w));
             match (current, key) {
@@ -125,7 +193,7 @@ impl Calendar {
                         out.push(Period {
                             label: self.label(kind, k),
                             weeks: first..w,
-                            index_in_year: k.1 as usize,
+                            index_in_year: k.index as usize,
                             full_weeks: self.full_weeks(kind, k),
                         });
                     }
@@ -136,25 +204,33 @@ impl Calendar {
         out
     }
 
-    fn label(&self, kind: PeriodKind, (y, i): (i32, u32)) -> String {
+    fn label(&self, kind: PeriodKind, k: PeriodKey) -> String {
         let multi_year = self.weeks > WEEKS_PER_YEAR;
+        let fiscal = self.fiscal_start_month != 1;
         match (self.start, kind) {
-            (Some(_), PeriodKind::Quarter) => format!("{y}-Q{}", i + 1),
-            (Some(_), PeriodKind::Month) => format!("{y}-{:02}", i + 1),
-            (None, PeriodKind::Quarter) if multi_year => format!("Y{} Q{}", y + 1, i + 1),
-            (None, PeriodKind::Quarter) => format!("Q{}", i + 1),
-            (None, PeriodKind::Month) if multi_year => format!("Y{} M{:02}", y + 1, i + 1),
-            (None, PeriodKind::Month) => format!("M{:02}", i + 1),
+            (Some(_), PeriodKind::Quarter) if fiscal => {
+                format!("FY{}-Q{}", k.fiscal_year, k.index + 1)
+            }
+            (Some(_), PeriodKind::Quarter) => format!("{}-Q{}", k.year, k.index + 1),
+            (Some(_), PeriodKind::Month) => format!("{}-{:02}", k.year, k.month0 + 1),
+            (None, PeriodKind::Quarter) if multi_year => {
+                format!("Y{} Q{}", k.year + 1, k.index + 1)
+            }
+            (None, PeriodKind::Quarter) => format!("Q{}", k.index + 1),
+            (None, PeriodKind::Month) if multi_year => {
+                format!("Y{} M{:02}", k.year + 1, k.index + 1)
+            }
+            (None, PeriodKind::Month) => format!("M{:02}", k.index + 1),
         }
     }
 
     /// Weeks of the endless weekly grid whose first day falls in the period.
-    fn full_weeks(&self, kind: PeriodKind, (y, i): (i32, u32)) -> u32 {
+    fn full_weeks(&self, kind: PeriodKind, k: PeriodKey) -> u32 {
         let Some(start) = self.start else {
             return match kind {
                 PeriodKind::Quarter => 13,
                 PeriodKind::Month => {
-                    MONTH_STARTS_445[i as usize + 1] - MONTH_STARTS_445[i as usize]
+                    MONTH_STARTS_445[k.month0 as usize + 1] - MONTH_STARTS_445[k.month0 as usize]
                 }
             };
         };
@@ -162,8 +238,7 @@ impl Calendar {
             PeriodKind::Quarter => 3,
             PeriodKind::Month => 1,
         };
-        let first_month = i * months as u32;
-        let d0 = Date::new(y as i16, (first_month + 1) as i8, 1).expect("valid month");
+        let d0 = Date::new(k.year as i16, (k.month0 + 1) as i8, 1).expect("valid month");
         let d1 = d0
             .checked_add(jiff::Span::new().months(months))
             .expect("within range");
@@ -234,6 +309,24 @@ mod tests {
         assert_eq!(q[0].label, "2027-Q1");
         assert_eq!(q[0].weeks, 0..7); // Feb 15 .. Mar 29
         assert_eq!(q[0].full_weeks, 13);
+    }
+
+    #[test]
+    fn fiscal_years_name_quarters_by_the_year_they_end() {
+        let start: Date = "2027-02-01".parse().unwrap();
+        let c = Calendar::fiscal(52, Some(start), 2).unwrap();
+        let q = c.periods(PeriodKind::Quarter);
+        assert_eq!(q[0].label, "FY2028-Q1");
+        assert_eq!(q[0].index_in_year, 0);
+        assert_eq!(q[0].weeks, 0..13); // Feb 1 .. Apr 26
+        assert_eq!(q[3].label, "FY2028-Q4");
+        assert_eq!(q[3].full_weeks, 14); // Mondays Nov 1, 2027 .. Jan 31, 2028
+        let m = c.periods(PeriodKind::Month);
+        assert_eq!(m[0].label, "2027-02");
+        assert_eq!(m[0].index_in_year, 0);
+        assert_eq!(m[11].label, "2028-01");
+        assert_eq!(m[11].index_in_year, 11);
+        assert!(Calendar::fiscal(52, Some(start), 13).is_err());
     }
 
     #[test]

@@ -1410,7 +1410,16 @@ pub fn build_scenario(
     if weeks == 0 {
         b.err(&spec.horizon_weeks.loc, "the horizon needs at least 1 week");
     }
-    let calendar = match Calendar::new(weeks.max(1), spec.start_date.as_ref().map(|d| d.value)) {
+    let start = spec.start_date.as_ref().map(|d| d.value);
+    let fiscal = spec.fiscal_year_start.as_ref().map_or(1, |m| m.value);
+    if let (Some(m), None) = (&spec.fiscal_year_start, start) {
+        b.err_help(
+            &m.loc,
+            "`fiscal_year_start` needs a `start_date`",
+            "add start_date = <the first day of week 0>",
+        );
+    }
+    let calendar = match Calendar::fiscal(weeks.max(1), start, fiscal) {
         Ok(c) => Some(c),
         Err(m) => {
             let loc = spec.start_date.as_ref().map_or(&spec.loc, |d| &d.loc);

@@ -1334,6 +1334,7 @@ pub struct ScenarioSpec {
     pub model_path: Spanned<String>,
     pub horizon_weeks: Spanned<u32>,
     pub start_date: Option<Spanned<Date>>,
+    pub fiscal_year_start: Option<Spanned<u8>>,
     pub target: TargetSpec,
     pub run: Option<RunSpec>,
     pub mix: Option<MixSpec>,
@@ -1358,6 +1359,10 @@ impl ReadTable for ScenarioSpec {
             "start_date",
             "calendar date of week 0, so weeks roll up into calendar months and quarters",
         );
+        let fiscal = f.opt::<Spanned<Month>>(
+            "fiscal_year_start",
+            "month (1-12) in which the fiscal year starts, for quarter labels and shares (default 1; needs start_date)",
+        );
         let target = f.req::<TargetSpec>("target", "the revenue target");
         let run = f.opt::<RunSpec>("run", "simulation settings: trials and seed");
         let mix = f.opt::<MixSpec>("mix", "how the planner splits leads across channels");
@@ -1377,6 +1382,10 @@ impl ReadTable for ScenarioSpec {
                 loc: h.loc,
             })?,
             start_date: start?,
+            fiscal_year_start: fiscal?.map(|m| Spanned {
+                value: m.value.0,
+                loc: m.loc,
+            }),
             target: target?,
             run: run?,
             mix: mix?,
@@ -1438,6 +1447,20 @@ impl ReadTable for TargetSpec {
             amounts: unwrap(amounts?),
             total: total?,
         })
+    }
+}
+
+/// A month of the year, 1..=12.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Month(pub u8);
+
+impl Read for Month {
+    fn schema(_: &mut SchemaGen) -> Json {
+        json!({"type": "integer", "minimum": 1, "maximum": 12})
+    }
+
+    fn read(node: &Node, path: &str, cx: &mut Cx) -> Option<Self> {
+        crate::read::read_int(node, path, cx, 1, 12).map(|m| Month(m as u8))
     }
 }
 
@@ -1581,6 +1604,7 @@ impl ReadTable for ScenarioOverlay {
         let _ = f.opt::<String>("description", "what the scenario is for");
         let _ = f.opt::<Week>("horizon_weeks", "weeks simulated and planned");
         let _ = f.opt::<Date>("start_date", "calendar date of week 0");
+        let _ = f.opt::<Month>("fiscal_year_start", "month in which the fiscal year starts");
         let _ = f.opt::<TargetSpec>("target", "the revenue target");
         let _ = f.opt::<RunSpec>("run", "simulation settings");
         let _ = f.opt::<MixSpec>("mix", "the planner's channel mix");

@@ -180,3 +180,33 @@ fn sales_capacity_ramps_hires_and_loses_departures() {
     assert_eq!(t.sla_touches(80.0), 5.0);
     assert_eq!(t.sla_touches(61.0), 2.0);
 }
+
+#[test]
+fn fiscal_quarters_take_the_shares_in_fiscal_order() {
+    let text = r#"
+name = "plan"
+model = "small.toml"
+horizon_weeks = 52
+start_date = 2027-02-01
+fiscal_year_start = 2
+[target]
+annual = 4_000_000
+shares = [0.1, 0.2, 0.3, 0.4]
+"#;
+    let s = scenario(text, &[]).base;
+    let labels: Vec<String> = s
+        .calendar
+        .periods(s.target.period)
+        .into_iter()
+        .map(|p| p.label)
+        .collect();
+    assert_eq!(labels, ["FY2028-Q1", "FY2028-Q2", "FY2028-Q3", "FY2028-Q4"]);
+    assert!(
+        (s.target.periods[0] - 400_000.0).abs() < 1e-6,
+        "{:?}",
+        s.target.periods
+    );
+    // The last fiscal quarter (Nov–Jan) has 14 Mondays on this grid; the
+    // horizon holds 13 of them.
+    assert!((s.target.periods[3] - 1_600_000.0 * 13.0 / 14.0).abs() < 1e-6);
+}
