@@ -249,9 +249,104 @@ impl Calendar {
     }
 }
 
+/// Spreads period totals over weeks along a smooth curve: a monotone cubic
+/// (Fritsch–Carlson PCHIP) through the cumulative total at the period
+/// boundaries, differenced week by week. Each period keeps its exact total,
+/// weekly values are never negative, a constant rate stays constant, and
+/// the weekly rate does not jump where one period meets the next — which no
+/// expected revenue curve could follow.
+pub fn smooth_weekly(periods: &[Period], amounts: &[f64]) -> Vec<f64> {
+    let weeks = periods.last().map_or(0, |p| p.weeks.end) as usize;
+    let mut out = vec![0.0; weeks];
+    if periods.is_empty() {
+        return out;
+    }
+    let mut x = vec![f64::from(periods[0].weeks.start)];
+    let mut y = vec![0.0];
+    for (p, a) in periods.iter().zip(amounts) {
+        x.push(f64::from(p.weeks.end));
+        y.push(y[y.len() - 1] + a);
+    }
+    let n = x.len() - 1;
+    let h: Vec<f64> = (0..n).map(|k| x[k + 1] - x[k]).collect();
+    let d: Vec<f64> = (0..n).map(|k| (y[k + 1] - y[k]) / h[k]).collect();
+    let mut m = vec![0.0; n + 1];
+    if n == 1 {
+        m = vec![d[0], d[0]];
+    } else {
+        for k in 1..n {
+            if d[k - 1] * d[k] > 0.0 {
+                let (w1, w2) = (2.0 * h[k] + h[k - 1], h[k] + 2.0 * h[k - 1]);
+                m[k] = (w1 + w2) / (w1 / d[k - 1] + w2 / d[k]);
+            }
+        }
+        let end = |h0: f64, h1: f64, d0: f64, d1: f64| {
+            let s = ((2.0 * h0 + h1) * d0 - h0 * d1) / (h0 + h1);
+            if s * d0 <= 0.0 {
+                0.0
+            } else if d0 * d1 <= 0.0 && s.abs() > 3.0 * d0.abs() {
+                3.0 * d0
+            } else {
+                s
+            }
+        };
+        m[0] = end(h[0], h[1], d[0], d[1]);
+        m[n] = end(h[n - 1], h[n - 2], d[n - 1], d[n - 2]);
+    }
+    let hermite = |k: usize, t: f64| {
+        let s = (t - x[k]) / h[k];
+        let (s2, s3) = (s * s, s * s * s);
+        (2.0 * s3 - 3.0 * s2 + 1.0) * y[k]
+            + (s3 - 2.0 * s2 + s) * h[k] * m[k]
+            + (-2.0 * s3 + 3.0 * s2) * y[k + 1]
+            + (s3 - s2) * h[k] * m[k + 1]
+    };
+    for (k, p) in periods.iter().enumerate() {
+        for w in p.weeks.clone() {
+            let t = f64::from(w);
+            out[w as usize] = (hermite(k, t + 1.0) - hermite(k, t)).max(0.0);
+        }
+        // Restore the exact total after rounding and clamping.
+        let got: f64 = out[p.weeks.start as usize..p.weeks.end as usize]
+            .iter()
+            .sum();
+        if got > 0.0 {
+            let f = amounts[k] / got;
+            out[p.weeks.start as usize..p.weeks.end as usize]
+                .iter_mut()
+                .for_each(|v| *v *= f);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn smooth_spread_keeps_period_totals_and_has_no_steps() {
+        let c = Calendar::new(52, None).unwrap();
+        let q = c.periods(PeriodKind::Quarter);
+        let flat = smooth_weekly(&q, &[1300.0; 4]);
+        assert!(flat.iter().all(|w| (w - 100.0).abs() < 1e-9), "{flat:?}");
+        let amounts = [1000.0, 1300.0, 1600.0, 2600.0];
+        let w = smooth_weekly(&q, &amounts);
+        for (p, a) in q.iter().zip(amounts) {
+            let s: f64 = w[p.weeks.start as usize..p.weeks.end as usize].iter().sum();
+            assert!((s - a).abs() < 1e-9);
+        }
+                // Weekly values are never negative and never jump by more than
+        // half the step an even spread would make between quarters.
+        assert!(w.iter().all(|v| *v >= 0.0), "{w:?}");
+        let jumps: Vec<f64> = w.windows(2).map(|p| p[1] - p[0]).collect();
+        let even_step = 2600.0 / 13.0 - 1600.0 / 13.0;
+        assert!(jumps.iter().all(|j| *j < 0.5 * even_step), "{jumps:?}");
+        // A zero period stays zero.
+        let z = smooth_weekly(&q, &[1000.0, 0.0, 1000.0, 1000.0]);
+        assert!(z[13..26].iter().all(|v| *v == 0.0));
+        assert!(z.iter().all(|v| *v >= 0.0));
+    }
 
     #[test]
     fn without_a_date_quarters_are_13_weeks_and_months_4_4_5() {

@@ -740,11 +740,12 @@ impl Delay {
         self.last()
     }
 
-    /// The delay still to run for something that has already waited `age`
-    /// weeks without the event: P(D − age = k | D > age). When the whole
-    /// distribution lies at or before `age` (overdue), the event is due now.
+    /// The delay still to run for something that entered `age` weeks ago
+    /// and is still waiting: P(D − age = k | D ≥ age), k = 0 being this
+    /// week. When the whole distribution lies before `age` (overdue), the
+    /// event is due now.
     pub fn remaining_after(&self, age: u32) -> Delay {
-        let tail: Vec<(u32, f64)> = self.iter().filter(|(w, _)| *w > age).collect();
+        let tail: Vec<(u32, f64)> = self.iter().filter(|(w, _)| *w >= age).collect();
         let mass: f64 = tail.iter().map(|t| t.1).sum();
         if tail.is_empty() || mass <= 0.0 {
             return Delay::fixed(0);
@@ -1025,14 +1026,15 @@ mod tests {
             first: 1,
             pmf: vec![0.25, 0.25, 0.5],
         };
-        let r = d.remaining_after(1);
+        let r = d.remaining_after(2);
         assert_eq!(
             r,
             Delay {
-                first: 1,
+                first: 0,
                 pmf: vec![1.0 / 3.0, 2.0 / 3.0]
             }
         );
+        assert_eq!(d.remaining_after(3), Delay::fixed(0));
         assert_eq!(d.remaining_after(7), Delay::fixed(0));
         assert_eq!(d.remaining_after(0), d);
     }

@@ -21,8 +21,10 @@ pub mod flow;
 pub mod load;
 pub mod model;
 pub mod output;
+pub mod plan;
 pub mod read;
 pub mod spec;
+pub mod timeline;
 pub mod tree;
 
 use std::path::PathBuf;
@@ -35,6 +37,16 @@ pub enum Error {
     /// The input is invalid: a file, a flag or an override.
     #[error(transparent)]
     Input(#[from] InputError),
+    /// The plan cannot be made from this scenario.
+    #[error(transparent)]
+    Plan(#[from] plan::PlanError),
+    /// A variant named on the command line is not in the scenario.
+    #[error("no variant named `{name}` in {file}; it has: {known}")]
+    NoVariant {
+        name: String,
+        file: String,
+        known: String,
+    },
     /// An output could not be written.
     #[error("cannot write {}: {source}", path.display())]
     Write {
@@ -48,8 +60,8 @@ impl Error {
     /// The process exit code: 2 for bad input, 1 for a failure.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Input(_) => 2,
-            Error::Write { .. } => 1,
+            Error::Input(_) | Error::NoVariant { .. } => 2,
+            Error::Plan(_) | Error::Write { .. } => 1,
         }
     }
 }

@@ -15,6 +15,7 @@ use revplan::output::{Format, write_atomic};
 const EXAMPLES: &str = "\
 Examples:
   revplan check scenarios/board-plan.toml
+  revplan plan scenarios/board-plan.toml
   revplan check models/*.toml scenarios/*.toml --format json
   revplan check scenarios/board-plan.toml --set scoring.threshold=70
   revplan schema scenario --out scenario.schema.json
@@ -51,6 +52,22 @@ Examples:
   revplan check scenarios/board-plan.toml --set scoring.threshold=70 --set capacity=unlimited")]
     Check(CheckArgs),
 
+    /// Plan backwards from the revenue target: weekly leads per channel,
+    /// MQLs, SALs, SQLs, opportunities, wins and spend.
+    ///
+    /// Close rates and the whole distribution of every delay (stage delays,
+    /// recycling, the sales cycle, slips) shift each target week back to the
+    /// weeks its leads must arrive. The open pipeline's expected closes are
+    /// subtracted first; the revenue no lead created inside the horizon can
+    /// reach is reported as the pipeline gap.
+    #[command(after_help = "\
+Examples:
+  revplan plan scenarios/board-plan.toml
+  revplan plan scenarios/board-plan.toml --weekly
+  revplan plan scenarios/board-plan.toml --variant threshold-70 --format json --out plan.json
+  revplan plan scenarios/acme-52w.toml --format csv --out acme-plan.csv")]
+    Plan(PlanArgs),
+
     /// Print the JSON Schema of model or scenario files, for editors.
     #[command(after_help = "\
 Examples:
@@ -82,6 +99,30 @@ struct CheckArgs {
     output: OutputArgs,
 }
 
+#[derive(Args)]
+struct ScenarioArgs {
+    /// The scenario file.
+    #[arg(value_name = "SCENARIO")]
+    scenario: PathBuf,
+    /// Override a key of the scenario or model, e.g. scoring.threshold=70.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Use this variant of the scenario instead of the base.
+    #[arg(long, value_name = "NAME")]
+    variant: Option<String>,
+}
+
+#[derive(Args)]
+struct PlanArgs {
+    #[command(flatten)]
+    scenario: ScenarioArgs,
+    /// Add the week-by-week table to the terminal view.
+    #[arg(long)]
+    weekly: bool,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum SchemaKind {
     Model,
@@ -102,6 +143,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Check(a) => check(&a),
+        Command::Plan(a) => plan(&a),
         Command::Schema(a) => schema(&a),
     };
     ExitCode::from(code as u8)
@@ -159,6 +201,45 @@ fn check(a: &CheckArgs) -> i32 {
         }
     }
     code
+}
+
+/// Loads the scenario (or the variant asked for).
+fn scenario(a: &ScenarioArgs) -> Result<revplan::model::Scenario, Error> {
+    let loaded = revplan::load::load_scenario(&a.scenario, &a.set)?;
+    match &a.variant {
+        None => Ok(loaded.base),
+        Some(name) => {
+            let known: Vec<&str> = loaded.variants.iter().map(|v| v.name.as_str()).collect();
+            let known = if known.is_empty() {
+                "no variants".to_string()
+            } else {
+                known.join(", ")
+            };
+            loaded
+                .variants
+                .into_iter()
+                .find(|v| &v.name == name)
+                .map(|v| v.scenario)
+                .ok_or_else(|| Error::NoVariant {
+                    name: name.clone(),
+                    file: a.scenario.display().to_string(),
+                    known,
+                })
+        }
+    }
+}
+
+fn plan(a: &PlanArgs) -> i32 {
+    let run = || -> Result<(), Error> {
+        let s = scenario(&a.scenario)?;
+        let p = revplan::plan::plan(&s)?;
+        let text = revplan::plan::render::render(&p, a.output.format, a.weekly);
+        emit(&text, a.output.out.as_deref())
+    };
+    match run() {
+        Ok(()) => 0,
+        Err(e) => report(&e),
+    }
 }
 
 fn schema(a: &SchemaArgs) -> i32 {

@@ -366,6 +366,11 @@ impl Channel {
         if !self.is_active(week) {
             return 0.0;
         }
+        self.seasonal_factor(week, cal)
+    }
+
+    /// The seasonality factor of week `w` alone.
+    pub fn seasonal_factor(&self, week: u32, cal: &Calendar) -> f64 {
         match &self.seasonality {
             None => 1.0,
             Some(s) => {
@@ -580,7 +585,8 @@ fn build_model_inner(
     let capacity = capacity?;
     check_absorbing(b, &funnel, &scoring, &capacity, &spec.stages.value, None);
     let channels = build_channels(b, spec, &stages, &funnel, &base_deals, &scoring, &capacity);
-    let pipeline = build_pipeline(b, spec, csv_deals, &stages, channels.as_deref());
+    let gates: Vec<GateKind> = spec.stages.value.iter().map(|s| s.gate.value).collect();
+    let pipeline = build_pipeline(b, spec, &gates, csv_deals, &stages, channels.as_deref());
     Some(Model {
         name: spec.name.clone(),
         description: spec.description.clone(),
@@ -1326,6 +1332,7 @@ fn build_channel(
 fn build_pipeline(
     b: &mut Builder,
     spec: &ModelSpec,
+    gates: &[GateKind],
     csv_deals: &[OpenDealSpec],
     stages: &[Stage],
     channels: Option<&[Channel]>,
@@ -1353,12 +1360,22 @@ fn build_pipeline(
             ok = false;
             continue;
         };
-        if stage == 0 {
-            b.err(
+        // Open deals have no score, so they must be past the gates that
+        // judge one: scoring and sales acceptance.
+        let judged = gates
+            .iter()
+            .rposition(|g| matches!(g, GateKind::Score | GateKind::Acceptance));
+        if judged.is_some_and(|g| stage <= g) || stage == 0 {
+            let first_ok = judged.map_or(1, |g| g + 1);
+            b.err_help(
                 &d.stage.loc,
                 format!(
-                    "an open deal cannot be at the first stage `{}`",
-                    stages[0].name
+                    "an open deal must be past sales acceptance, not at `{}`",
+                    stages[stage].name
+                ),
+                format!(
+                    "use stage `{}` or later",
+                    stages[first_ok.min(stages.len() - 1)].name
                 ),
             );
             ok = false;
@@ -1430,7 +1447,10 @@ pub fn build_scenario(
     let target = calendar
         .as_ref()
         .and_then(|c| build_target(&mut b, spec, c));
-    let mix = model.as_ref().and_then(|m| build_mix(&mut b, spec, m));
+    let mix = match (&model, &calendar) {
+        (Some(m), Some(c)) => build_mix(&mut b, spec, m, c),
+        _ => None,
+    };
     let mut names = BTreeSet::new();
     if spec.variants.len() > MAX_VARIANTS {
         b.err(&spec.loc, format!("at most {MAX_VARIANTS} variants"));
@@ -1495,13 +1515,9 @@ fn build_target(b: &mut Builder, spec: &ScenarioSpec, cal: &Calendar) -> Option<
         );
         return None;
     }
-    let mut weekly = vec![0.0; cal.weeks as usize];
     let mut amounts = vec![0.0; periods.len()];
     let n_weeks = |p: &crate::calendar::Period| f64::from(p.weeks.end - p.weeks.start);
     if let Some(total) = t.total {
-        weekly
-            .iter_mut()
-            .for_each(|w| *w = total / f64::from(cal.weeks));
         for (a, p) in amounts.iter_mut().zip(&periods) {
             *a = total * n_weeks(p) / f64::from(cal.weeks);
         }
@@ -1539,9 +1555,6 @@ fn build_target(b: &mut Builder, spec: &ScenarioSpec, cal: &Calendar) -> Option<
                 Some(s) => annual * s[p.index_in_year] * n_weeks(p) / f64::from(p.full_weeks),
                 None => annual * n_weeks(p) / f64::from(WEEKS_PER_YEAR),
             };
-            for w in p.weeks.clone() {
-                weekly[w as usize] = *a / n_weeks(p);
-            }
         }
     } else if let Some(a) = &t.amounts {
         if a.value.len() != periods.len() {
@@ -1558,13 +1571,9 @@ fn build_target(b: &mut Builder, spec: &ScenarioSpec, cal: &Calendar) -> Option<
             );
             return None;
         }
-        for ((p, amount), slot) in periods.iter().zip(&a.value).zip(&mut amounts) {
-            *slot = *amount;
-            for w in p.weeks.clone() {
-                weekly[w as usize] = amount / n_weeks(p);
-            }
-        }
+        amounts.clone_from(&a.value);
     }
+    let weekly = crate::calendar::smooth_weekly(&periods, &amounts);
     let total = match t.total {
         Some(x) => x,
         None => amounts.iter().sum(),
@@ -1577,7 +1586,7 @@ fn build_target(b: &mut Builder, spec: &ScenarioSpec, cal: &Calendar) -> Option<
     })
 }
 
-fn build_mix(b: &mut Builder, spec: &ScenarioSpec, model: &Model) -> Option<Mix> {
+fn build_mix(b: &mut Builder, spec: &ScenarioSpec, model: &Model, cal: &Calendar) -> Option<Mix> {
     let basis = match spec.mix.as_ref().map(|m| m.basis) {
         Some("budget") => MixBasis::Budget,
         _ => MixBasis::Leads,
@@ -1594,9 +1603,18 @@ fn build_mix(b: &mut Builder, spec: &ScenarioSpec, model: &Model) -> Option<Mix>
             .iter()
             .any(|c| c.source == LeadSource::Marketing);
         let pick = |c: &Channel| !any_marketing || c.source == LeadSource::Marketing;
-        let weight = |c: &Channel| match basis {
-            MixBasis::Leads => c.base_leads_per_week(),
-            MixBasis::Budget => c.spend(0, c.base_leads_per_week()),
+        // Average weekly leads (or spend) over the horizon, so that a
+        // channel active a few weeks a year gets the share it really has.
+        let weight = |c: &Channel| -> f64 {
+            (0..cal.weeks)
+                .map(|w| {
+                    let leads = c.expected_leads(w, cal);
+                    match basis {
+                        MixBasis::Leads => leads,
+                        MixBasis::Budget => c.spend(w, leads),
+                    }
+                })
+                .sum()
         };
         let total: f64 = model.channels.iter().filter(|c| pick(c)).map(weight).sum();
         let n = model.channels.iter().filter(|c| pick(c)).count() as f64;

@@ -88,7 +88,7 @@ impl TextTable {
 
 /// Dollars, short: $950, $12.3K, $7.50M, $1.20B.
 pub fn money(x: f64) -> String {
-    let sign = if x < 0.0 { "-" } else { "" };
+    let sign = if x <= -0.5 { "-" } else { "" };
     let a = x.abs();
     if a >= 1e9 {
         format!("{sign}${:.2}B", a / 1e9)
@@ -97,7 +97,7 @@ pub fn money(x: f64) -> String {
     } else if a >= 1e4 {
         format!("{sign}${:.1}K", a / 1e3)
     } else {
-        format!("{sign}${a:.0}")
+        format!("{sign}${:.0}", if a < 0.5 { 0.0 } else { a })
     }
 }
 

@@ -293,3 +293,140 @@ fn errors_are_plain_when_not_a_terminal() {
         .unwrap();
     assert!(!String::from_utf8_lossy(&out.stderr).contains('\u{1b}'));
 }
+
+#[test]
+fn plan_prints_quarters_headline_and_gap() {
+    let out = revplan()
+        .args(["plan", "scenarios/board-plan.toml"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    for needle in [
+        "2027-Q1",
+        "2027-Q4",
+        "Headline:",
+        "Pipeline gap:",
+        "Last useful lead week: 46",
+        "Channels:",
+    ] {
+        assert!(text.contains(needle), "{needle}: {text}");
+    }
+    let weekly = revplan()
+        .args(["plan", "scenarios/board-plan.toml", "--weekly"])
+        .output()
+        .unwrap();
+    let weekly = String::from_utf8(weekly.stdout).unwrap();
+    assert!(weekly.contains("2027-12-27"), "{weekly}");
+}
+
+#[test]
+fn plan_json_has_the_documented_keys() {
+    let out = revplan()
+        .args(["plan", "scenarios/board-plan.toml", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["target"], 9_000_000.0);
+    let weeks = v["weeks"].as_array().unwrap();
+    assert_eq!(weeks.len(), 52);
+    for key in [
+        "week",
+        "revenue",
+        "wins",
+        "opportunities",
+        "sqls",
+        "sals",
+        "mqls",
+        "leads",
+        "spend",
+        "leads_by_channel",
+        "spend_by_channel",
+        "target",
+        "gap",
+    ] {
+        assert!(!weeks[10][key].is_null(), "weeks[].{key}");
+    }
+    assert!(
+        weeks[10]["leads_by_channel"]["paid_search"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+    for c in v["channels"].as_array().unwrap() {
+        assert!(c["name"].is_string() && c["leads"].is_number() && c["spend"].is_number());
+    }
+    for key in [
+        "leads",
+        "mqls",
+        "sals",
+        "sqls",
+        "opportunities",
+        "wins",
+        "spend",
+    ] {
+        assert!(v["totals"][key].as_f64().unwrap() > 0.0, "totals.{key}");
+    }
+    assert!(v["pipeline_gap"]["total"].as_f64().unwrap() > 0.0);
+    assert_eq!(v["last_useful_lead_week"], 46);
+}
+
+#[test]
+fn plan_csv_has_one_row_per_week() {
+    let out = revplan()
+        .args(["plan", "scenarios/acme-52w.toml", "--format", "csv"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut r = csv::Reader::from_reader(text.as_bytes());
+    let headers = r.headers().unwrap().clone();
+    assert!(headers.iter().any(|h| h == "leads_paid_search"));
+    let rows: Vec<_> = r.records().map(|x| x.unwrap()).collect();
+    assert_eq!(rows.len(), 52);
+    let leads: f64 = rows[20][headers.iter().position(|h| h == "leads").unwrap()]
+        .parse()
+        .unwrap();
+    assert!((leads - 231.0).abs() < 1.0, "{leads}");
+}
+
+#[test]
+fn plan_variants_are_chosen_by_name() {
+    let base = revplan()
+        .args(["plan", "scenarios/board-plan.toml", "--format", "json"])
+        .output()
+        .unwrap();
+    let v70 = revplan()
+        .args([
+            "plan",
+            "scenarios/board-plan.toml",
+            "--variant",
+            "threshold-70",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(v70.status.success());
+    let leads = |o: &std::process::Output| {
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["totals"]["leads"].as_f64().unwrap()
+    };
+    // A higher bar turns fewer leads into MQLs: more leads are needed.
+    assert!(leads(&v70) > leads(&base));
+    revplan()
+        .args(["plan", "scenarios/board-plan.toml", "--variant", "nope"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no variant named `nope`"))
+        .stderr(predicate::str::contains("threshold-70"));
+    revplan()
+        .args(["plan", "models/acme.toml"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("not a scenario file"));
+}

@@ -3,6 +3,7 @@
 mod cli;
 mod flow;
 mod invalid;
+mod plan;
 mod props;
 mod scenario;
 mod schema;
