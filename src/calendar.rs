@@ -336,7 +336,7 @@ mod tests {
             let s: f64 = w[p.weeks.start as usize..p.weeks.end as usize].iter().sum();
             assert!((s - a).abs() < 1e-9);
         }
-                // Weekly values are never negative and never jump by more than
+        // Weekly values are never negative and never jump by more than
         // half the step an even spread would make between quarters.
         assert!(w.iter().all(|v| *v >= 0.0), "{w:?}");
         let jumps: Vec<f64> = w.windows(2).map(|p| p[1] - p[0]).collect();

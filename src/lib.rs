@@ -23,6 +23,7 @@ pub mod model;
 pub mod output;
 pub mod plan;
 pub mod read;
+pub mod sim;
 pub mod spec;
 pub mod timeline;
 pub mod tree;
@@ -40,6 +41,12 @@ pub enum Error {
     /// The plan cannot be made from this scenario.
     #[error(transparent)]
     Plan(#[from] plan::PlanError),
+    /// The simulation cannot run as asked.
+    #[error(transparent)]
+    Sim(#[from] sim::SimError),
+    /// The worker threads could not be started.
+    #[error("cannot start the worker threads: {0}")]
+    Threads(String),
     /// A variant named on the command line is not in the scenario.
     #[error("no variant named `{name}` in {file}; it has: {known}")]
     NoVariant {
@@ -60,8 +67,8 @@ impl Error {
     /// The process exit code: 2 for bad input, 1 for a failure.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Input(_) | Error::NoVariant { .. } => 2,
-            Error::Plan(_) | Error::Write { .. } => 1,
+            Error::Input(_) | Error::NoVariant { .. } | Error::Sim(_) => 2,
+            Error::Plan(_) | Error::Write { .. } | Error::Threads(_) => 1,
         }
     }
 }

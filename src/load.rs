@@ -263,7 +263,7 @@ fn explain_misplaced_key(p: &mut Problem) {
     };
     if p.path.contains('.') && TOP_LEVEL_KEYS.contains(&key) {
         p.help = Some(format!(
-            "in TOML a key after a [table] header belongs to that table: move `{key}` above the first              [table] header, or write it as its own [{key}] table"
+            "in TOML a key after a [table] header belongs to that table: move `{key}` above the first [table] header, or write it as its own [{key}] table"
         ));
     }
 }

@@ -31,6 +31,14 @@ pub struct Response {
     pub decisions: Vec<f64>,
     /// SLA touches those decisions ask for.
     pub touches: Vec<f64>,
+    /// Acceptance decisions that accepted.
+    pub accepted: Vec<f64>,
+    /// Recycle events (a lead sent back to an earlier stage).
+    pub recycled: Vec<f64>,
+    /// Leads leaving before the close (not recycled).
+    pub dropped: Vec<f64>,
+    /// Deals closed lost.
+    pub lost: Vec<f64>,
 }
 
 impl Response {
@@ -40,6 +48,10 @@ impl Response {
             wins: vec![0.0; len],
             decisions: vec![0.0; len],
             touches: vec![0.0; len],
+            accepted: vec![0.0; len],
+            recycled: vec![0.0; len],
+            dropped: vec![0.0; len],
+            lost: vec![0.0; len],
         }
     }
 
@@ -60,6 +72,10 @@ impl Response {
         add(&mut self.wins, &other.wins);
         add(&mut self.decisions, &other.decisions);
         add(&mut self.touches, &other.touches);
+        add(&mut self.accepted, &other.accepted);
+        add(&mut self.recycled, &other.recycled);
+        add(&mut self.dropped, &other.dropped);
+        add(&mut self.lost, &other.lost);
     }
 }
 
@@ -163,6 +179,7 @@ impl Propagation<'_> {
                             }
                             let closing = x * (1.0 - s);
                             out.wins[t] += closing * self.params[w];
+                            out.lost[t] += closing * (1.0 - self.params[w]);
                             closing * (1.0 - self.params[w])
                         }
                         advance => {
@@ -171,6 +188,7 @@ impl Propagation<'_> {
                                 Advance::Acceptance => {
                                     out.decisions[t] += x;
                                     out.touches[t] += x * self.touches;
+                                    out.accepted[t] += x * self.p_accept;
                                     self.p_accept
                                 }
                                 Advance::Rate(p) => self.params[p],
@@ -184,26 +202,33 @@ impl Propagation<'_> {
                             x * (1.0 - p)
                         }
                     };
-                    if rest <= 0.0 || tr.recycle.is_empty() {
+                    if rest <= 0.0 {
                         continue;
                     }
+                    let closing = matches!(tr.advance, Advance::Win(_));
                     let total: f64 = tr
                         .recycle
                         .iter()
                         .map(|r| self.params[r.p])
                         .sum::<f64>()
                         .max(1.0);
+                    let mut gone = rest;
                     for r in &tr.recycle {
                         if self.drop_recycles_to.is_some_and(|g| r.to <= g) {
                             continue;
                         }
                         let share = rest * self.params[r.p] / total;
+                        gone -= share;
+                        out.recycled[t] += share;
                         for (d, p) in r.delay.iter() {
                             let tau = t + d as usize;
                             if tau < len {
                                 arr[idx(r.to, m)][tau] += share * p;
                             }
                         }
+                    }
+                    if !closing {
+                        out.dropped[t] += gone;
                     }
                 }
             }
@@ -258,16 +283,22 @@ pub fn channel_response(model: &Model, c: usize, params: &[f64], len: usize) -> 
     total
 }
 
+/// The last gate that judges a lead by its score (sales acceptance, or the
+/// MQL threshold): open deals, which have no score, never go back to it.
+pub fn judged_gate(funnel: &Funnel) -> Option<usize> {
+    funnel
+        .transitions
+        .iter()
+        .rposition(|t| matches!(t.advance, Advance::Acceptance | Advance::Score))
+}
+
 /// What an open deal is expected to do from week 0: its stage's remaining
 /// delay (given its age), then the chain. Recycles back to sales acceptance
 /// or earlier leave the model: an open deal has no score to be judged on.
 pub fn deal_response(model: &Model, deal: &OpenDeal, params: &[f64], len: usize) -> Response {
     let channel = deal.channel.unwrap_or(0);
     let funnel = &model.channels[channel].funnel;
-    let gate = funnel
-        .transitions
-        .iter()
-        .position(|t| matches!(t.advance, Advance::Acceptance | Advance::Score));
+    let gate = judged_gate(funnel);
     let prop = Propagation {
         funnel,
         params,

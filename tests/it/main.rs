@@ -3,8 +3,10 @@
 mod cli;
 mod flow;
 mod invalid;
+mod oracle;
 mod plan;
 mod props;
 mod scenario;
 mod schema;
+mod sim;
 mod support;

@@ -160,7 +160,7 @@ fn forward_revenue(scenario: &revplan::model::Scenario, p: &Plan) -> Vec<f64> {
         let size = ch.funnel.deal_size.mean();
         for (s, w) in p.weeks.iter().enumerate() {
             let leads = w.leads_by_channel[&ch.name];
-                        for (t, slot) in rev.iter_mut().enumerate().skip(s) {
+            for (t, slot) in rev.iter_mut().enumerate().skip(s) {
                 *slot += leads * r.wins[t - s] * size;
             }
         }

@@ -84,11 +84,19 @@ shares = [0.1, 0.2, 0.3, 0.4]
     }
     let weekly_sum: f64 = s.target.weekly.iter().sum();
     assert!((weekly_sum - 4_000_000.0).abs() < 1e-6);
-        // Weekly targets follow a smooth curve through the quarter totals.
+    // Weekly targets follow a smooth curve through the quarter totals.
     let q1: f64 = s.target.weekly[..13].iter().sum();
     assert!((q1 - 400_000.0).abs() < 1e-6);
-    let biggest_step = s.target.weekly.windows(2).map(|w| (w[1] - w[0]).abs()).fold(0.0, f64::max);
-    assert!(biggest_step < 0.5 * (1_600_000.0 - 1_200_000.0) / 13.0, "{biggest_step}");
+    let biggest_step = s
+        .target
+        .weekly
+        .windows(2)
+        .map(|w| (w[1] - w[0]).abs())
+        .fold(0.0, f64::max);
+    assert!(
+        biggest_step < 0.5 * (1_600_000.0 - 1_200_000.0) / 13.0,
+        "{biggest_step}"
+    );
 }
 
 #[test]
@@ -110,14 +118,17 @@ fn a_horizon_that_cuts_a_period_prorates_its_target() {
 
 #[test]
 fn the_default_mix_scales_marketing_channels_by_volume() {
-        let s = scenario(BASE, &[]).base;
+    let s = scenario(BASE, &[]).base;
     assert_eq!(s.mix.basis, MixBasis::Leads);
     // Average weekly volume over the 26 weeks: events run in weeks 5–10 and
     // 30–40, so 6 of the 26.
     let search = s.model.channels[0].base_leads_per_week();
     let events = 30.0 * 6.0 / 26.0;
     let shares: Vec<f64> = s.mix.shares.iter().map(|x| x.unwrap()).collect();
-    assert!((shares[0] - search / (search + events)).abs() < 1e-12, "{shares:?}");
+    assert!(
+        (shares[0] - search / (search + events)).abs() < 1e-12,
+        "{shares:?}"
+    );
     assert!((shares.iter().sum::<f64>() - 1.0).abs() < 1e-12);
     let s = scenario(
         &with("[mix]\nbasis = \"budget\"\nshares = { search = 1.0 }\n"),

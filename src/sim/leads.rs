@@ -1,0 +1,668 @@
+//! The lead engine: every mechanism of the model, with leads followed one by
+//! one from the MQL stage.
+//!
+//! Per trial: parameters are drawn once (uncertain ones from their Beta).
+//! For each channel and week, arrivals are Poisson (gamma-mixed when
+//! over-dispersed) and, Poisson counts being thinnable, split at once into
+//! leads that are MQLs on arrival, leads that nurture will lift over the
+//! threshold (with the week they cross and their score then), and the rest,
+//! which never become MQLs and need no further draws. From there each MQL is
+//! an individual with its own random stream, moved week by week: in each
+//! week, stages are handled in order, so that zero-delay steps happen in the
+//! same week; at the acceptance gate the week's MQLs share the sales team's
+//! touches, and when they need more than the team can make each gets fewer,
+//! is contacted less often and accepted less. Events after the horizon are
+//! not simulated. Open deals start in their stage with the remaining delay
+//! given their age.
+
+use rand::Rng;
+
+use super::rng::{self, LeadRng, purpose};
+use super::{BlockAcc, Context, Engine, TrialRec, metric};
+use crate::dist::{Delay, Dist};
+use crate::flow::negative_binomial;
+use crate::model::{Advance, Capacity, Model, Scenario};
+
+/// A delay as a cumulative table for inversion.
+#[derive(Clone, Debug)]
+pub struct Cdf {
+    first: u32,
+    cum: Vec<f64>,
+}
+
+impl Cdf {
+    pub fn new(d: &Delay) -> Cdf {
+        let mut acc = 0.0;
+        let mut cum: Vec<f64> = d
+            .pmf
+            .iter()
+            .map(|p| {
+                acc += p;
+                acc
+            })
+            .collect();
+        if let Some(last) = cum.last_mut() {
+            *last = 1.0;
+        }
+        Cdf {
+            first: d.first,
+            cum,
+        }
+    }
+
+    #[inline]
+    pub fn sample(&self, u: f64) -> u32 {
+        if self.cum.len() == 1 {
+            return self.first;
+        }
+        self.first
+            + self
+                .cum
+                .partition_point(|c| *c <= u)
+                .min(self.cum.len() - 1) as u32
+    }
+}
+
+/// Quantiles of a score distribution on a fine grid, for sampling by
+/// inversion (linear between grid points).
+#[derive(Clone, Debug)]
+pub struct ScoreTable {
+    q: Vec<f64>,
+}
+
+const SCORE_GRID: usize = 4096;
+
+impl ScoreTable {
+    pub fn new(d: &Dist) -> ScoreTable {
+        let q = (0..=SCORE_GRID)
+            .map(|i| d.quantile((i as f64 / SCORE_GRID as f64).clamp(1e-12, 1.0 - 1e-12)))
+            .collect();
+        ScoreTable { q }
+    }
+
+    /// The score at probability `p` of the distribution.
+    #[inline]
+    pub fn at(&self, p: f64) -> f64 {
+        let x = p.clamp(0.0, 1.0) * SCORE_GRID as f64;
+        let i = (x as usize).min(SCORE_GRID - 1);
+        let f = x - i as f64;
+        self.q[i] + f * (self.q[i + 1] - self.q[i])
+    }
+}
+
+/// Sub-threshold leads that nurture lifts over the threshold: which need k
+/// engagements, in which nurture week they cross.
+#[derive(Clone, Debug)]
+struct Nurture {
+    /// P(a lead crosses) over all leads.
+    p_cross: f64,
+    /// Outcomes (k, week) with cumulative probability given crossing.
+    outcomes: Vec<(u32, u32)>,
+    cum: Vec<f64>,
+}
+
+impl Nurture {
+    fn new(score: &Dist, threshold: f64, lift: f64, weeks: u32, q: f64) -> Nurture {
+        let mut outcomes = Vec::new();
+        let mut mass = Vec::new();
+        for k in 1..=weeks {
+            // Scores needing exactly k engagements: [T − k·lift, T − (k−1)·lift).
+            let hi = threshold - f64::from(k - 1) * lift;
+            let lo = threshold - f64::from(k) * lift;
+            let m = score.cdf_below(hi) - score.cdf_below(lo);
+            if m <= 0.0 {
+                continue;
+            }
+            for (w, p) in negative_binomial(k, q, weeks).into_iter().enumerate() {
+                if p > 0.0 {
+                    outcomes.push((k, w as u32));
+                    mass.push(m * p);
+                }
+            }
+        }
+        let p_cross: f64 = mass.iter().sum();
+        let mut acc = 0.0;
+        let cum = mass
+            .iter()
+            .map(|m| {
+                acc += m / p_cross;
+                acc
+            })
+            .collect();
+        Nurture {
+            p_cross,
+            outcomes,
+            cum,
+        }
+    }
+}
+
+/// One channel, ready to simulate.
+struct ChannelSim {
+    lambda: Vec<f64>,
+    cv: f64,
+    cost_per_lead: f64,
+    /// Program cost and media budget per week (while active).
+    fixed: Vec<f64>,
+    score: Dist,
+    table: ScoreTable,
+    /// P(score ≥ threshold) (or 1 without a score gate).
+    p_direct: f64,
+    /// Where direct MQLs sit in the score distribution.
+    below_threshold: f64,
+    nurture: Option<Nurture>,
+    delays: Vec<Cdf>,
+    recycle: Vec<Vec<(usize, usize, Cdf)>>,
+    slip: Option<(usize, Cdf)>,
+    size: Dist,
+}
+
+/// A lead (or open deal) being followed.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Lead {
+    rng: LeadRng,
+    score: f32,
+    /// Known amount of an open deal; negative for new leads.
+    amount: f32,
+    channel: u16,
+    /// Channel for reports (`u16::MAX`: none).
+    report: u16,
+    max: u8,
+}
+
+pub struct LeadEngine<'a> {
+    m: &'a Model,
+    weeks: usize,
+    stages: usize,
+    channels: Vec<ChannelSim>,
+    /// The stage with the score gate (0) if any, the acceptance gate, and
+    /// the last gate that judges scores (open deals never go back to it).
+    score_gate: bool,
+    accept: Option<usize>,
+    judged: Option<usize>,
+    /// Touches available per week, contact parameter, SLA tiers.
+    team: Option<(Vec<f64>, usize)>,
+    /// Parameters that are drawn (uncertain).
+    uncertain: Vec<usize>,
+    nurture_param: Option<usize>,
+    pipeline: Vec<(usize, f32, u16, u16, Cdf)>,
+}
+
+impl<'a> LeadEngine<'a> {
+    pub fn new(s: &'a Scenario) -> LeadEngine<'a> {
+        let m = &s.model;
+        let weeks = s.weeks() as usize;
+        let means = m.param_means();
+        let first = &m.channels[0].funnel.transitions;
+        let score_gate = first[0].advance == Advance::Score;
+        let accept = first.iter().position(|t| t.advance == Advance::Acceptance);
+        let judged = crate::timeline::judged_gate(&m.channels[0].funnel);
+        let sc = &m.scoring;
+        let channels = m
+            .channels
+            .iter()
+            .map(|c| {
+                let f = &c.funnel;
+                let below = if score_gate {
+                    c.score.cdf_below(sc.threshold)
+                } else {
+                    0.0
+                };
+                ChannelSim {
+                    lambda: (0..weeks)
+                        .map(|w| c.expected_leads(w as u32, &s.calendar))
+                        .collect(),
+                    cv: c.arrival_cv,
+                    cost_per_lead: c.cost_per_lead,
+                    fixed: (0..weeks).map(|w| c.spend(w as u32, 0.0)).collect(),
+                    score: c.score.clone(),
+                    table: ScoreTable::new(&c.score),
+                    p_direct: 1.0 - below,
+                    below_threshold: below,
+                    nurture: sc.nurture.as_ref().filter(|_| score_gate).map(|n| {
+                        Nurture::new(&c.score, sc.threshold, n.lift, n.weeks, means[n.p_engage])
+                    }),
+                    delays: f.transitions.iter().map(|t| Cdf::new(&t.delay)).collect(),
+                    recycle: f
+                        .transitions
+                        .iter()
+                        .map(|t| {
+                            t.recycle
+                                .iter()
+                                .map(|r| (r.to, r.p, Cdf::new(&r.delay)))
+                                .collect()
+                        })
+                        .collect(),
+                    slip: f.slip.as_ref().map(|sl| (sl.p, Cdf::new(&sl.delay))),
+                    size: f.deal_size.clone(),
+                }
+            })
+            .collect();
+        let team = match &m.capacity {
+            Capacity::Team(t) => Some((
+                (0..weeks).map(|w| t.touches_at(w as u32)).collect(),
+                t.contact_p,
+            )),
+            Capacity::Unlimited => None,
+        };
+        let uncertain = (0..m.params.len())
+            .filter(|p| m.params[*p].prob.is_uncertain())
+            .collect();
+        let nurture_param = sc
+            .nurture
+            .as_ref()
+            .map(|n| n.p_engage)
+            .filter(|p| m.params[*p].prob.is_uncertain());
+        let pipeline = m
+            .pipeline
+            .iter()
+            .map(|d| {
+                let ch = d.channel.unwrap_or(0);
+                let delay = &m.channels[ch].funnel.transitions[d.stage].delay;
+                (
+                    d.stage,
+                    d.amount as f32,
+                    ch as u16,
+                    d.channel.map_or(u16::MAX, |c| c as u16),
+                    Cdf::new(&delay.remaining_after(d.age_weeks)),
+                )
+            })
+            .collect();
+        LeadEngine {
+            m,
+            weeks,
+            stages: m.stages.len(),
+            channels,
+            score_gate,
+            accept,
+            judged,
+            team,
+            uncertain,
+            nurture_param,
+            pipeline,
+        }
+    }
+
+    /// Every parameter's value for one trial.
+    pub(super) fn draw_params(&self, seed: u64, trial: u64) -> Vec<f64> {
+        let mut vals = self.m.param_means();
+        let mut r = rng::stream(seed, trial, purpose::PARAMS);
+        for &p in &self.uncertain {
+            vals[p] = self.m.params[p].prob.sample(&mut r);
+        }
+        vals
+    }
+
+    fn run_trial(
+        &self,
+        ctx: &Context,
+        seed: u64,
+        trial: u64,
+        ws: &mut Workspace,
+        rec: &mut TrialRec,
+        acc: &mut BlockAcc,
+    ) {
+        rec.clear();
+        let h = self.weeks;
+        let vals = self.draw_params(seed, trial);
+        for (a, v) in acc.params.iter_mut().zip(&vals) {
+            *a += v;
+        }
+        let nurture_now: Vec<Option<Nurture>> = match self.nurture_param {
+            None => Vec::new(),
+            Some(p) => {
+                let n = self.m.scoring.nurture.as_ref().expect("has nurture");
+                self.channels
+                    .iter()
+                    .map(|c| {
+                        Some(Nurture::new(
+                            &c.score,
+                            self.m.scoring.threshold,
+                            n.lift,
+                            n.weeks,
+                            vals[p],
+                        ))
+                    })
+                    .collect()
+            }
+        };
+        let threshold = self.m.scoring.threshold;
+        let lift = self.m.scoring.nurture.as_ref().map_or(0.0, |n| n.lift);
+        let top = self.m.scoring.range.1;
+        // Arrivals.
+        for (c, ch) in self.channels.iter().enumerate() {
+            let mut r = rng::stream(seed, trial, purpose::channel(c));
+            let nurture = nurture_now
+                .get(c)
+                .and_then(Option::as_ref)
+                .or(ch.nurture.as_ref());
+            let p_cross = nurture.map_or(0.0, |x| x.p_cross);
+            let mut index = 0u64;
+            let lead_key = rng::key(seed, trial, purpose::channel(c) ^ 0x5EED);
+            for a in 0..h {
+                let lam = ch.lambda[a] * rng::gamma_multiplier(&mut r, ch.cv);
+                let direct = rng::poisson(&mut r, lam * ch.p_direct);
+                let cross = rng::poisson(&mut r, lam * p_cross);
+                let rest = rng::poisson(&mut r, lam * (1.0 - ch.p_direct - p_cross).max(0.0));
+                let leads = (direct + cross + rest) as f64;
+                rec.first[0] += leads;
+                let spend = ch.fixed[a] + leads * ch.cost_per_lead;
+                rec.spend += spend;
+                acc.cm_add(ctx, c, a, metric::LEADS, leads);
+                acc.cm_add(ctx, c, a, metric::FIRST, leads);
+                acc.cm_add(ctx, c, a, metric::SPEND, spend);
+                for _ in 0..direct {
+                    let mut lr = LeadRng(rng::mix(lead_key ^ index));
+                    index += 1;
+                    let u = lr.unit();
+                    let score = ch.table.at(ch.below_threshold + u * ch.p_direct);
+                    let start = if self.score_gate { 1 } else { 0 };
+                    let delay = if self.score_gate {
+                        ch.delays[0].sample(lr.unit())
+                    } else {
+                        0
+                    };
+                    let lead = Lead {
+                        rng: lr,
+                        score: score as f32,
+                        amount: -1.0,
+                        channel: c as u16,
+                        report: c as u16,
+                        max: start as u8,
+                    };
+                    self.enter(
+                        ctx,
+                        ws,
+                        rec,
+                        acc,
+                        lead,
+                        start,
+                        a + delay as usize,
+                        start > 0,
+                    );
+                }
+                if let Some(nt) = nurture {
+                    for _ in 0..cross {
+                        let mut lr = LeadRng(rng::mix(lead_key ^ index));
+                        index += 1;
+                        let u = lr.unit();
+                        let i = nt.cum.partition_point(|x| *x <= u).min(nt.cum.len() - 1);
+                        let (k, week) = nt.outcomes[i];
+                        // A score among those needing k engagements.
+                        let hi = ch.score.cdf_below(threshold - f64::from(k - 1) * lift);
+                        let lo = ch.score.cdf_below(threshold - f64::from(k) * lift);
+                        let s0 = ch.table.at(lo + lr.unit() * (hi - lo));
+                        let score = (s0 + f64::from(k) * lift).min(top);
+                        let delay = ch.delays[0].sample(lr.unit());
+                        let lead = Lead {
+                            rng: lr,
+                            score: score as f32,
+                            amount: -1.0,
+                            channel: c as u16,
+                            report: c as u16,
+                            max: 1,
+                        };
+                        self.enter(
+                            ctx,
+                            ws,
+                            rec,
+                            acc,
+                            lead,
+                            1,
+                            a + delay as usize + week as usize,
+                            true,
+                        );
+                    }
+                }
+            }
+        }
+        self.seed_pipeline(seed, trial, ws);
+        self.run_weeks(ctx, ws, rec, acc, &vals);
+    }
+
+    /// Puts the open deals in their stages, due after their remaining delay.
+    pub(super) fn seed_pipeline(&self, seed: u64, trial: u64, ws: &mut Workspace) {
+        let (h, n) = (self.weeks, self.stages);
+        let mut pr = rng::stream(seed, trial, purpose::PIPELINE);
+        for (stage, amount, channel, report, remaining) in &self.pipeline {
+            let mut lr = LeadRng(pr.next_u64());
+            let d = remaining.sample(lr.unit()) as usize;
+            if d < h {
+                ws.dec[d * n + stage].push(Lead {
+                    rng: lr,
+                    score: f32::NAN,
+                    amount: *amount,
+                    channel: *channel,
+                    report: *report,
+                    max: *stage as u8,
+                });
+            }
+        }
+    }
+
+    /// Moves every lead and deal week by week to the end of the horizon.
+    pub(super) fn run_weeks(
+        &self,
+        ctx: &Context,
+        ws: &mut Workspace,
+        rec: &mut TrialRec,
+        acc: &mut BlockAcc,
+        vals: &[f64],
+    ) {
+        let (h, n) = (self.weeks, self.stages);
+        let gate = self.accept;
+        if let Some((_, _)) = &self.team {
+            rec.demand.resize(h, 0.0);
+            rec.over.resize(h, false);
+        }
+        for t in 0..h {
+            for i in 0..n {
+                let mut entries = std::mem::take(&mut ws.ent[t * n + i]);
+                for mut lead in entries.drain(..) {
+                    let d = self.channels[lead.channel as usize].delays[i].sample(lead.rng.unit())
+                        as usize;
+                    if t + d < h {
+                        ws.dec[(t + d) * n + i].push(lead);
+                    }
+                }
+                ws.ent[t * n + i] = entries;
+                let mut decisions = std::mem::take(&mut ws.dec[t * n + i]);
+                // Follow-up thinning at the acceptance gate.
+                let mut thin = (1.0, 0.0);
+                if Some(i) == gate
+                    && let (Some((touches, contact)), Capacity::Team(team)) =
+                        (&self.team, &self.m.capacity)
+                {
+                    let demand: f64 = decisions
+                        .iter()
+                        .filter(|l| l.amount < 0.0)
+                        .map(|l| team.sla_touches(f64::from(l.score)))
+                        .sum();
+                    rec.demand[t] = demand;
+                    rec.over[t] = demand > touches[t];
+                    let f = if demand > 0.0 {
+                        (touches[t] / demand).min(1.0)
+                    } else {
+                        1.0
+                    };
+                    thin = (f, vals[*contact]);
+                }
+                for lead in decisions.drain(..) {
+                    self.decide(ctx, ws, rec, acc, vals, lead, i, t, thin);
+                }
+                ws.dec[t * n + i] = decisions;
+            }
+        }
+        // Anything scheduled in the horizon has been handled; clear the rest.
+        for v in ws.ent.iter_mut().chain(ws.dec.iter_mut()) {
+            v.clear();
+        }
+    }
+
+    /// A lead enters stage `i` in week `t`.
+    #[allow(clippy::too_many_arguments)]
+    fn enter(
+        &self,
+        ctx: &Context,
+        ws: &mut Workspace,
+        rec: &mut TrialRec,
+        acc: &mut BlockAcc,
+        lead: Lead,
+        i: usize,
+        t: usize,
+        first: bool,
+    ) {
+        if t >= self.weeks {
+            return;
+        }
+        if first {
+            rec.first[i] += 1.0;
+            if lead.report != u16::MAX {
+                acc.cm_add(ctx, lead.report as usize, t, metric::FIRST + i, 1.0);
+            }
+        }
+        ws.ent[t * self.stages + i].push(lead);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn decide(
+        &self,
+        ctx: &Context,
+        ws: &mut Workspace,
+        rec: &mut TrialRec,
+        acc: &mut BlockAcc,
+        vals: &[f64],
+        mut lead: Lead,
+        i: usize,
+        t: usize,
+        (follow_up, contact): (f64, f64),
+    ) {
+        let ch = &self.channels[lead.channel as usize];
+        let tr = &self.m.channels[lead.channel as usize].funnel.transitions[i];
+        let report = (lead.report != u16::MAX).then_some(lead.report as usize);
+        let count = |acc: &mut BlockAcc, metric: usize, x: f64| {
+            if let Some(c) = report {
+                acc.cm_add(ctx, c, t, metric, x);
+            }
+        };
+        let advance = match tr.advance {
+            Advance::Score => true,
+            Advance::Rate(p) => lead.rng.unit() < vals[p],
+            Advance::Acceptance => {
+                let mut p = self.m.scoring.acceptance.at(f64::from(lead.score), vals);
+                if follow_up < 1.0
+                    && let Capacity::Team(team) = &self.m.capacity
+                {
+                    // Touches made: a share of the SLA; P(contacted) falls.
+                    let n_sla = team.sla_touches(f64::from(lead.score));
+                    let full = 1.0 - (1.0 - contact).powf(n_sla);
+                    let got = 1.0 - (1.0 - contact).powf(follow_up * n_sla);
+                    p *= if full > 0.0 { got / full } else { 0.0 };
+                }
+                count(acc, metric::DECISIONS, 1.0);
+                let yes = lead.rng.unit() < p;
+                if yes {
+                    count(acc, metric::ACCEPTED, 1.0);
+                }
+                yes
+            }
+            Advance::Win(w) => {
+                if let Some((sp, cdf)) = &ch.slip
+                    && lead.rng.unit() < vals[*sp]
+                {
+                    let d = cdf.sample(lead.rng.unit()) as usize;
+                    if t + d < self.weeks {
+                        ws.dec[(t + d) * self.stages + i].push(lead);
+                    }
+                    return;
+                }
+                if lead.rng.unit() < vals[w] {
+                    let amount = if lead.amount >= 0.0 {
+                        f64::from(lead.amount)
+                    } else {
+                        ch.size.sample(&mut lead.rng)
+                    };
+                    if lead.amount >= 0.0 {
+                        rec.revenue_pipeline[t] += amount;
+                    } else {
+                        rec.revenue_new[t] += amount;
+                    }
+                    rec.wins += 1.0;
+                    count(acc, metric::WINS, 1.0);
+                    count(acc, metric::REVENUE, amount);
+                    return;
+                }
+                count(acc, metric::LOST, 1.0);
+                false
+            }
+        };
+        if advance {
+            let j = i + 1;
+            let first = usize::from(lead.max) < j;
+            if first {
+                lead.max = j as u8;
+            }
+            self.enter(ctx, ws, rec, acc, lead, j, t, first);
+            return;
+        }
+        // Recycled to an earlier stage, or out.
+        let recycle = &ch.recycle[i];
+        if !recycle.is_empty() {
+            let total: f64 = recycle
+                .iter()
+                .map(|(_, p, _)| vals[*p])
+                .sum::<f64>()
+                .max(1.0);
+            let mut u = lead.rng.unit() * total;
+            for (to, p, cdf) in recycle {
+                if u < vals[*p] {
+                    let open_deal = lead.amount >= 0.0;
+                    if open_deal && self.judged.is_some_and(|g| *to <= g) {
+                        break; // an open deal has no score to be judged on again
+                    }
+                    count(acc, metric::RECYCLED, 1.0);
+                    let d = cdf.sample(lead.rng.unit()) as usize;
+                    self.enter(ctx, ws, rec, acc, lead, *to, t + d, false);
+                    return;
+                }
+                u -= vals[*p];
+            }
+        }
+        if !matches!(tr.advance, Advance::Win(_)) {
+            count(acc, metric::DROPPED, 1.0);
+        }
+    }
+}
+
+/// Buckets of leads by (week, stage), reused across trials.
+pub struct Workspace {
+    pub(super) ent: Vec<Vec<Lead>>,
+    pub(super) dec: Vec<Vec<Lead>>,
+}
+
+impl LeadEngine<'_> {
+    pub(super) fn workspace(&self) -> Workspace {
+        let cells = self.weeks * self.stages;
+        Workspace {
+            ent: vec![Vec::new(); cells],
+            dec: vec![Vec::new(); cells],
+        }
+    }
+}
+
+impl Engine for LeadEngine<'_> {
+    fn name(&self) -> &'static str {
+        "leads"
+    }
+
+    fn run_block(&self, ctx: &Context, seed: u64, first: u64, count: u64) -> BlockAcc {
+        let mut acc = BlockAcc::new(ctx, self.m.params.len());
+        let mut rec = TrialRec::new(ctx);
+        let mut ws = self.workspace();
+        for trial in first..first + count {
+            self.run_trial(ctx, seed, trial, &mut ws, &mut rec, &mut acc);
+            acc.finish_trial(ctx, &rec);
+        }
+        acc
+    }
+}

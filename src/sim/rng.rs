@@ -1,0 +1,262 @@
+//! Random streams and the samplers the engines need.
+//!
+//! Every stream is derived by hashing (seed, trial, purpose) with SplitMix64,
+//! never by adding to the seed: neighbouring seeds and trials share nothing.
+//! Purposes separate what a trial draws — parameters, each channel's
+//! arrivals, each week's wins, each lead's fate — so that a variant which
+//! changes one channel or the MQL threshold leaves every other draw as it
+//! was (common random numbers), and paired differences between variants
+//! measure the change, not noise.
+
+use rand::{Rng, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+pub use crate::dist::unit;
+
+/// SplitMix64's finaliser: a bijective 64-bit mix.
+pub fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// A 64-bit key for (seed, trial, purpose).
+pub fn key(seed: u64, trial: u64, purpose: u64) -> u64 {
+    mix(mix(mix(seed) ^ trial) ^ purpose)
+}
+
+/// The stream for (seed, trial, purpose).
+pub fn stream(seed: u64, trial: u64, purpose: u64) -> Xoshiro256PlusPlus {
+    Xoshiro256PlusPlus::seed_from_u64(key(seed, trial, purpose))
+}
+
+/// What a stream is for. Distinct purposes never share a stream.
+pub mod purpose {
+    pub const PARAMS: u64 = 1;
+    pub const PIPELINE: u64 = 2;
+    pub fn channel(c: usize) -> u64 {
+        0x1_0000 + c as u64
+    }
+    pub fn week(t: usize) -> u64 {
+        0x2_0000 + t as u64
+    }
+}
+
+/// A small, fast generator for one lead's own stream (SplitMix64: 8 bytes
+/// of state, one multiply-xorshift per draw).
+#[derive(Clone, Copy, Debug)]
+pub struct LeadRng(pub u64);
+
+impl LeadRng {
+    #[inline]
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    #[inline]
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+}
+
+impl rand::TryRng for LeadRng {
+    type Error = core::convert::Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        Ok((self.next_u64() >> 32) as u32)
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        Ok(LeadRng::next_u64(self))
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        for chunk in dst.chunks_mut(8) {
+            let v = LeadRng::next_u64(self).to_le_bytes();
+            chunk.copy_from_slice(&v[..chunk.len()]);
+        }
+        Ok(())
+    }
+}
+
+/// Means below this are drawn by inversion (monotone in the uniform, so a
+/// slightly different mean gives a slightly different count: variants stay
+/// coupled); above it by transformed rejection.
+const INVERSION_LIMIT: f64 = 30.0;
+
+/// A Poisson draw with the given mean (0 for a mean ≤ 0).
+pub fn poisson<R: Rng + ?Sized>(rng: &mut R, mean: f64) -> u64 {
+    if mean <= 0.0 || mean.is_nan() {
+        return 0;
+    }
+    if mean < INVERSION_LIMIT {
+        let u = unit(rng);
+        let mut p = (-mean).exp();
+        let mut cdf = p;
+        let mut k = 0u64;
+        while u > cdf && k < 10_000 {
+            k += 1;
+            p *= mean / k as f64;
+            cdf += p;
+            if p < 1e-300 && cdf < u {
+                // Rounding left the CDF short of u: the remaining mass is
+                // below 1e-16; stop at the mode side reached.
+                break;
+            }
+        }
+        return k;
+    }
+    ptrs(rng, mean)
+}
+
+/// Hörmann's PTRS (transformed rejection with squeeze), exact for mean ≥ 10.
+fn ptrs<R: Rng + ?Sized>(rng: &mut R, mean: f64) -> u64 {
+    let smu = mean.sqrt();
+    let b = 0.931 + 2.53 * smu;
+    let a = -0.059 + 0.02483 * b;
+    let inv_alpha = 1.1239 + 1.1328 / (b - 3.4);
+    let vr = 0.9277 - 3.6224 / (b - 2.0);
+    let ln_mean = mean.ln();
+    loop {
+        let u = unit(rng) - 0.5;
+        let v = unit(rng);
+        let us = 0.5 - u.abs();
+        let k = ((2.0 * a / us + b) * u + mean + 0.43).floor();
+        if us >= 0.07 && v <= vr {
+            return k as u64;
+        }
+        if k < 0.0 || (us < 0.013 && v > us) {
+            continue;
+        }
+        let lhs = v.ln() + inv_alpha.ln() - (a / (us * us) + b).ln();
+        let rhs = -mean + k * ln_mean - statrs::function::gamma::ln_gamma(k + 1.0);
+        if lhs <= rhs {
+            return k as u64;
+        }
+    }
+}
+
+/// A binomial draw by inversion for small n·p, else by the Poisson-free
+/// route of rand_distr.
+pub fn binomial<R: Rng + ?Sized>(rng: &mut R, n: u64, p: f64) -> u64 {
+    if n == 0 || p <= 0.0 {
+        return 0;
+    }
+    if p >= 1.0 {
+        return n;
+    }
+    use rand_distr::Distribution;
+    rand_distr::Binomial::new(n, p).map_or(0, |b| b.sample(rng))
+}
+
+/// A gamma draw with mean 1 and coefficient of variation `cv` (the weekly
+/// rate multiplier of over-dispersed arrivals).
+pub fn gamma_multiplier<R: Rng + ?Sized>(rng: &mut R, cv: f64) -> f64 {
+    if cv <= 0.0 {
+        return 1.0;
+    }
+    use rand_distr::Distribution;
+    let shape = 1.0 / (cv * cv);
+    rand_distr::Gamma::new(shape, 1.0 / shape).map_or(1.0, |g| g.sample(rng))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pmf(mean: f64, k: u64) -> f64 {
+        (-mean + k as f64 * mean.ln() - statrs::function::gamma::ln_gamma(k as f64 + 1.0)).exp()
+    }
+
+    /// Chi-square of Poisson samples against the pmf, cells with ≥ 5
+    /// expected, below the 0.1% critical value (approximated for large df).
+    fn check_poisson(mean: f64) {
+        let mut rng = stream(9, 0, 0);
+        let n = 200_000;
+        let mut counts = std::collections::BTreeMap::new();
+        let mut sum = 0.0;
+        for _ in 0..n {
+            let k = poisson(&mut rng, mean);
+            sum += k as f64;
+            *counts.entry(k).or_insert(0u64) += 1;
+        }
+        let m = sum / n as f64;
+        assert!(
+            (m - mean).abs() < 5.0 * (mean / n as f64).sqrt(),
+            "mean {m} vs {mean}"
+        );
+        let (mut chi2, mut df) = (0.0, 0usize);
+        let lo = (mean - 6.0 * mean.sqrt()).max(0.0) as u64;
+        let hi = (mean + 6.0 * mean.sqrt() + 10.0) as u64;
+        for k in lo..=hi {
+            let e = n as f64 * pmf(mean, k);
+            if e >= 5.0 {
+                let o = *counts.get(&k).unwrap_or(&0) as f64;
+                chi2 += (o - e).powi(2) / e;
+                df += 1;
+            }
+        }
+        let critical = df as f64 + 3.1 * (2.0 * df as f64).sqrt() + 10.0;
+        assert!(chi2 < critical, "mean {mean}: chi2 {chi2} with {df} cells");
+    }
+
+    #[test]
+    fn poisson_samples_follow_the_pmf() {
+        for mean in [0.05, 0.7, 3.0, 12.0, 29.9, 30.1, 75.0, 1500.0] {
+            check_poisson(mean);
+        }
+        assert_eq!(poisson(&mut stream(1, 1, 1), 0.0), 0);
+        assert_eq!(poisson(&mut stream(1, 1, 1), -3.0), 0);
+    }
+
+    #[test]
+    fn inversion_is_monotone_in_the_mean() {
+        // The same uniform: a larger mean never gives a smaller count.
+        for t in 0..2000 {
+            let a = poisson(&mut stream(5, t, 0), 4.0);
+            let b = poisson(&mut stream(5, t, 0), 4.5);
+            assert!(b >= a);
+        }
+    }
+
+    #[test]
+    fn streams_differ_by_seed_trial_and_purpose() {
+        let first = |s, t, p| stream(s, t, p).next_u64();
+        assert_ne!(first(1, 0, 0), first(2, 0, 0));
+        assert_ne!(first(1, 0, 0), first(1, 1, 0));
+        assert_ne!(first(1, 0, 0), first(1, 0, 1));
+        // seed + 1 with trial − 1 is not the same stream.
+        assert_ne!(first(1, 1, 0), first(2, 0, 0));
+        assert_eq!(first(7, 3, 2), first(7, 3, 2));
+    }
+
+    #[test]
+    fn lead_streams_are_uniform() {
+        let mut r = LeadRng(key(3, 4, 5));
+        let n = 100_000;
+        let mut bins = [0u32; 10];
+        for _ in 0..n {
+            bins[(r.unit() * 10.0) as usize] += 1;
+        }
+        for b in bins {
+            assert!((f64::from(b) - 10_000.0).abs() < 5.0 * 94.9, "{bins:?}");
+        }
+    }
+
+    #[test]
+    fn gamma_multipliers_have_mean_one_and_the_asked_spread() {
+        let mut rng = stream(2, 0, 0);
+        let n = 100_000;
+        let xs: Vec<f64> = (0..n).map(|_| gamma_multiplier(&mut rng, 0.3)).collect();
+        let m = xs.iter().sum::<f64>() / n as f64;
+        let v = xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / n as f64;
+        assert!((m - 1.0).abs() < 5.0 * 0.3 / (n as f64).sqrt());
+        assert!((v.sqrt() - 0.3).abs() < 0.01);
+    }
+}
