@@ -345,6 +345,19 @@ impl Dist {
         b
     }
 
+    /// (mu, sigma) when this is a log-normal with no clamp that can bind,
+    /// so that hot loops can draw it as exp(mu + sigma·z).
+    pub fn lognormal_params(&self) -> Option<(f64, f64)> {
+        match self.shape {
+            Shape::LogNormal { mu, sigma, .. }
+                if self.at_least <= 0.0 && self.at_most == f64::INFINITY =>
+            {
+                Some((mu, sigma))
+            }
+            _ => None,
+        }
+    }
+
     /// Weekly delay: this distribution rounded to the nearest whole week,
     /// never below 0 (see [`Delay`]).
     pub fn to_delay(&self) -> Delay {

@@ -14,22 +14,27 @@
 //! here), so they are drawn per trial and the means rescaled.
 //!
 //! Open deals are few and are followed one by one (as in [`super::leads`]).
-//! Reports by channel and month are conditional expectations given each
-//! trial's drawn parameters (Rao–Blackwellised: exact in expectation, with
-//! less noise than counting); the totals per trial are drawn.
+//! The figures by channel (and month) are conditional expectations given
+//! each trial's drawn parameters (Rao–Blackwellised: exact in expectation,
+//! with less noise than counting, and no bookkeeping per win); every total
+//! per trial — revenue by week, stage counts, wins, spend — is drawn.
+
+use rand::RngExt;
+use rand_distr::StandardNormal;
 
 use super::leads::{LeadEngine, Workspace};
-use super::rng::{self, purpose};
+use super::rng::{self, LeadRng, PoissonCdf, purpose};
 use super::{BlockAcc, Context, Engine, TrialRec, metric};
 use crate::dist::Dist;
 use crate::model::{Advance, Capacity, Scenario};
 use crate::timeline::{Response, channel_response};
 
 struct ChannelPaths {
-    /// Mean leads whose furthest stage in the horizon is stage j (j < last).
-    stop_at: Vec<f64>,
-    /// Mean opportunities created and not closed in the horizon.
-    open: f64,
+    /// Leads whose furthest stage in the horizon is stage j (j < last):
+    /// their count's distribution, tabulated (its mean never changes).
+    stop_at: Vec<PoissonCdf>,
+    /// Opportunities created and not closed in the horizon.
+    open: PoissonCdf,
     /// Mean closes (won or lost) in the horizon.
     closes: f64,
     /// Mean closes in each week.
@@ -38,9 +43,20 @@ struct ChannelPaths {
     cost_per_lead: f64,
     fixed: f64,
     size: Dist,
+    /// (mu, sigma) when the size is a plain log-normal.
+    lognormal: Option<(f64, f64)>,
     /// Per month: expected leads, spend, stage first entries, decisions,
     /// accepted, recycled, dropped, closes (for the reports).
     monthly: Vec<Vec<f64>>,
+}
+
+/// Buffers reused from trial to trial.
+struct Scratch {
+    ws: Workspace,
+    vals: Vec<f64>,
+    leads: Vec<f64>,
+    wins_by_channel: Vec<f64>,
+    weights: Vec<f64>,
 }
 
 pub struct FastEngine<'a> {
@@ -48,6 +64,8 @@ pub struct FastEngine<'a> {
     leads: LeadEngine<'a>,
     channels: Vec<ChannelPaths>,
     stages: usize,
+    /// (mu, sigma) per channel when every deal size is a plain log-normal.
+    sizes: Option<Vec<(f64, f64)>>,
 }
 
 impl<'a> FastEngine<'a> {
@@ -95,7 +113,7 @@ impl<'a> FastEngine<'a> {
         for &p in &wins {
             ones[p] = 1.0;
         }
-        let channels = m
+        let channels: Vec<ChannelPaths> = m
             .channels
             .iter()
             .enumerate()
@@ -124,7 +142,7 @@ impl<'a> FastEngine<'a> {
                     }
                     closes += lam * wins_cum[last];
                 }
-                let stop_at = (0..n - 1)
+                let stop_at: Vec<f64> = (0..n - 1)
                     .map(|j| (reach[j] - reach[j + 1]).max(0.0))
                     .collect();
                 let open = (reach[n - 1] - closes).max(0.0);
@@ -137,23 +155,29 @@ impl<'a> FastEngine<'a> {
                 };
                 let monthly = monthly_expectations(ch, &lambda, &r, &ctx_months, n);
                 ChannelPaths {
-                    stop_at,
-                    open,
+                    stop_at: stop_at.iter().map(|m| PoissonCdf::new(*m)).collect(),
+                    open: PoissonCdf::new(open),
                     closes,
                     closes_by_week,
                     win,
                     cost_per_lead: ch.cost_per_lead,
                     fixed: (0..h).map(|w| ch.spend(w as u32, 0.0)).sum(),
                     size: ch.funnel.deal_size.clone(),
+                    lognormal: ch.funnel.deal_size.lognormal_params(),
                     monthly,
                 }
             })
+            .collect();
+        let sizes = channels
+            .iter()
+            .map(|c: &ChannelPaths| c.lognormal)
             .collect();
         Ok(FastEngine {
             s,
             leads: LeadEngine::new(s),
             channels,
             stages: n,
+            sizes,
         })
     }
 
@@ -162,61 +186,76 @@ impl<'a> FastEngine<'a> {
         ctx: &Context,
         seed: u64,
         trial: u64,
-        ws: &mut Workspace,
+        sc: &mut Scratch,
         rec: &mut TrialRec,
         acc: &mut BlockAcc,
     ) {
         rec.clear();
         let n = self.stages;
-        let vals = self.leads.draw_params(seed, trial);
-        for (a, v) in acc.params.iter_mut().zip(&vals) {
+        let Scratch {
+            ws,
+            vals,
+            leads,
+            wins_by_channel,
+            weights,
+        } = sc;
+        self.leads.draw_params_into(seed, trial, vals);
+        for (a, v) in acc.params.iter_mut().zip(vals.iter()) {
             *a += v;
         }
+        let vals: &[f64] = vals;
         let nch = self.channels.len();
-        let mut leads = vec![0.0; nch];
+        leads.iter_mut().for_each(|x| *x = 0.0);
+        wins_by_channel.iter_mut().for_each(|x| *x = 0.0);
         for (c, ch) in self.channels.iter().enumerate() {
-            let mut r = rng::stream(seed, trial, purpose::channel(c));
+            let mut r = LeadRng(rng::key(seed, trial, purpose::channel(c)));
             let w = vals[ch.win];
             let mut deeper = 0.0;
             // From the last stage backwards, so that `deeper` counts the
             // leads that got at least as far as stage j.
-            let open = rng::poisson(&mut r, ch.open) as f64;
+            let open = ch.open.sample(&mut r) as f64;
             let lost = rng::poisson(&mut r, (1.0 - w) * ch.closes) as f64;
             deeper += open + lost;
             rec.first[n - 1] += deeper;
             for j in (0..n - 1).rev() {
-                deeper += rng::poisson(&mut r, ch.stop_at[j]) as f64;
+                deeper += ch.stop_at[j].sample(&mut r) as f64;
                 rec.first[j] += deeper;
             }
             leads[c] = deeper;
         }
         // Wins, week by week, each with its channel and size.
-        let mut wins_by_channel = vec![0.0; nch];
-        let mut weights = vec![0.0; nch];
         for t in 0..ctx.weeks {
+            // Cumulative weights: a win's channel is the number of them its
+            // uniform has passed (counted without branches: the channel of
+            // one win is as unpredictable to the processor as to anyone).
             let mut total = 0.0;
             for (c, ch) in self.channels.iter().enumerate() {
-                weights[c] = vals[ch.win] * ch.closes_by_week[t];
-                total += weights[c];
+                total += vals[ch.win] * ch.closes_by_week[t];
+                weights[c] = total;
             }
             if total <= 0.0 {
                 continue;
             }
-            let mut r = rng::stream(seed, trial, purpose::week(t));
+            let mut r = LeadRng(rng::key(seed, trial, purpose::week(t)));
             let k = rng::poisson(&mut r, total);
-            for _ in 0..k {
-                let mut u = rng::unit(&mut r) * total;
-                let mut c = 0;
-                while c + 1 < nch && u >= weights[c] {
-                    u -= weights[c];
-                    c += 1;
-                }
-                let size = self.channels[c].size.sample(&mut r);
-                rec.revenue_new[t] += size;
-                wins_by_channel[c] += 1.0;
-                acc.cm_add(ctx, c, t, metric::WINS, 1.0);
-                acc.cm_add(ctx, c, t, metric::REVENUE, size);
+            if k == 0 {
+                continue;
             }
+            let bounds = &weights[..nch - 1];
+            let mut revenue = 0.0;
+            for _ in 0..k {
+                let u = r.unit() * total;
+                let c = bounds.iter().map(|b| usize::from(u >= *b)).sum::<usize>();
+                revenue += match self.sizes {
+                    Some(ref ln) => {
+                        let (mu, sigma) = ln[c];
+                        rng::exp(mu + sigma * r.sample::<f64, _>(StandardNormal))
+                    }
+                    None => self.channels[c].size.sample(&mut r),
+                };
+                wins_by_channel[c] += 1.0;
+            }
+            rec.revenue_new[t] = revenue;
         }
         for (c, ch) in self.channels.iter().enumerate() {
             let won = wins_by_channel[c];
@@ -229,8 +268,47 @@ impl<'a> FastEngine<'a> {
         }
         if !self.s.model.pipeline.is_empty() {
             self.leads.seed_pipeline(seed, trial, ws);
-            self.leads.run_weeks(ctx, ws, rec, acc, &vals);
+            self.leads.run_weeks(ctx, ws, rec, acc, vals);
         }
+    }
+}
+
+impl FastEngine<'_> {
+    /// The draws a trial cannot avoid, and nothing else: the uncertain
+    /// rates, one Poisson count per channel and outcome, the wins of each
+    /// week, and a channel and a size per win. No counts are kept and no
+    /// statistics updated. Benchmarks measure the engine against it, so that
+    /// the figure they report is a ratio that holds on a noisy machine.
+    pub fn floor_trial(&self, seed: u64, trial: u64, vals: &mut Vec<f64>) -> f64 {
+        self.leads.draw_params_into(seed, trial, vals);
+        let mut sum = 0.0;
+        for (c, ch) in self.channels.iter().enumerate() {
+            let mut r = LeadRng(rng::key(seed, trial, purpose::channel(c)));
+            let w = vals[ch.win];
+            sum += ch.open.sample(&mut r) as f64;
+            sum += rng::poisson(&mut r, (1.0 - w) * ch.closes) as f64;
+            for t in &ch.stop_at {
+                sum += t.sample(&mut r) as f64;
+            }
+        }
+        let (mu, sigma) = self.channels[0].lognormal.unwrap_or((0.0, 1.0));
+        for t in 0..self.closes_len() {
+            let total: f64 = self
+                .channels
+                .iter()
+                .map(|ch| vals[ch.win] * ch.closes_by_week[t])
+                .sum();
+            let mut r = LeadRng(rng::key(seed, trial, purpose::week(t)));
+            for _ in 0..rng::poisson(&mut r, total) {
+                sum += r.unit();
+                sum += rng::exp(mu + sigma * r.sample::<f64, _>(StandardNormal));
+            }
+        }
+        sum
+    }
+
+    fn closes_len(&self) -> usize {
+        self.channels.first().map_or(0, |c| c.closes_by_week.len())
     }
 }
 
@@ -266,17 +344,32 @@ fn monthly_expectations(
         .collect()
 }
 
+/// Trials per block of the fast engine: its trials are cheap, so larger
+/// blocks keep merging (weekly histograms) a small share of the work.
+pub const FAST_BLOCK: u64 = 8192;
+
 impl Engine for FastEngine<'_> {
     fn name(&self) -> &'static str {
         "poisson-paths"
     }
 
+    fn block(&self) -> u64 {
+        FAST_BLOCK
+    }
+
     fn run_block(&self, ctx: &Context, seed: u64, first: u64, count: u64) -> BlockAcc {
         let mut acc = BlockAcc::new(ctx, self.s.model.params.len());
         let mut rec = TrialRec::new(ctx);
-        let mut ws = self.leads.workspace();
+        let nch = self.channels.len();
+        let mut sc = Scratch {
+            ws: self.leads.workspace(),
+            vals: Vec::new(),
+            leads: vec![0.0; nch],
+            wins_by_channel: vec![0.0; nch],
+            weights: vec![0.0; nch],
+        };
         for trial in first..first + count {
-            self.run_trial(ctx, seed, trial, &mut ws, &mut rec, &mut acc);
+            self.run_trial(ctx, seed, trial, &mut sc, &mut rec, &mut acc);
             acc.finish_trial(ctx, &rec);
         }
         acc
@@ -288,7 +381,9 @@ impl Engine for FastEngine<'_> {
         let trials = acc.trials as f64;
         let n = self.stages;
         for (c, ch) in self.channels.iter().enumerate() {
-            let lost_share = trials - acc.params[ch.win];
+            let acc_win = acc.params[ch.win];
+            let lost_share = trials - acc_win;
+            let mean_size = ch.size.mean();
             for (mo, row) in ch.monthly.iter().enumerate() {
                 let week = ctx.months[mo].weeks.start as usize;
                 let mut add = |metric: usize, x: f64| acc.cm_add(ctx, c, week, metric, x);
@@ -302,6 +397,9 @@ impl Engine for FastEngine<'_> {
                 add(metric::RECYCLED, trials * row[4 + n]);
                 add(metric::DROPPED, trials * row[5 + n]);
                 add(metric::LOST, lost_share * row[6 + n]);
+                let won = acc_win * row[6 + n];
+                add(metric::WINS, won);
+                add(metric::REVENUE, won * mean_size);
             }
         }
     }

@@ -182,8 +182,9 @@ pub struct LeadEngine<'a> {
     judged: Option<usize>,
     /// Touches available per week, contact parameter, SLA tiers.
     team: Option<(Vec<f64>, usize)>,
-    /// Parameters that are drawn (uncertain).
+    /// Parameters that are drawn (uncertain), and every parameter's mean.
     uncertain: Vec<usize>,
+    means: Vec<f64>,
     nurture_param: Option<usize>,
     pipeline: Vec<(usize, f32, u16, u16, Cdf)>,
 }
@@ -277,6 +278,7 @@ impl<'a> LeadEngine<'a> {
             accept,
             judged,
             team,
+            means: means.clone(),
             uncertain,
             nurture_param,
             pipeline,
@@ -285,12 +287,22 @@ impl<'a> LeadEngine<'a> {
 
     /// Every parameter's value for one trial.
     pub(super) fn draw_params(&self, seed: u64, trial: u64) -> Vec<f64> {
-        let mut vals = self.m.param_means();
+        let mut vals = Vec::with_capacity(self.means.len());
+        self.draw_params_into(seed, trial, &mut vals);
+        vals
+    }
+
+    /// The same, into a buffer.
+    pub(super) fn draw_params_into(&self, seed: u64, trial: u64, vals: &mut Vec<f64>) {
+        vals.clear();
+        vals.extend_from_slice(&self.means);
+        if self.uncertain.is_empty() {
+            return;
+        }
         let mut r = rng::stream(seed, trial, purpose::PARAMS);
         for &p in &self.uncertain {
             vals[p] = self.m.params[p].prob.sample(&mut r);
         }
-        vals
     }
 
     fn run_trial(

@@ -318,7 +318,7 @@ fn auto_trials_stop_once_the_standard_errors_are_small() {
     assert!(f.auto_trials && f.trials < 1_000_000);
     assert!(f.p_hit_std_error < 0.005);
     assert!(f.revenue.std_error < 0.005 * f.revenue.mean);
-    assert_eq!(f.trials % revplan::sim::BLOCK, 0);
+    assert_eq!(f.trials % revplan::sim::fast::FAST_BLOCK, 0);
     // A cap below what is needed is reported.
     let capped = simulate(
         &s,
