@@ -349,7 +349,6 @@ impl<'a> LeadEngine<'a> {
                 .and_then(Option::as_ref)
                 .or(ch.nurture.as_ref());
             let p_cross = nurture.map_or(0.0, |x| x.p_cross);
-            let mut index = 0u64;
             let lead_key = rng::key(seed, trial, purpose::channel(c) ^ 0x5EED);
             for a in 0..h {
                 let lam = ch.lambda[a] * rng::gamma_multiplier(&mut r, ch.cv);
@@ -363,9 +362,12 @@ impl<'a> LeadEngine<'a> {
                 acc.cm_add(ctx, c, a, metric::LEADS, leads);
                 acc.cm_add(ctx, c, a, metric::FIRST, leads);
                 acc.cm_add(ctx, c, a, metric::SPEND, spend);
-                for _ in 0..direct {
-                    let mut lr = LeadRng(rng::mix(lead_key ^ index));
-                    index += 1;
+                // Each lead's stream is keyed by (channel, week, kind, i): a
+                // change elsewhere (another channel, the threshold) does not
+                // shift it.
+                let week_key = rng::mix(lead_key ^ ((a as u64) << 1));
+                for i in 0..direct {
+                    let mut lr = LeadRng(rng::mix(week_key ^ (i << 1)));
                     let u = lr.unit();
                     let score = ch.table.at(ch.below_threshold + u * ch.p_direct);
                     let start = if self.score_gate { 1 } else { 0 };
@@ -394,9 +396,8 @@ impl<'a> LeadEngine<'a> {
                     );
                 }
                 if let Some(nt) = nurture {
-                    for _ in 0..cross {
-                        let mut lr = LeadRng(rng::mix(lead_key ^ index));
-                        index += 1;
+                    for i in 0..cross {
+                        let mut lr = LeadRng(rng::mix(week_key ^ (i << 1 | 1)));
                         let u = lr.unit();
                         let i = nt.cum.partition_point(|x| *x <= u).min(nt.cum.len() - 1);
                         let (k, week) = nt.outcomes[i];

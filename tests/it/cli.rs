@@ -430,3 +430,166 @@ fn plan_variants_are_chosen_by_name() {
         .code(2)
         .stderr(predicate::str::contains("not a scenario file"));
 }
+
+fn simulate_json(args: &[&str]) -> Value {
+    let out = revplan()
+        .arg("simulate")
+        .args(args)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn simulate_json_has_the_documented_keys() {
+    let v = simulate_json(&["scenarios/acme-52w.toml", "--trials", "4096", "--seed", "3"]);
+    assert_eq!(v["trials"], 4096);
+    assert_eq!(v["seed"], 3);
+    assert_eq!(v["target"], 7_500_000.0);
+    let p = v["p_hit_target"].as_f64().unwrap();
+    assert!(p > 0.0 && p < 1.0);
+    for key in ["mean", "p10", "p50", "p90", "std_error"] {
+        assert!(v["revenue"][key].as_f64().unwrap() > 0.0, "revenue.{key}");
+    }
+    let periods = v["periods"].as_array().unwrap();
+    assert_eq!(periods.len(), 4);
+    for key in ["label", "target", "mean", "p10", "p50", "p90", "p_hit"] {
+        assert!(!periods[2][key].is_null(), "periods[].{key}");
+    }
+    for key in ["leads", "mqls", "sals", "sqls", "opportunities", "wins"] {
+        assert!(v["stages"][key].as_f64().unwrap() > 0.0, "stages.{key}");
+    }
+    for c in v["channels"].as_array().unwrap() {
+        for key in [
+            "name",
+            "leads",
+            "spend",
+            "mqls",
+            "sals",
+            "opportunities",
+            "wins",
+            "revenue",
+        ] {
+            assert!(!c[key].is_null(), "channels[].{key}");
+        }
+        assert!(c.get("roi").is_some());
+        assert_eq!(c["months"].as_array().unwrap().len(), 12);
+    }
+    assert_eq!(v["weeks"].as_array().unwrap().len(), 52);
+    assert!(v["quantiles"].as_str().unwrap().contains("nearest rank"));
+}
+
+#[test]
+fn simulate_output_does_not_depend_on_threads() {
+    let run = |threads: &str| {
+        revplan()
+            .args([
+                "simulate",
+                "tests/data/engine-leads.toml",
+                "--trials",
+                "3000",
+                "--format",
+                "json",
+                "--threads",
+                threads,
+            ])
+            .output()
+            .unwrap()
+            .stdout
+    };
+    assert_eq!(run("1"), run("2"));
+}
+
+#[test]
+fn simulate_table_and_csv() {
+    let out = revplan()
+        .args([
+            "simulate",
+            "scenarios/board-plan.toml",
+            "--trials",
+            "2048",
+            "--reports",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    for needle in [
+        "P(revenue ≥ target)",
+        "2027-Q3",
+        "By lead source",
+        "monthly reports",
+        "Capacity:",
+        "leads engine",
+    ] {
+        assert!(text.contains(needle), "{needle}: {text}");
+    }
+    // Not a terminal: no progress bar on stderr.
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let csv_out = revplan()
+        .args([
+            "simulate",
+            "scenarios/acme-52w.toml",
+            "--trials",
+            "2048",
+            "--format",
+            "csv",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(csv_out.stdout).unwrap();
+    let mut r = csv::Reader::from_reader(text.as_bytes());
+    let rows: Vec<_> = r.records().map(|x| x.unwrap()).collect();
+    assert_eq!(rows.len(), 1 + 4 + 12 + 52);
+    assert_eq!(&rows[0][0], "horizon");
+}
+
+#[test]
+fn simulate_rejects_bad_flags_with_exit_2() {
+    revplan()
+        .args(["simulate", "scenarios/acme-52w.toml", "--trials", "lots"])
+        .assert()
+        .code(2);
+    revplan()
+        .args(["simulate", "scenarios/acme-52w.toml", "--trials", "0"])
+        .assert()
+        .code(2);
+    revplan()
+        .args([
+            "simulate",
+            "scenarios/board-plan.toml",
+            "--engine",
+            "fast",
+            "--trials",
+            "10",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("capacity"));
+    revplan()
+        .args(["simulate", "scenarios/acme-52w.toml", "--engine", "quick"])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn simulate_auto_trials_say_why_they_stopped() {
+    let v = simulate_json(&["scenarios/acme-52w.toml", "--trials", "auto"]);
+    assert_eq!(v["auto_trials"], true);
+    assert!(v["stopped"].as_str().unwrap().contains("standard error"));
+    assert!(v["p_hit_std_error"].as_f64().unwrap() < 0.005);
+}

@@ -177,15 +177,19 @@ fn analytic(s: &Scenario) -> (Vec<f64>, f64) {
     (first, revenue)
 }
 
+/// Some 25 checks at 3 standard errors each: with fixed seeds one of them
+/// may land beyond 3 by chance (about 6% of seeds). When the lead engine's
+/// streams changed, seed 5 did at 20 000 trials (z = −3.6 on revenue);
+/// pooled over ten seeds × 60 000 trials the same comparison gave z = 0.38.
 #[test]
 fn engine_means_match_the_analytic_flow_within_three_standard_errors() {
-    for (file, engine) in [
-        ("tests/data/engine-fast.toml", EngineKind::Fast),
-        ("tests/data/engine-fast.toml", EngineKind::Leads),
-        ("scenarios/acme-52w.toml", EngineKind::Fast),
+    for (file, engine, trials) in [
+        ("tests/data/engine-fast.toml", EngineKind::Fast, 40_000),
+        ("tests/data/engine-fast.toml", EngineKind::Leads, 60_000),
+        ("scenarios/acme-52w.toml", EngineKind::Fast, 40_000),
     ] {
         let s = load(file);
-        let f = forecast(&s, engine, 20_000, 5);
+        let f = forecast(&s, engine, trials, 5);
         let (first, revenue) = analytic(&s);
         for (st, want) in f.stages.by_stage.iter().zip(&first) {
             let z = (st.mean - want) / st.std_error.max(1e-12);
