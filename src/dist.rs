@@ -345,6 +345,63 @@ impl Dist {
         b
     }
 
+    /// The distribution of k·X (k > 0): every parameter in the units of X
+    /// is scaled, shape parameters are kept.
+    pub fn scaled(&self, k: f64) -> Dist {
+        let shape = match &self.shape {
+            Shape::Fixed(v) => Shape::Fixed(v * k),
+            Shape::Uniform { min, max } => Shape::Uniform {
+                min: min * k,
+                max: max * k,
+            },
+            Shape::Normal { mean, sd, .. } => {
+                return Dist::normal(mean * k, sd * k)
+                    .expect("scaled parameters stay valid")
+                    .clamped(self.at_least * k, self.at_most * k)
+                    .expect("scaled clamp stays ordered");
+            }
+            Shape::LogNormal { mu, sigma, .. } => {
+                return Dist::lognormal(mu + k.ln(), *sigma)
+                    .expect("scaled parameters stay valid")
+                    .clamped(self.at_least * k, self.at_most * k)
+                    .expect("scaled clamp stays ordered");
+            }
+            Shape::Gamma { shape, scale, .. } => {
+                return Dist::gamma(*shape, scale * k)
+                    .expect("scaled parameters stay valid")
+                    .clamped(self.at_least * k, self.at_most * k)
+                    .expect("scaled clamp stays ordered");
+            }
+            Shape::Beta {
+                alpha,
+                beta,
+                min,
+                max,
+                sampler,
+            } => Shape::Beta {
+                alpha: *alpha,
+                beta: *beta,
+                min: min * k,
+                max: max * k,
+                sampler: *sampler,
+            },
+            Shape::Triangular { min, mode, max } => Shape::Triangular {
+                min: min * k,
+                mode: mode * k,
+                max: max * k,
+            },
+            Shape::Empirical { values, cumulative } => Shape::Empirical {
+                values: values.iter().map(|v| v * k).collect(),
+                cumulative: cumulative.clone(),
+            },
+        };
+        Dist {
+            shape,
+            at_least: self.at_least * k,
+            at_most: self.at_most * k,
+        }
+    }
+
     /// (mu, sigma) when this is a log-normal with no clamp that can bind,
     /// so that hot loops can draw it as exp(mu + sigma·z).
     pub fn lognormal_params(&self) -> Option<(f64, f64)> {
@@ -958,6 +1015,22 @@ mod tests {
             .clamped(0.0, f64::INFINITY)
             .unwrap();
         close(z.mean(), 1.0 / (2.0 * std::f64::consts::PI).sqrt(), 1e-12);
+    }
+
+    #[test]
+    fn scaling_multiplies_the_mean_and_keeps_the_shape() {
+        for d in all()
+            .into_iter()
+            .chain([Dist::empirical(&[1.0, 3.0], None).unwrap()])
+        {
+            let s = d.scaled(1.5);
+            close(s.mean(), 1.5 * d.mean(), 1e-6 * d.mean().abs().max(1.0));
+            close(
+                s.quantile(0.3),
+                1.5 * d.quantile(0.3),
+                1e-6 * d.quantile(0.3).abs().max(1.0),
+            );
+        }
     }
 
     #[test]

@@ -15,6 +15,7 @@
 pub mod calendar;
 pub mod chain;
 pub mod check;
+pub mod decide;
 pub mod diag;
 pub mod dist;
 pub mod flow;
@@ -44,6 +45,9 @@ pub enum Error {
     /// The simulation cannot run as asked.
     #[error(transparent)]
     Sim(#[from] sim::SimError),
+    /// A flag's value does not make sense for the scenario.
+    #[error("{0}")]
+    Usage(String),
     /// The worker threads could not be started.
     #[error("cannot start the worker threads: {0}")]
     Threads(String),
@@ -67,7 +71,7 @@ impl Error {
     /// The process exit code: 2 for bad input, 1 for a failure.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Input(_) | Error::NoVariant { .. } | Error::Sim(_) => 2,
+            Error::Input(_) | Error::NoVariant { .. } | Error::Sim(_) | Error::Usage(_) => 2,
             Error::Plan(_) | Error::Write { .. } | Error::Threads(_) => 1,
         }
     }

@@ -6,9 +6,10 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use revplan::Error;
+use revplan::decide::optimize::Objective;
 use revplan::load::load_any;
 use revplan::output::{Format, write_atomic};
 use revplan::sim::{EngineKind, SimOptions};
@@ -66,7 +67,7 @@ Examples:
 Examples:
   revplan plan scenarios/board-plan.toml
   revplan plan scenarios/board-plan.toml --weekly
-  revplan plan scenarios/board-plan.toml --variant threshold-70 --format json --out plan.json
+  revplan plan scenarios/board-plan.toml --variant threshold-55 --format json --out plan.json
   revplan plan scenarios/acme-52w.toml --format csv --out acme-plan.csv")]
     Plan(PlanArgs),
 
@@ -82,9 +83,67 @@ Examples:
   revplan simulate scenarios/board-plan.toml
   revplan simulate scenarios/acme-52w.toml --trials 1000000 --seed 1
   revplan simulate scenarios/board-plan.toml --reports
-  revplan simulate scenarios/board-plan.toml --variant threshold-70 --format json --out forecast.json
+  revplan simulate scenarios/board-plan.toml --variant threshold-55 --format json --out forecast.json
   revplan simulate scenarios/board-plan.toml --set capacity=unlimited --threads 1")]
     Simulate(SimulateArgs),
+
+    /// Compare the base and every variant side by side, trial by trial on
+    /// the same random numbers: revenue, P(hit), spend, CAC, ROI, MQLs,
+    /// acceptance, opportunities, wins, and differences with 95% intervals.
+    ///
+    /// `--set` before any `--variant` changes the base (and so every
+    /// variant); after `--variant NAME` it defines that ad-hoc variant.
+    #[command(after_help = "\
+Examples:
+  revplan compare scenarios/board-plan.toml
+  revplan compare scenarios/board-plan.toml --variant threshold-65 --set scoring.threshold=65
+  revplan compare scenarios/board-plan.toml --only threshold-55 --trials 20000 --format csv")]
+    Compare(CompareArgs),
+
+    /// Run the scenario along one parameter — above all the MQL threshold —
+    /// and show how MQLs, acceptance, sales load, opportunities, revenue and
+    /// P(hit) move, every point on the same random numbers.
+    #[command(after_help = "\
+Examples:
+  revplan sweep scenarios/board-plan.toml --param scoring.threshold --from 50 --to 75 --step 5
+  revplan sweep scenarios/board-plan.toml --param capacity.reps --values 2,3,4,5
+  revplan sweep scenarios/acme-52w.toml --param channels.webinar.volume.leads_per_week --values 40,60,80 --format json")]
+    Sweep(SweepArgs),
+
+    /// The smallest value of a lever for which P(revenue ≥ target) reaches a
+    /// confidence: total leads at the current mix, the media budget, one
+    /// channel's budget, or the reps. Bisection on common random numbers.
+    #[command(after_help = "\
+Examples:
+  revplan goal scenarios/board-plan.toml --confidence 0.9 --lever leads
+  revplan goal scenarios/board-plan.toml --confidence 0.8 --lever budget:paid_search
+  revplan goal scenarios/board-plan.toml --confidence 0.9 --lever reps --format json
+Levers: leads (average leads a week, all channels at the current mix), budget (media budget over the horizon of
+all budget-driven channels), budget:<channel>, reps (fully ramped reps at week 0).
+Exit code 1 when no value within the bounds reaches the confidence.")]
+    Goal(GoalArgs),
+
+    /// Which assumptions matter most: revenue P50 and P(hit) with each input
+    /// at a low and a high value, the rest as in the scenario, sorted by
+    /// swing — the data of a tornado chart.
+    #[command(after_help = "\
+Examples:
+  revplan sensitivity scenarios/board-plan.toml
+  revplan sensitivity scenarios/acme-52w.toml --swing 0.2 --format csv --out tornado.csv
+Uncertain rates go to their P10 and P90; fixed rates, channel volumes and deal sizes by ±--swing; the MQL threshold
+by ±--threshold-swing points.")]
+    Sensitivity(SensitivityArgs),
+
+    /// Split a media budget across the budget-driven channels, through their
+    /// response curves, to maximise mean revenue, median revenue or P(hit).
+    #[command(after_help = "\
+Examples:
+  revplan optimize scenarios/board-plan.toml --budget 1500000
+  revplan optimize scenarios/board-plan.toml --budget 1500000 --objective p-hit --max trade_shows=200000
+The budget is the media budget over the horizon (budget_per_week × active weeks), without program costs or costs
+per lead. Bounds come from budget_min_per_week / budget_max_per_week in the file, or --min / --max CHANNEL=AMOUNT
+(over the horizon).")]
+    Optimize(OptimizeArgs),
 
     /// Print the JSON Schema of model or scenario files, for editors.
     #[command(after_help = "\
@@ -187,6 +246,113 @@ struct SimulateArgs {
     output: OutputArgs,
 }
 
+#[derive(Args)]
+struct CompareArgs {
+    /// The scenario file.
+    #[arg(value_name = "SCENARIO")]
+    scenario: PathBuf,
+    /// Override a key: of the base when before any --variant, of that
+    /// ad-hoc variant after it.
+    #[arg(long = "set", value_name = "KEY=VALUE", action = clap::ArgAction::Append)]
+    set: Vec<String>,
+    /// Add an ad-hoc variant; the --set flags that follow define it.
+    #[arg(long = "variant", value_name = "NAME", action = clap::ArgAction::Append)]
+    variant: Vec<String>,
+    /// Compare only these of the file's variants (comma-separated).
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    only: Vec<String>,
+    #[command(flatten)]
+    run: RunArgs,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+#[derive(Args)]
+struct SweepArgs {
+    #[command(flatten)]
+    scenario: ScenarioArgs,
+    /// The key path to sweep, e.g. scoring.threshold.
+    #[arg(long, value_name = "KEY")]
+    param: String,
+    /// Values to try (TOML values, comma-separated).
+    #[arg(long, value_name = "A,B,C", value_delimiter = ',', conflicts_with_all = ["from", "to", "step"])]
+    values: Vec<String>,
+    /// First value of a numeric range.
+    #[arg(long, value_name = "X", requires_all = ["to", "step"])]
+    from: Option<f64>,
+    /// Last value of a numeric range (included).
+    #[arg(long, value_name = "Y")]
+    to: Option<f64>,
+    /// Step of a numeric range.
+    #[arg(long, value_name = "Z")]
+    step: Option<f64>,
+    #[command(flatten)]
+    run: RunArgs,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+#[derive(Args)]
+struct GoalArgs {
+    #[command(flatten)]
+    scenario: ScenarioArgs,
+    /// The probability of reaching the target to achieve, e.g. 0.9.
+    #[arg(long, value_name = "P", value_parser = parse_probability)]
+    confidence: f64,
+    /// What to move: leads, budget, budget:<channel> or reps.
+    #[arg(long, value_name = "LEVER")]
+    lever: String,
+    #[command(flatten)]
+    run: RunArgs,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+fn parse_probability(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(p) if p > 0.0 && p < 1.0 => Ok(p),
+        _ => Err("expected a probability between 0 and 1 (exclusive), e.g. 0.9".into()),
+    }
+}
+
+#[derive(Args)]
+struct SensitivityArgs {
+    #[command(flatten)]
+    scenario: ScenarioArgs,
+    /// Relative swing of fixed rates, channel volumes and deal sizes.
+    #[arg(long, value_name = "S", default_value_t = 0.1)]
+    swing: f64,
+    /// Points the MQL threshold moves either way.
+    #[arg(long, value_name = "POINTS", default_value_t = 5.0)]
+    threshold_swing: f64,
+    #[command(flatten)]
+    run: RunArgs,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+#[derive(Args)]
+struct OptimizeArgs {
+    #[command(flatten)]
+    scenario: ScenarioArgs,
+    /// Media budget over the horizon to split.
+    #[arg(long, value_name = "DOLLARS")]
+    budget: f64,
+    /// What to maximise.
+    #[arg(long, value_enum, default_value_t = Objective::Mean)]
+    objective: Objective,
+    /// Smallest budget of a channel over the horizon, CHANNEL=AMOUNT.
+    #[arg(long, value_name = "CHANNEL=AMOUNT")]
+    min: Vec<String>,
+    /// Largest budget of a channel over the horizon, CHANNEL=AMOUNT.
+    #[arg(long, value_name = "CHANNEL=AMOUNT")]
+    max: Vec<String>,
+    #[command(flatten)]
+    run: RunArgs,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum SchemaKind {
     Model,
@@ -204,11 +370,25 @@ struct SchemaArgs {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
     let code = match cli.command {
         Command::Check(a) => check(&a),
         Command::Plan(a) => plan(&a),
         Command::Simulate(a) => simulate(&a),
+        Command::Compare(a) => {
+            let sub = matches
+                .subcommand_matches("compare")
+                .expect("compare was parsed");
+            compare(&a, sub)
+        }
+        Command::Sweep(a) => sweep(&a),
+        Command::Goal(a) => goal(&a),
+        Command::Sensitivity(a) => sensitivity(&a),
+        Command::Optimize(a) => optimize(&a),
         Command::Schema(a) => schema(&a),
     };
     ExitCode::from(code as u8)
@@ -363,6 +543,263 @@ fn simulate(a: &SimulateArgs) -> i32 {
         Ok(()) => 0,
         Err(e) => report(&e),
     }
+}
+
+/// Settings of the decision commands: the scenario's [run] unless flags say.
+fn settings(run: &RunArgs, s: &revplan::model::Scenario) -> revplan::decide::Settings {
+    revplan::decide::Settings {
+        trials: run.trials.unwrap_or(s.run.trials),
+        seed: run.seed.unwrap_or(s.run.seed),
+        max_trials: run.max_trials,
+        engine: run.engine,
+    }
+}
+
+/// A bar counting runs of a family.
+fn runs_bar(total: u64, what: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(total),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{prefix} {bar:30} {pos}/{len} runs ({elapsed})")
+    {
+        bar.set_style(style);
+    }
+    bar.set_prefix(what.to_string());
+    bar
+}
+
+/// Runs a command body and turns its error into an exit code.
+fn finish(r: Result<i32, Error>) -> i32 {
+    r.unwrap_or_else(|e| report(&e))
+}
+
+fn compare(a: &CompareArgs, m: &ArgMatches) -> i32 {
+    finish((|| {
+        // Which --set belongs to which ad-hoc --variant: by position.
+        let sets: Vec<(usize, &String)> = m
+            .indices_of("set")
+            .map_or(Vec::new(), |i| i.zip(&a.set).collect());
+        let variants: Vec<(usize, &String)> = m
+            .indices_of("variant")
+            .map_or(Vec::new(), |i| i.zip(&a.variant).collect());
+        let owner = |at: usize| variants.iter().rposition(|(vi, _)| *vi < at);
+        let base_sets: Vec<String> = sets
+            .iter()
+            .filter(|(i, _)| owner(*i).is_none())
+            .map(|(_, s)| (*s).clone())
+            .collect();
+        let loaded = revplan::load::load_scenario(&a.scenario, &base_sets)?;
+        let mut candidates = Vec::new();
+        for v in &loaded.variants {
+            if a.only.is_empty() || a.only.contains(&v.name) {
+                candidates.push(revplan::decide::compare::Candidate {
+                    name: v.name.clone(),
+                    description: v.description.clone(),
+                    scenario: v.scenario.clone(),
+                });
+            }
+        }
+        for name in &a.only {
+            if !loaded.variants.iter().any(|v| &v.name == name) {
+                let known: Vec<&str> = loaded.variants.iter().map(|v| v.name.as_str()).collect();
+                return Err(Error::NoVariant {
+                    name: name.clone(),
+                    file: a.scenario.display().to_string(),
+                    known: known.join(", "),
+                });
+            }
+        }
+        for (k, (_, name)) in variants.iter().enumerate() {
+            let mut own = base_sets.clone();
+            own.extend(
+                sets.iter()
+                    .filter(|(i, _)| owner(*i) == Some(k))
+                    .map(|(_, s)| (*s).clone()),
+            );
+            let adhoc = revplan::load::load_scenario(&a.scenario, &own)?;
+            candidates.push(revplan::decide::compare::Candidate {
+                name: (*name).clone(),
+                description: Some("ad-hoc, from the command line".into()),
+                scenario: adhoc.base,
+            });
+        }
+        let settings = settings(&a.run, &loaded.base);
+        let bar = runs_bar(1 + candidates.len() as u64, "comparing");
+        let c = with_threads(a.run.threads, || {
+            revplan::decide::compare::compare(&loaded.base, &candidates, &settings, &|i, _| {
+                bar.set_position(i as u64)
+            })
+        })??;
+        bar.finish_and_clear();
+        emit(
+            &revplan::decide::compare::render(&c, a.output.format),
+            a.output.out.as_deref(),
+        )?;
+        Ok(0)
+    })())
+}
+
+fn sweep(a: &SweepArgs) -> i32 {
+    finish((|| {
+        let values: Vec<String> = match (a.from, a.to, a.step) {
+            (Some(f), Some(t), Some(s)) => revplan::decide::sweep::range(f, t, s)
+                .map_err(Error::Usage)?
+                .into_iter()
+                .map(|v| {
+                    let r = (v * 1e9).round() / 1e9;
+                    if r.fract() == 0.0 {
+                        format!("{r:.0}")
+                    } else {
+                        format!("{r}")
+                    }
+                })
+                .collect(),
+            _ if !a.values.is_empty() => a.values.iter().map(|v| v.trim().to_string()).collect(),
+            _ => {
+                return Err(Error::Usage(
+                    "give --values A,B,C or --from X --to Y --step Z".into(),
+                ));
+            }
+        };
+        let mut points = Vec::new();
+        for v in &values {
+            let mut sets = a.scenario.set.clone();
+            sets.push(format!("{}={v}", a.param));
+            let one = ScenarioArgs {
+                scenario: a.scenario.scenario.clone(),
+                set: sets,
+                variant: a.scenario.variant.clone(),
+            };
+            points.push((v.clone(), scenario(&one)?));
+        }
+        let settings = settings(&a.run, &points[0].1);
+        let bar = runs_bar(points.len() as u64, "sweeping");
+        let sw = with_threads(a.run.threads, || {
+            revplan::decide::sweep::sweep(&a.param, &points, &settings, &|i, _| {
+                bar.set_position(i as u64)
+            })
+        })??;
+        bar.finish_and_clear();
+        emit(
+            &revplan::decide::sweep::render(&sw, a.output.format),
+            a.output.out.as_deref(),
+        )?;
+        Ok(0)
+    })())
+}
+
+fn goal(a: &GoalArgs) -> i32 {
+    finish((|| {
+        let s = scenario(&a.scenario)?;
+        let lever = revplan::decide::levers::Lever::parse(&a.lever, &s).map_err(Error::Usage)?;
+        let settings = settings(&a.run, &s);
+        let bar =
+            indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+        bar.set_message("searching");
+        let g = with_threads(a.run.threads, || {
+            revplan::decide::goal::goal(&s, &lever, a.confidence, &settings, &|x| {
+                bar.set_message(format!("trying {x:.2}"));
+                bar.tick();
+            })
+        })?
+        .map_err(|e| match e {
+            revplan::decide::goal::GoalError::Sim(e) => Error::Sim(e),
+            revplan::decide::goal::GoalError::Lever(m) => Error::Usage(m),
+        })?;
+        bar.finish_and_clear();
+        emit(
+            &revplan::decide::goal::render(&g, a.output.format),
+            a.output.out.as_deref(),
+        )?;
+        Ok(if g.reached { 0 } else { 1 })
+    })())
+}
+
+fn sensitivity(a: &SensitivityArgs) -> i32 {
+    finish((|| {
+        let swing_ok = a.swing > 0.0 && a.swing < 1.0;
+        let threshold_ok = a.threshold_swing >= 0.0;
+        if !swing_ok || !threshold_ok {
+            return Err(Error::Usage(
+                "--swing must be between 0 and 1, --threshold-swing at least 0".into(),
+            ));
+        }
+        let s = scenario(&a.scenario)?;
+        let settings = settings(&a.run, &s);
+        let swings = revplan::decide::sensitivity::Swings {
+            relative: a.swing,
+            threshold_points: a.threshold_swing,
+        };
+        let bar = runs_bar(0, "swinging");
+        let r = with_threads(a.run.threads, || {
+            revplan::decide::sensitivity::sensitivity(&s, swings, &settings, &|i, n| {
+                bar.set_length(n as u64);
+                bar.set_position(i as u64);
+            })
+        })??;
+        bar.finish_and_clear();
+        emit(
+            &revplan::decide::sensitivity::render(&r, a.output.format),
+            a.output.out.as_deref(),
+        )?;
+        Ok(0)
+    })())
+}
+
+fn optimize(a: &OptimizeArgs) -> i32 {
+    finish((|| {
+        let s = scenario(&a.scenario)?;
+        let parse = |v: &str| -> Result<(String, f64), Error> {
+            let (k, x) = v
+                .split_once('=')
+                .ok_or_else(|| Error::Usage(format!("expected CHANNEL=AMOUNT, got `{v}`")))?;
+            let x: f64 = x
+                .trim()
+                .parse()
+                .ok()
+                .filter(|x: &f64| x.is_finite() && *x >= 0.0)
+                .ok_or_else(|| Error::Usage(format!("`{v}`: the amount must be a number ≥ 0")))?;
+            Ok((k.trim().to_string(), x))
+        };
+        let mut overrides: Vec<(String, Option<f64>, Option<f64>)> = Vec::new();
+        for v in &a.min {
+            let (k, x) = parse(v)?;
+            overrides.push((k, Some(x), None));
+        }
+        for v in &a.max {
+            let (k, x) = parse(v)?;
+            overrides.push((k, None, Some(x)));
+        }
+        let bounds = revplan::decide::optimize::bounds(&s, &overrides).map_err(Error::Usage)?;
+        let settings = settings(&a.run, &s);
+        let bar =
+            indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+        let o = with_threads(a.run.threads, || {
+            revplan::decide::optimize::optimize(
+                &s,
+                a.budget,
+                a.objective,
+                &bounds,
+                &settings,
+                &|n| {
+                    bar.set_message(format!("{n} evaluations"));
+                    bar.tick();
+                },
+            )
+        })?
+        .map_err(|e| match e {
+            revplan::decide::optimize::OptimizeError::Sim(e) => Error::Sim(e),
+            revplan::decide::optimize::OptimizeError::Setup(m) => Error::Usage(m),
+        })?;
+        bar.finish_and_clear();
+        emit(
+            &revplan::decide::optimize::render(&o, a.output.format),
+            a.output.out.as_deref(),
+        )?;
+        Ok(0)
+    })())
 }
 
 fn schema(a: &SchemaArgs) -> i32 {

@@ -96,6 +96,9 @@ pub fn money(x: f64) -> String {
         format!("{sign}${:.2}M", a / 1e6)
     } else if a >= 1e4 {
         format!("{sign}${:.1}K", a / 1e3)
+    } else if a >= 999.5 {
+        let n = a.round() as u64;
+        format!("{sign}${},{:03}", n / 1000, n % 1000)
     } else {
         format!("{sign}${:.0}", if a < 0.5 { 0.0 } else { a })
     }
@@ -167,6 +170,9 @@ mod tests {
     #[test]
     fn money_is_short_and_signed() {
         assert_eq!(money(950.0), "$950");
+        assert_eq!(money(7_009.4), "$7,009");
+        assert_eq!(money(999.7), "$1,000");
+        assert_eq!(money(-2_500.0), "-$2,500");
         assert_eq!(money(12_345.0), "$12.3K");
         assert_eq!(money(7_500_000.0), "$7.50M");
         assert_eq!(money(-1.2e9), "-$1.20B");

@@ -3,10 +3,11 @@
 //!
 //! Per trial: parameters are drawn once (uncertain ones from their Beta).
 //! For each channel and week, arrivals are Poisson (gamma-mixed when
-//! over-dispersed) and, Poisson counts being thinnable, split at once into
-//! leads that are MQLs on arrival, leads that nurture will lift over the
-//! threshold (with the week they cross and their score then), and the rest,
-//! which never become MQLs and need no further draws. From there each MQL is
+//! over-dispersed) and split at once, by binomial draws monotone in their
+//! rates, into leads that are MQLs on arrival, leads that nurture will lift
+//! over the threshold (with the week they cross and their score then), and
+//! the rest, which never become MQLs and need no further draws. Drawing the
+//! arrivals before the split keeps them identical across thresholds. From there each MQL is
 //! an individual with its own random stream, moved week by week: in each
 //! week, stages are handled in order, so that zero-delay steps happen in the
 //! same week; at the acceptance gate the week's MQLs share the sales team's
@@ -352,10 +353,17 @@ impl<'a> LeadEngine<'a> {
             let lead_key = rng::key(seed, trial, purpose::channel(c) ^ 0x5EED);
             for a in 0..h {
                 let lam = ch.lambda[a] * rng::gamma_multiplier(&mut r, ch.cv);
-                let direct = rng::poisson(&mut r, lam * ch.p_direct);
-                let cross = rng::poisson(&mut r, lam * p_cross);
-                let rest = rng::poisson(&mut r, lam * (1.0 - ch.p_direct - p_cross).max(0.0));
-                let leads = (direct + cross + rest) as f64;
+                // All arrivals first, then split: the same arrivals whatever
+                // the threshold, and a split monotone in its rates.
+                let arrivals = rng::poisson(&mut r, lam);
+                let direct = rng::binomial(&mut r, arrivals, ch.p_direct);
+                let p_rest_cross = if ch.p_direct < 1.0 {
+                    (p_cross / (1.0 - ch.p_direct)).min(1.0)
+                } else {
+                    0.0
+                };
+                let cross = rng::binomial(&mut r, arrivals - direct, p_rest_cross);
+                let leads = arrivals as f64;
                 rec.first[0] += leads;
                 let spend = ch.fixed[a] + leads * ch.cost_per_lead;
                 rec.spend += spend;

@@ -396,6 +396,36 @@ pub fn simulate(
     opts: &SimOptions,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Forecast, SimError> {
+    run(s, opts, progress).map(|r| r.forecast)
+}
+
+/// A forecast with each trial's horizon revenue, in trial order: runs of
+/// two scenarios with the same seed and engine can be compared trial by
+/// trial (common random numbers).
+#[derive(Clone, Debug)]
+pub struct Run {
+    pub forecast: Forecast,
+    pub per_trial: Vec<f64>,
+}
+
+/// The engine to use for every scenario of a family, so that all of them
+/// see the same random streams: the fast one only if it applies to all.
+pub fn common_engine(scenarios: &[&Scenario], kind: EngineKind) -> EngineKind {
+    match kind {
+        EngineKind::Auto if scenarios.iter().all(|s| fast::FastEngine::new(s).is_ok()) => {
+            EngineKind::Fast
+        }
+        EngineKind::Auto => EngineKind::Leads,
+        k => k,
+    }
+}
+
+/// Like [`simulate`], keeping each trial's revenue.
+pub fn run(
+    s: &Scenario,
+    opts: &SimOptions,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Run, SimError> {
     let ctx = Context::new(s);
     let fast = fast::FastEngine::new(s);
     let engine: Box<dyn Engine> = match (opts.engine, fast) {
@@ -443,15 +473,11 @@ pub fn simulate(
         progress(merged.trials);
     }
     engine.finish(&ctx, &mut merged);
-    Ok(assemble(
-        s,
-        &ctx,
-        engine.name(),
-        opts,
-        auto,
-        stop_reason,
-        merged,
-    ))
+    let per_trial = merged.totals.clone();
+    Ok(Run {
+        forecast: assemble(s, &ctx, engine.name(), opts, auto, stop_reason, merged),
+        per_trial,
+    })
 }
 
 fn precise_enough(acc: &BlockAcc) -> bool {

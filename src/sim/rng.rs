@@ -304,17 +304,77 @@ fn ptrs<R: Rng + ?Sized>(rng: &mut R, mean: f64) -> u64 {
     }
 }
 
-/// A binomial draw by inversion for small n·p, else by the Poisson-free
-/// route of rand_distr.
+/// A binomial draw by inversion: exact, and monotone in the uniform and in
+/// p, so that splitting the same arrivals at a slightly different rate (a
+/// moved threshold) gives a slightly different count — variants stay
+/// coupled. The search starts at the mode, so it costs a few standard
+/// deviations of steps whatever n.
+/// Always one uniform, whatever n and p: the streams of variants stay
+/// aligned.
 pub fn binomial<R: Rng + ?Sized>(rng: &mut R, n: u64, p: f64) -> u64 {
-    if n == 0 || p <= 0.0 {
+    let u = unit(rng);
+    if n == 0 || p <= 0.0 || p.is_nan() {
         return 0;
     }
     if p >= 1.0 {
         return n;
     }
-    use rand_distr::Distribution;
-    rand_distr::Binomial::new(n, p).map_or(0, |b| b.sample(rng))
+    // Search the lighter side: X = n − Y with Y ~ Bin(n, 1 − p) at 1 − u
+    // is the same quantile.
+    if p > 0.5 {
+        n - binomial_quantile(1.0 - u, n, 1.0 - p)
+    } else {
+        binomial_quantile(u, n, p)
+    }
+}
+
+/// The smallest k with P(Bin(n, p) ≤ k) ≥ u, for p ≤ 0.5.
+fn binomial_quantile(u: f64, n: u64, p: f64) -> u64 {
+    let nf = n as f64;
+    let odds = p / (1.0 - p);
+    // pmf(k+1)/pmf(k) = (n−k)/(k+1)·odds.
+    let up = |k: u64| (nf - k as f64) / (k as f64 + 1.0) * odds;
+    let mode = (((nf + 1.0) * p).floor() as u64).min(n);
+    let ln_gamma = statrs::function::gamma::ln_gamma;
+    let at_mode =
+        (ln_gamma(nf + 1.0) - ln_gamma(mode as f64 + 1.0) - ln_gamma(nf - mode as f64 + 1.0)
+            + mode as f64 * p.ln()
+            + (nf - mode as f64) * (-p).ln_1p())
+        .exp();
+    // P(X ≤ mode): the mass below the mode, until it is negligible.
+    let mut below = 0.0;
+    let mut pk = at_mode;
+    let mut k = mode;
+    while k > 0 {
+        pk /= up(k - 1);
+        k -= 1;
+        below += pk;
+        if pk < 1e-18 * below {
+            break;
+        }
+    }
+    let mut cdf = below + at_mode;
+    let mut pk = at_mode;
+    let mut k = mode;
+    if u <= cdf {
+        // Down while P(X ≤ k − 1) still reaches u.
+        while k > 0 && u <= cdf - pk {
+            cdf -= pk;
+            pk /= up(k - 1);
+            k -= 1;
+        }
+    } else {
+        while u > cdf && k < n {
+            pk *= up(k);
+            k += 1;
+            cdf += pk;
+            if pk < 1e-300 {
+                // Rounding left the CDF short of u: the rest is below 1e−16.
+                break;
+            }
+        }
+    }
+    k
 }
 
 /// A gamma draw with mean 1 and coefficient of variation `cv` (the weekly
@@ -397,6 +457,72 @@ mod tests {
         }
         assert_eq!(poisson(&mut stream(1, 1, 1), 0.0), 0);
         assert_eq!(poisson(&mut stream(1, 1, 1), -3.0), 0);
+    }
+
+    fn binomial_pmf(n: u64, p: f64, k: u64) -> f64 {
+        let g = statrs::function::gamma::ln_gamma;
+        let (n, k) = (n as f64, k as f64);
+        (g(n + 1.0) - g(k + 1.0) - g(n - k + 1.0) + k * p.ln() + (n - k) * (1.0 - p).ln()).exp()
+    }
+
+    #[test]
+    fn binomial_samples_follow_the_pmf() {
+        for (n, p) in [
+            (1, 0.3),
+            (7, 0.5),
+            (40, 0.05),
+            (300, 0.3),
+            (300, 0.9),
+            (20_000, 0.4),
+        ] {
+            let mut rng = stream(5, n, 0);
+            let draws = 100_000;
+            let mut counts = std::collections::BTreeMap::new();
+            for _ in 0..draws {
+                *counts.entry(binomial(&mut rng, n, p)).or_insert(0u64) += 1;
+            }
+            let (mut chi2, mut df) = (0.0, 0usize);
+            for k in 0..=n {
+                let e = draws as f64 * binomial_pmf(n, p, k);
+                if e >= 5.0 {
+                    let o = *counts.get(&k).unwrap_or(&0) as f64;
+                    chi2 += (o - e).powi(2) / e;
+                    df += 1;
+                }
+            }
+            let critical = df as f64 + 3.1 * (2.0 * df as f64).sqrt() + 10.0;
+            assert!(
+                chi2 < critical,
+                "Bin({n}, {p}): chi2 {chi2} with {df} cells"
+            );
+            assert!(counts.keys().all(|k| *k <= n));
+        }
+        assert_eq!(binomial(&mut stream(1, 1, 1), 0, 0.5), 0);
+        assert_eq!(binomial(&mut stream(1, 1, 1), 9, 0.0), 0);
+        assert_eq!(binomial(&mut stream(1, 1, 1), 9, 1.0), 9);
+    }
+
+    #[test]
+    fn binomial_draws_are_monotone_in_the_uniform_and_the_rate() {
+        for n in [3u64, 60, 400, 5000] {
+            let mut last_u = 0;
+            for i in 1..1000 {
+                let u = f64::from(i) / 1000.0;
+                let k = binomial_quantile(u, n, 0.3);
+                assert!(k >= last_u, "n {n}: u {u}");
+                last_u = k;
+            }
+            // Same uniform, rising p (across the flip at 0.5): never fewer.
+            for seed in 0..200 {
+                let mut last = 0;
+                for j in 1..100 {
+                    let p = f64::from(j) / 100.0;
+                    let k = binomial(&mut stream(seed, n, 1), n, p);
+                    assert!(k >= last, "n {n} seed {seed}: p {p} gave {k} < {last}");
+                    last = k;
+                }
+            }
+        }
     }
 
     #[test]

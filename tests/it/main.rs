@@ -1,11 +1,14 @@
 //! Integration tests: one binary, one module per theme.
 
 mod cli;
+mod decide;
+mod decide_cli;
 mod flow;
 mod invalid;
 mod oracle;
 mod plan;
 mod props;
+mod readme;
 mod scenario;
 mod schema;
 mod sim;

@@ -51,11 +51,14 @@ fn every_shipped_file_conforms_to_its_schema() {
 fn the_schema_rejects_unknown_keys_and_wrong_types() {
     let text = std::fs::read_to_string(root().join("models/acme.toml")).unwrap();
     let typo = text.replace("cost_per_lead = 80", "cost_per_led = 80");
+    assert_ne!(typo, text, "the test must change the file");
     assert!(!errors(&model_schema(), &as_json(&typo)).is_empty());
     let bad = text.replace("threshold = 60", "threshold = \"sixty\"");
+    assert_ne!(bad, text, "the test must change the file");
     assert!(!errors(&model_schema(), &as_json(&bad)).is_empty());
     let text = std::fs::read_to_string(root().join("scenarios/board-plan.toml")).unwrap();
-    let typo = text.replace("set.scoring.threshold = 70", "set.scoring.treshold = 70");
+    let typo = text.replace("set.scoring.threshold = 55", "set.scoring.treshold = 55");
+    assert_ne!(typo, text, "the test must change the file");
     assert!(!errors(&scenario_schema(), &as_json(&typo)).is_empty());
 }
 

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use assert_cmd::Command;
 use revplan::load::{Loaded, LoadedModel, model_from_str, scenario_from_str};
 
 /// The package root.
@@ -117,4 +118,28 @@ impl Default for Parts {
             score: "70",
         }
     }
+}
+
+/// The real binary, with colours off and no terminal width.
+pub fn revplan() -> Command {
+    let mut c = Command::cargo_bin("revplan").unwrap();
+    c.env("NO_COLOR", "1").env_remove("COLUMNS");
+    c
+}
+
+/// Runs the binary with `--format json` appended; panics with its stderr
+/// unless it succeeds.
+pub fn run_json(args: &[&str]) -> serde_json::Value {
+    let out = revplan()
+        .args(args)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "revplan {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
 }

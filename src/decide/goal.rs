@@ -1,0 +1,251 @@
+//! `revplan goal`: the smallest value of a lever for which the probability
+//! of reaching the target is at least a confidence level.
+//!
+//! Every evaluation runs the same trials with the same seed, so P(hit) is a
+//! (nearly) monotone step function of the lever, and bisection on it is
+//! well behaved: it stops at the smallest value found that reaches the
+//! confidence, to within a tolerance of 0.2% of the current value (or one
+//! rep).
+
+use serde::Serialize;
+
+use super::levers::Lever;
+use super::{Figures, Settings};
+use crate::model::Scenario;
+use crate::output::{Format, money, num, pct};
+use crate::sim::{EngineKind, SimError, SimOptions, common_engine, run};
+use crate::spec::Trials;
+
+/// Trials per evaluation when `--trials auto` is asked.
+pub const DEFAULT_TRIALS: u64 = 4096;
+/// Largest multiple of the current value searched (leads, budgets).
+pub const MAX_FACTOR: f64 = 20.0;
+/// Most reps added to the current team.
+pub const MAX_EXTRA_REPS: f64 = 200.0;
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Evaluation {
+    pub value: f64,
+    pub p_hit: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct GoalResult {
+    pub scenario: String,
+    pub lever: String,
+    pub confidence: f64,
+    pub engine: &'static str,
+    pub trials: u64,
+    pub seed: u64,
+    pub target: f64,
+    pub current: f64,
+    pub current_p_hit: f64,
+    /// Whether some value within the bounds reaches the confidence.
+    pub reached: bool,
+    /// The smallest such value found.
+    pub value: Option<f64>,
+    pub p_hit: Option<f64>,
+    pub p_hit_std_error: Option<f64>,
+    pub bounds: (f64, f64),
+    /// The forecast's figures at the value (at the upper bound if not reached).
+    pub figures: Figures,
+    pub evaluations: Vec<Evaluation>,
+    pub message: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GoalError {
+    #[error(transparent)]
+    Sim(#[from] SimError),
+    #[error("{0}")]
+    Lever(String),
+}
+
+/// Searches the lever; `progress` is told each evaluation's value.
+pub fn goal(
+    s: &Scenario,
+    lever: &Lever,
+    confidence: f64,
+    settings: &Settings,
+    progress: &(dyn Fn(f64) + Sync),
+) -> Result<GoalResult, GoalError> {
+    let trials = match settings.trials {
+        Trials::Fixed(n) => n,
+        Trials::Auto => DEFAULT_TRIALS,
+    };
+    let engine = common_engine(&[s], settings.engine);
+    let engine = if engine == EngineKind::Auto {
+        EngineKind::Leads
+    } else {
+        engine
+    };
+    let opts = SimOptions {
+        trials: Trials::Fixed(trials),
+        seed: settings.seed,
+        max_trials: trials,
+        engine,
+    };
+    let mut evaluations = Vec::new();
+    let mut eval = |x: f64| -> Result<(f64, crate::sim::Run), GoalError> {
+        progress(x);
+        let scenario = lever.apply(s, x).map_err(GoalError::Lever)?;
+        let r = run(&scenario, &opts, &|_| {})?;
+        evaluations.push(Evaluation {
+            value: x,
+            p_hit: r.forecast.p_hit_target,
+        });
+        Ok((r.forecast.p_hit_target, r))
+    };
+    let current = lever.current(s);
+    let upper = if lever.integer() {
+        current + MAX_EXTRA_REPS
+    } else {
+        (current * MAX_FACTOR).min(lever.ceiling(s))
+    };
+    let tol = if lever.integer() {
+        1.0
+    } else {
+        (0.002 * current).max(1e-9)
+    };
+    let snap = |x: f64| if lever.integer() { x.round() } else { x };
+    let (p_now, run_now) = eval(current)?;
+    let (mut lo, mut hi, mut best) = if p_now >= confidence {
+        (0.0, current, run_now)
+    } else {
+        let (p_top, run_top) = eval(upper)?;
+        if p_top < confidence {
+            let message = format!(
+                "no value up to {} reaches P(hit) ≥ {}: at that bound P(hit) = {}",
+                fmt_value(lever, upper),
+                pct(confidence),
+                pct(p_top)
+            );
+            return Ok(GoalResult {
+                scenario: s.name.clone(),
+                lever: lever.name(s),
+                confidence,
+                engine: run_top.forecast.engine,
+                trials,
+                seed: settings.seed,
+                target: s.target.total,
+                current,
+                current_p_hit: p_now,
+                reached: false,
+                value: None,
+                p_hit: None,
+                p_hit_std_error: None,
+                bounds: (0.0, upper),
+                figures: Figures::of(&run_top.forecast),
+                evaluations,
+                message,
+            });
+        }
+        (current, upper, run_top)
+    };
+    let mut best_value = hi;
+    while hi - lo > tol {
+        let mid = snap(0.5 * (lo + hi));
+        if mid <= lo || mid >= hi {
+            break;
+        }
+        let (p, r) = eval(mid)?;
+        if p >= confidence {
+            hi = mid;
+            best = r;
+            best_value = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    let f = &best.forecast;
+    let message = format!(
+        "{} = {} gives P(hit) = {} ± {} (currently {} gives {})",
+        lever.name(s),
+        fmt_value(lever, best_value),
+        pct(f.p_hit_target),
+        pct(f.p_hit_std_error),
+        fmt_value(lever, current),
+        pct(p_now)
+    );
+    Ok(GoalResult {
+        scenario: s.name.clone(),
+        lever: lever.name(s),
+        confidence,
+        engine: f.engine,
+        trials,
+        seed: settings.seed,
+        target: s.target.total,
+        current,
+        current_p_hit: p_now,
+        reached: true,
+        value: Some(best_value),
+        p_hit: Some(f.p_hit_target),
+        p_hit_std_error: Some(f.p_hit_std_error),
+        bounds: (0.0, upper),
+        figures: Figures::of(f),
+        evaluations,
+        message,
+    })
+}
+
+fn fmt_value(lever: &Lever, x: f64) -> String {
+    match lever {
+        Lever::Leads => format!("{x:.1} leads/week"),
+        Lever::Budget | Lever::ChannelBudget(_) => money(x),
+        Lever::Reps => format!("{x:.0} reps"),
+    }
+}
+
+pub fn render(g: &GoalResult, format: Format) -> String {
+    match format {
+        Format::Json => {
+            let mut s = serde_json::to_string_pretty(g).expect("serializable");
+            s.push('\n');
+            s
+        }
+        Format::Csv => {
+            let header: Vec<String> = ["value", "p_hit"].map(String::from).to_vec();
+            let rows: Vec<Vec<String>> = g
+                .evaluations
+                .iter()
+                .map(|e| vec![num(e.value, 4), num(e.p_hit, 6)])
+                .collect();
+            crate::output::csv_text(&header, &rows)
+        }
+        Format::Table => {
+            let f = &g.figures;
+            let mut out = format!(
+                "Goal on \"{}\": P(revenue ≥ {}) ≥ {} by moving {}\n({} trials an evaluation, seed {}, {} engine, {} evaluations)\n\n",
+                g.scenario,
+                money(g.target),
+                pct(g.confidence),
+                g.lever,
+                g.trials,
+                g.seed,
+                g.engine,
+                g.evaluations.len()
+            );
+            out.push_str(if g.reached {
+                "Reached: "
+            } else {
+                "Not reached: "
+            });
+            out.push_str(&g.message);
+            out.push_str("\n\n");
+            out.push_str(&format!(
+                "At that value: revenue mean {} (P10 {}, P50 {}, P90 {}), spend {}, leads {}, MQLs {}, opportunities {}, wins {}, CAC {}\n",
+                money(f.revenue.mean),
+                money(f.revenue.p10),
+                money(f.revenue.p50),
+                money(f.revenue.p90),
+                money(f.spend.mean),
+                num(f.stages.leads, 0),
+                num(f.stages.mqls, 0),
+                num(f.stages.opportunities, 0),
+                num(f.stages.wins, 1),
+                f.cac.map_or("-".into(), money)
+            ));
+            out
+        }
+    }
+}

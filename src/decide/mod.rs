@@ -1,0 +1,225 @@
+//! Decisions: `compare`, `sweep`, `goal`, `sensitivity`, `optimize`.
+//!
+//! Every command here simulates a family of scenarios — a base and its
+//! alternatives — with the same seed, the same number of trials and the
+//! same engine ([`run_family`]), so that trial i of every member sees the
+//! same random numbers (common random numbers, see [`crate::sim::rng`]).
+//! Differences are then computed trial by trial ([`paired`]): what they
+//! measure is the change, not the noise, and their confidence intervals are
+//! much narrower than those of two independent runs.
+
+pub mod compare;
+pub mod goal;
+pub mod levers;
+pub mod optimize;
+pub mod sensitivity;
+pub mod sweep;
+
+use serde::Serialize;
+
+use crate::model::Scenario;
+use crate::output::{csv_text, num};
+use crate::sim::{EngineKind, Forecast, Run, SimError, SimOptions, common_engine, run};
+use crate::spec::Trials;
+
+/// z for a two-sided 95% interval.
+pub const Z95: f64 = 1.959_963_984_540_054;
+
+/// A paired difference (other − base) over the same trials.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Delta {
+    pub mean: f64,
+    pub std_error: f64,
+    /// 95% confidence interval of the mean difference.
+    pub ci_low: f64,
+    pub ci_high: f64,
+    /// Share of trials in which the other does better.
+    pub p_better: f64,
+    /// The standard error two independent runs would have had.
+    pub unpaired_std_error: f64,
+}
+
+fn mean_var(xs: &[f64]) -> (f64, f64) {
+    let n = xs.len() as f64;
+    if n < 2.0 {
+        return (xs.first().copied().unwrap_or(0.0), 0.0);
+    }
+    let m = xs.iter().sum::<f64>() / n;
+    let v = xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0);
+    (m, v)
+}
+
+/// Trial-by-trial difference of two runs of the same trials.
+pub fn paired(base: &[f64], other: &[f64]) -> Delta {
+    let d: Vec<f64> = other.iter().zip(base).map(|(o, b)| o - b).collect();
+    let n = d.len().max(1) as f64;
+    let (mean, var) = mean_var(&d);
+    let se = (var / n).sqrt();
+    let (_, vb) = mean_var(base);
+    let (_, vo) = mean_var(other);
+    Delta {
+        mean,
+        std_error: se,
+        ci_low: mean - Z95 * se,
+        ci_high: mean + Z95 * se,
+        p_better: d.iter().filter(|x| **x > 0.0).count() as f64 / n,
+        unpaired_std_error: ((vb + vo) / n).sqrt(),
+    }
+}
+
+/// Paired difference of "hit the target" (1 or 0) per trial.
+pub fn paired_hits(base: &[f64], other: &[f64], target: f64) -> Delta {
+    let hit = |v: &[f64]| -> Vec<f64> {
+        v.iter()
+            .map(|x| f64::from(u8::from(*x >= target)))
+            .collect()
+    };
+    paired(&hit(base), &hit(other))
+}
+
+/// How a decision command simulates.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub trials: Trials,
+    pub seed: u64,
+    pub max_trials: u64,
+    pub engine: EngineKind,
+}
+
+impl Settings {
+    fn options(&self, trials: Trials, engine: EngineKind) -> SimOptions {
+        SimOptions {
+            trials,
+            seed: self.seed,
+            max_trials: self.max_trials,
+            engine,
+        }
+    }
+}
+
+/// Runs every scenario with the same seed, trials and engine. With
+/// `--trials auto` the first (the base) decides how many trials all run.
+pub fn run_family(
+    scenarios: &[&Scenario],
+    settings: &Settings,
+    progress: &(dyn Fn(usize, u64) + Sync),
+) -> Result<Vec<Run>, SimError> {
+    let engine = common_engine(scenarios, settings.engine);
+    let mut out: Vec<Run> = Vec::with_capacity(scenarios.len());
+    let mut trials = settings.trials;
+    for (i, s) in scenarios.iter().enumerate() {
+        let r = run(s, &settings.options(trials, engine), &|done| {
+            progress(i, done)
+        })?;
+        trials = Trials::Fixed(r.forecast.trials);
+        out.push(r);
+    }
+    Ok(out)
+}
+
+/// The figures a decision is judged on: the summary keys of `simulate`
+/// (`p_hit_target`, `revenue`, `spend`, `stages`) and a few ratios.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Figures {
+    pub p_hit_target: f64,
+    pub p_hit_std_error: f64,
+    pub revenue: crate::sim::Summary,
+    pub spend: crate::sim::MeanSe,
+    pub stages: crate::sim::StageMeans,
+    /// SALs per MQL.
+    pub acceptance_rate: Option<f64>,
+    /// Spend per win.
+    pub cac: Option<f64>,
+    /// (revenue − spend) / spend.
+    pub roi: Option<f64>,
+}
+
+impl Figures {
+    pub fn of(f: &Forecast) -> Figures {
+        let ratio = |a: f64, b: f64| (b > 0.0).then(|| a / b);
+        let spend = f.spend.mean;
+        Figures {
+            p_hit_target: f.p_hit_target,
+            p_hit_std_error: f.p_hit_std_error,
+            revenue: f.revenue.clone(),
+            spend: f.spend.clone(),
+            stages: f.stages.clone(),
+            acceptance_rate: ratio(f.stages.sals, f.stages.mqls),
+            cac: ratio(spend, f.stages.wins),
+            roi: ratio(f.revenue.mean - spend, spend),
+        }
+    }
+}
+
+/// A CSV column: its header and the value of one row.
+pub type Column = (&'static str, String);
+
+impl Figures {
+    /// The figures as CSV columns, in the same order for every command.
+    pub fn columns(&self) -> Vec<Column> {
+        let opt = |x: Option<f64>| x.map_or(String::new(), |v| num(v, 6));
+        vec![
+            ("p_hit", num(self.p_hit_target, 6)),
+            ("p_hit_std_error", num(self.p_hit_std_error, 6)),
+            ("mean", num(self.revenue.mean, 2)),
+            ("p10", num(self.revenue.p10, 2)),
+            ("p50", num(self.revenue.p50, 2)),
+            ("p90", num(self.revenue.p90, 2)),
+            ("spend", num(self.spend.mean, 2)),
+            ("cac", opt(self.cac)),
+            ("roi", opt(self.roi)),
+            ("leads", num(self.stages.leads, 2)),
+            ("mqls", num(self.stages.mqls, 2)),
+            ("sals", num(self.stages.sals, 2)),
+            ("acceptance_rate", opt(self.acceptance_rate)),
+            ("opportunities", num(self.stages.opportunities, 2)),
+            ("wins", num(self.stages.wins, 3)),
+        ]
+    }
+}
+
+/// CSV text of rows of columns; the header is the first row's names.
+pub fn columns_csv(rows: Vec<Vec<Column>>) -> String {
+    let header: Vec<String> = rows.first().map_or(Vec::new(), |r| {
+        r.iter().map(|(h, _)| (*h).to_string()).collect()
+    });
+    let rows: Vec<Vec<String>> = rows
+        .into_iter()
+        .map(|r| r.into_iter().map(|(_, v)| v).collect())
+        .collect();
+    csv_text(&header, &rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paired_differences_of_identical_runs_are_exactly_zero() {
+        let a = [1.0, 5.0, 3.0, 8.0];
+        let d = paired(&a, &a);
+        assert_eq!(
+            (d.mean, d.std_error, d.ci_low, d.ci_high, d.p_better),
+            (0.0, 0.0, 0.0, 0.0, 0.0)
+        );
+        assert!(d.unpaired_std_error > 0.0);
+    }
+
+    #[test]
+    fn pairing_removes_shared_noise() {
+        // other = base + 1 plus a little noise: the paired SE is tiny.
+        let base: Vec<f64> = (0..1000).map(|i| ((i * 7919) % 1000) as f64).collect();
+        let other: Vec<f64> = base
+            .iter()
+            .enumerate()
+            .map(|(i, b)| b + 1.0 + ((i % 3) as f64 - 1.0) * 0.1)
+            .collect();
+        let d = paired(&base, &other);
+        assert!((d.mean - 1.0).abs() < 0.01);
+        assert!(d.std_error < d.unpaired_std_error / 100.0);
+        assert!(d.ci_low < 1.0 && d.ci_high > 1.0);
+        assert_eq!(d.p_better, 1.0);
+        let h = paired_hits(&base, &other, 500.0);
+        assert!(h.mean >= 0.0);
+    }
+}

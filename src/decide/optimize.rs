@@ -1,0 +1,441 @@
+//! `revplan optimize`: the split of a media budget across budget-driven
+//! channels that maximises mean revenue, median revenue or P(hit), through
+//! each channel's response curve (diminishing returns) and funnel.
+//!
+//! Method: marginal ascent on common random numbers. From the current split
+//! scaled to the budget (within each channel's bounds), each round
+//! estimates every channel's marginal value — the objective with one step
+//! more of budget there, all runs on the same random numbers, so the
+//! differences are smooth in the budget — and moves one step from the
+//! channel with the lowest marginal value to the one with the highest. The
+//! move is kept if the objective improves; otherwise the step is halved.
+//! It stops when the step is below 0.2% of the budget. At the optimum of a
+//! concave objective the marginal values are equal, which is what the test
+//! against a closed-form two-channel case checks.
+//!
+//! Budgets are media budgets over the horizon: a channel's
+//! `budget_per_week` times its active weeks. Program costs and costs per
+//! lead are not part of it.
+
+use serde::Serialize;
+
+use super::levers::{budget_channels, horizon_budget, set_horizon_budget};
+use super::{Delta, Figures, Settings, paired, paired_hits};
+use crate::model::{Scenario, Volume};
+use crate::output::{Format, TextTable, csv_text, money, num, pct};
+use crate::sim::{EngineKind, Forecast, Run, SimError, SimOptions, common_engine, run};
+use crate::spec::Trials;
+
+/// Trials per evaluation when `--trials auto` is asked.
+pub const DEFAULT_TRIALS: u64 = 2048;
+/// Most evaluations before giving up on convergence.
+pub const MAX_EVALUATIONS: usize = 400;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Objective {
+    /// Mean revenue.
+    Mean,
+    /// Median revenue.
+    P50,
+    /// P(revenue ≥ target).
+    PHit,
+}
+
+impl Objective {
+    fn of(self, f: &Forecast) -> f64 {
+        match self {
+            Objective::Mean => f.revenue.mean,
+            Objective::P50 => f.revenue.p50,
+            Objective::PHit => f.p_hit_target,
+        }
+    }
+
+    fn show(self, v: f64) -> String {
+        match self {
+            Objective::Mean | Objective::P50 => money(v),
+            Objective::PHit => pct(v),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Allocation {
+    pub channel: String,
+    pub budget_per_week: f64,
+    pub budget: f64,
+    pub share: f64,
+    pub leads_per_week: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Optimization {
+    pub scenario: String,
+    pub objective: Objective,
+    /// Media budget over the horizon.
+    pub budget: f64,
+    /// The scenario's own media budget over the horizon (the current split
+    /// is this split, scaled to `budget`).
+    pub scenario_budget: f64,
+    pub engine: &'static str,
+    pub trials: u64,
+    pub seed: u64,
+    pub target: f64,
+    pub current: Vec<Allocation>,
+    pub best: Vec<Allocation>,
+    pub current_figures: Figures,
+    pub best_figures: Figures,
+    pub objective_current: f64,
+    pub objective_best: f64,
+    /// Revenue and P(hit), best − current, trial by trial.
+    pub revenue_delta: Delta,
+    pub p_hit_delta: Delta,
+    pub evaluations: usize,
+    pub converged: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OptimizeError {
+    #[error(transparent)]
+    Sim(#[from] SimError),
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// Bounds of each budget channel's budget over the horizon: from the file
+/// (`budget_min_per_week`, `budget_max_per_week` × active weeks), with
+/// overrides by channel name.
+pub fn bounds(
+    s: &Scenario,
+    overrides: &[(String, Option<f64>, Option<f64>)],
+) -> Result<Vec<(f64, f64)>, String> {
+    let chans = budget_channels(s);
+    let mut out: Vec<(f64, f64)> = chans
+        .iter()
+        .map(|c| {
+            let weeks = super::levers::active_weeks(s, *c);
+            match &s.model.channels[*c].volume {
+                Volume::Budget { min, max, .. } => (min * weeks, max * weeks),
+                Volume::Leads(_) => (0.0, 0.0),
+            }
+        })
+        .collect();
+    for (name, lo, hi) in overrides {
+        let i = chans
+            .iter()
+            .position(|c| s.model.channels[*c].name == *name)
+            .ok_or_else(|| format!("`{name}` is not a budget-driven channel"))?;
+        if let Some(lo) = lo {
+            out[i].0 = *lo;
+        }
+        if let Some(hi) = hi {
+            out[i].1 = *hi;
+        }
+        if out[i].0 > out[i].1 {
+            return Err(format!("`{name}`: the minimum is above the maximum"));
+        }
+    }
+    Ok(out)
+}
+
+/// Scales `x` to sum to `total` within the bounds.
+fn project(x: &[f64], bounds: &[(f64, f64)], total: f64) -> Vec<f64> {
+    let mut y: Vec<f64> = x
+        .iter()
+        .zip(bounds)
+        .map(|(v, (lo, hi))| v.clamp(*lo, *hi))
+        .collect();
+    for _ in 0..100 {
+        let sum: f64 = y.iter().sum();
+        let gap = total - sum;
+        if gap.abs() <= 1e-9 * total.max(1.0) {
+            break;
+        }
+        // Spread the gap over the channels that can still move that way.
+        let free: Vec<usize> = (0..y.len())
+            .filter(|i| {
+                if gap > 0.0 {
+                    y[*i] < bounds[*i].1
+                } else {
+                    y[*i] > bounds[*i].0
+                }
+            })
+            .collect();
+        if free.is_empty() {
+            break;
+        }
+        let weight: f64 = free.iter().map(|i| y[*i].max(1e-9)).sum();
+        for i in free {
+            let v = y[i] + gap * y[i].max(1e-9) / weight;
+            y[i] = v.clamp(bounds[i].0, bounds[i].1);
+        }
+    }
+    y
+}
+
+/// Searches the split of `budget` (over the horizon) that maximises the
+/// objective.
+pub fn optimize(
+    s: &Scenario,
+    budget: f64,
+    objective: Objective,
+    bounds: &[(f64, f64)],
+    settings: &Settings,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<Optimization, OptimizeError> {
+    let chans = budget_channels(s);
+    if chans.is_empty() {
+        return Err(OptimizeError::Setup(
+            "no channel is budget-driven (volume = { budget_per_week, response }): nothing to allocate".into(),
+        ));
+    }
+    let (lo_sum, hi_sum): (f64, f64) = bounds
+        .iter()
+        .fold((0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1));
+    if !(budget.is_finite() && budget > 0.0) || budget < lo_sum - 1e-9 || budget > hi_sum + 1e-9 {
+        return Err(OptimizeError::Setup(format!(
+            "the budget {} is outside what the channels' bounds allow ({} to {})",
+            money(budget),
+            money(lo_sum),
+            money(hi_sum)
+        )));
+    }
+    let trials = match settings.trials {
+        Trials::Fixed(n) => n,
+        Trials::Auto => DEFAULT_TRIALS,
+    };
+    let engine = match common_engine(&[s], settings.engine) {
+        EngineKind::Auto => EngineKind::Leads,
+        e => e,
+    };
+    let opts = SimOptions {
+        trials: Trials::Fixed(trials),
+        seed: settings.seed,
+        max_trials: trials,
+        engine,
+    };
+    let with = |x: &[f64]| {
+        let mut t = s.clone();
+        for (c, v) in chans.iter().zip(x) {
+            set_horizon_budget(&mut t, *c, *v);
+        }
+        t
+    };
+    let evaluations = std::cell::Cell::new(0usize);
+    let eval = |x: &[f64]| -> Result<Run, SimError> {
+        evaluations.set(evaluations.get() + 1);
+        progress(evaluations.get());
+        run(&with(x), &opts, &|_| {})
+    };
+    // The baseline is the current split, scaled to the budget: what the
+    // search changes is the split, not the amount.
+    let as_is: Vec<f64> = chans.iter().map(|c| horizon_budget(s, *c)).collect();
+    let current = project(&as_is, bounds, budget);
+    let start_run = eval(&current)?;
+    let mut x = current.clone();
+    let mut best = start_run.clone();
+    let mut f0 = objective.of(&best.forecast);
+    let mut step = 0.1 * budget;
+    let min_step = 0.002 * budget;
+    let n = x.len();
+    let mut converged = false;
+    while evaluations.get() < MAX_EVALUATIONS {
+        if step < min_step || n < 2 {
+            converged = true;
+            break;
+        }
+        // Marginal value of one more step in each channel.
+        let mut gain = vec![f64::NEG_INFINITY; n];
+        for i in 0..n {
+            if x[i] + step <= bounds[i].1 {
+                let mut y = x.clone();
+                y[i] += step;
+                gain[i] = objective.of(&eval(&y)?.forecast) - f0;
+            }
+        }
+        let up = (0..n)
+            .filter(|i| gain[*i].is_finite())
+            .max_by(|a, b| gain[*a].total_cmp(&gain[*b]));
+        let down = (0..n)
+            .filter(|i| x[*i] - step >= bounds[*i].0 && Some(*i) != up)
+            .min_by(|a, b| gain[*a].total_cmp(&gain[*b]));
+        let (Some(j), Some(i)) = (up, down) else {
+            step /= 2.0;
+            continue;
+        };
+        if gain[j] <= gain[i] {
+            step /= 2.0;
+            continue;
+        }
+        let mut y = x.clone();
+        y[j] += step;
+        y[i] -= step;
+        let r = eval(&y)?;
+        let f = objective.of(&r.forecast);
+        if f > f0 {
+            x = y;
+            f0 = f;
+            best = r;
+        } else {
+            step /= 2.0;
+        }
+    }
+    let alloc = |x: &[f64]| -> Vec<Allocation> {
+        let scenario = with(x);
+        let total: f64 = x.iter().sum();
+        chans
+            .iter()
+            .zip(x)
+            .map(|(c, v)| {
+                let ch = &scenario.model.channels[*c];
+                let weeks = super::levers::active_weeks(&scenario, *c).max(1.0);
+                let leads: f64 = (0..scenario.weeks())
+                    .map(|w| ch.expected_leads(w, &scenario.calendar))
+                    .sum();
+                Allocation {
+                    channel: ch.name.clone(),
+                    budget_per_week: v / weeks,
+                    budget: *v,
+                    share: if total > 0.0 { v / total } else { 0.0 },
+                    leads_per_week: leads / f64::from(scenario.weeks()),
+                }
+            })
+            .collect()
+    };
+    Ok(Optimization {
+        scenario: s.name.clone(),
+        objective,
+        budget,
+        scenario_budget: as_is.iter().sum(),
+        engine: best.forecast.engine,
+        trials,
+        seed: settings.seed,
+        target: s.target.total,
+        current: alloc(&current),
+        best: alloc(&x),
+        current_figures: Figures::of(&start_run.forecast),
+        best_figures: Figures::of(&best.forecast),
+        objective_current: objective.of(&start_run.forecast),
+        objective_best: f0,
+        revenue_delta: paired(&start_run.per_trial, &best.per_trial),
+        p_hit_delta: paired_hits(&start_run.per_trial, &best.per_trial, s.target.total),
+        evaluations: evaluations.get(),
+        converged,
+    })
+}
+
+pub fn render(o: &Optimization, format: Format) -> String {
+    match format {
+        Format::Json => {
+            let mut s = serde_json::to_string_pretty(o).expect("serializable");
+            s.push('\n');
+            s
+        }
+        Format::Csv => {
+            let header: Vec<String> = [
+                "channel",
+                "current_budget",
+                "current_share",
+                "best_budget",
+                "best_share",
+                "current_budget_per_week",
+                "best_budget_per_week",
+                "current_leads_per_week",
+                "best_leads_per_week",
+            ]
+            .map(String::from)
+            .to_vec();
+            let rows: Vec<Vec<String>> = o
+                .current
+                .iter()
+                .zip(&o.best)
+                .map(|(c, b)| {
+                    vec![
+                        c.channel.clone(),
+                        num(c.budget, 2),
+                        num(c.share, 6),
+                        num(b.budget, 2),
+                        num(b.share, 6),
+                        num(c.budget_per_week, 2),
+                        num(b.budget_per_week, 2),
+                        num(c.leads_per_week, 3),
+                        num(b.leads_per_week, 3),
+                    ]
+                })
+                .collect();
+            csv_text(&header, &rows)
+        }
+        Format::Table => {
+            let name = match o.objective {
+                Objective::Mean => "mean revenue",
+                Objective::P50 => "median revenue",
+                Objective::PHit => "P(revenue ≥ target)",
+            };
+            let mut out = format!(
+                "Optimize \"{}\": split a media budget of {} over the horizon to maximise {}\n\
+                 ({} trials an evaluation, seed {}, {} engine, {} evaluations{})\n\n",
+                o.scenario,
+                money(o.budget),
+                name,
+                o.trials,
+                o.seed,
+                o.engine,
+                o.evaluations,
+                if o.converged {
+                    ""
+                } else {
+                    ", stopped before converging"
+                }
+            );
+            out.push_str(&format!(
+                "The current split is the scenario's ({} over the horizon), scaled to {}.\n\n",
+                money(o.scenario_budget),
+                money(o.budget)
+            ));
+            let mut t = TextTable::new([
+                "channel", "current", "share", "per week", "leads/wk", "best", "share", "per week",
+                "leads/wk",
+            ]);
+            for (c, b) in o.current.iter().zip(&o.best) {
+                t.row(vec![
+                    c.channel.clone(),
+                    money(c.budget),
+                    pct(c.share),
+                    money(c.budget_per_week),
+                    num(c.leads_per_week, 1),
+                    money(b.budget),
+                    pct(b.share),
+                    money(b.budget_per_week),
+                    num(b.leads_per_week, 1),
+                ]);
+            }
+            out.push_str(&t.render("  "));
+            let (c, b) = (&o.current_figures, &o.best_figures);
+            out.push_str(&format!(
+                "\n  {name}: {} now, {} with the best split\n",
+                o.objective.show(o.objective_current),
+                o.objective.show(o.objective_best)
+            ));
+            out.push_str(&format!(
+                "  revenue {} → {} ({} … {} at 95%, better in {} of trials); P(hit) {} → {}\n",
+                money(c.revenue.mean),
+                money(b.revenue.mean),
+                money(o.revenue_delta.ci_low),
+                money(o.revenue_delta.ci_high),
+                pct(o.revenue_delta.p_better),
+                pct(c.p_hit_target),
+                pct(b.p_hit_target)
+            ));
+            out.push_str(&format!(
+                "  leads {} → {}, wins {} → {}, CAC {} → {}\n",
+                num(c.stages.leads, 0),
+                num(b.stages.leads, 0),
+                num(c.stages.wins, 1),
+                num(b.stages.wins, 1),
+                c.cac.map_or("-".into(), money),
+                b.cac.map_or("-".into(), money)
+            ));
+            out
+        }
+    }
+}

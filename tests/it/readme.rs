@@ -1,0 +1,73 @@
+//! Every `cargo run --release -- …` command of the README runs: the same
+//! arguments through the real binary, in a scratch folder that sees the
+//! shipped models and scenarios, with the number of trials cut down so
+//! that the suite stays quick (the full runs are what `cargo bench` and
+//! the README's figures come from).
+
+use std::path::Path;
+
+use crate::support::{revplan, root};
+
+/// Commands that simulate, and so take `--trials`.
+const SIMULATING: &[&str] = &[
+    "simulate",
+    "compare",
+    "sweep",
+    "goal",
+    "sensitivity",
+    "optimize",
+];
+
+fn readme_commands() -> Vec<Vec<String>> {
+    let text = std::fs::read_to_string(root().join("README.md")).unwrap();
+    text.lines()
+        .filter_map(|l| l.trim().strip_prefix("cargo run --release -- "))
+        .map(|l| {
+            let l = l.split(" #").next().unwrap_or(l);
+            l.split_whitespace().map(String::from).collect()
+        })
+        .collect()
+}
+
+fn link(from: &Path, to: &Path) {
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(from, to).unwrap();
+    #[cfg(not(unix))]
+    std::fs::create_dir_all(to).unwrap_or_else(|_| panic!("{from:?}"));
+}
+
+#[test]
+fn every_readme_command_runs() {
+    let commands = readme_commands();
+    assert!(commands.len() >= 10, "{commands:?}");
+    let dir = tempfile::tempdir().unwrap();
+    for sub in ["models", "scenarios", "schemas"] {
+        link(&root().join(sub), &dir.path().join(sub));
+    }
+    for args in commands {
+        let mut args = args.clone();
+        if SIMULATING.contains(&args[0].as_str()) {
+            match args.iter().position(|a| a == "--trials") {
+                Some(i) => args[i + 1] = "128".into(),
+                None => args.extend(["--trials".into(), "128".into()]),
+            }
+        }
+        let out = revplan()
+            .current_dir(dir.path())
+            .args(&args)
+            .output()
+            .unwrap();
+        // goal exits 1 when the confidence is out of reach: still a run.
+        let ok = out.status.success() || (args[0] == "goal" && out.status.code() == Some(1));
+        assert!(
+            ok,
+            "revplan {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if let Some(i) = args.iter().position(|a| a == "--out") {
+            let written = dir.path().join(&args[i + 1]);
+            assert!(written.metadata().unwrap().len() > 0, "{written:?}");
+        }
+    }
+}
