@@ -39,6 +39,7 @@ pub enum Objective {
     /// Median revenue.
     P50,
     /// P(revenue ≥ target).
+    #[value(alias = "p_hit")]
     PHit,
 }
 

@@ -443,3 +443,37 @@ fn paired_deltas_match_their_definition() {
     assert!((d.std_error - (1.3f64 / 5.0).sqrt()).abs() < 1e-12);
     assert!((d.p_better - 0.4).abs() < 1e-12);
 }
+
+#[test]
+fn the_optimiser_raises_p_hit_when_asked() {
+    // With identical funnels the revenue distribution depends only on the
+    // total lead rate, so P(hit) peaks where the mean does: the search for
+    // it must at least not lose ground and must move toward the closed form.
+    let s = load(TWO, &[]);
+    let weeks = f64::from(s.weeks());
+    let weekly = 40_000.0;
+    let (b1, _) = closed_form(&s, weekly);
+    let bounds = bounds(&s, &[]).unwrap();
+    let o = optimize(
+        &s,
+        weekly * weeks,
+        Objective::PHit,
+        &bounds,
+        &settings(2048, 8, EngineKind::Fast),
+        &|_| {},
+    )
+    .unwrap();
+    assert!(
+        o.objective_current > 0.05 && o.objective_current < 0.95,
+        "{}",
+        o.objective_current
+    );
+    assert!(o.objective_best >= o.objective_current);
+    assert_eq!(o.objective_best, o.best_figures.p_hit_target);
+    let start = o.current[0].budget_per_week;
+    let found = o.best[0].budget_per_week;
+    assert!(
+        (found - b1).abs() < (start - b1).abs(),
+        "moved from {start:.0} to {found:.0}, optimum {b1:.0}"
+    );
+}
