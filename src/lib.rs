@@ -14,6 +14,7 @@
 
 pub mod calendar;
 pub mod chain;
+pub mod chart;
 pub mod check;
 pub mod decide;
 pub mod diag;
@@ -24,6 +25,7 @@ pub mod model;
 pub mod output;
 pub mod plan;
 pub mod read;
+pub mod report;
 pub mod sim;
 pub mod spec;
 pub mod timeline;
@@ -48,6 +50,9 @@ pub enum Error {
     /// A flag's value does not make sense for the scenario.
     #[error("{0}")]
     Usage(String),
+    /// A chart could not be drawn.
+    #[error(transparent)]
+    Chart(#[from] chart::ChartError),
     /// The worker threads could not be started.
     #[error("cannot start the worker threads: {0}")]
     Threads(String),
@@ -72,7 +77,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Input(_) | Error::NoVariant { .. } | Error::Sim(_) | Error::Usage(_) => 2,
-            Error::Plan(_) | Error::Write { .. } | Error::Threads(_) => 1,
+            Error::Plan(_) | Error::Write { .. } | Error::Threads(_) | Error::Chart(_) => 1,
         }
     }
 }

@@ -145,6 +145,20 @@ per lead. Bounds come from budget_min_per_week / budget_max_per_week in the file
 (over the horizon).")]
     Optimize(OptimizeArgs),
 
+    /// Write the board report: one self-contained HTML page with the
+    /// headline, the plan by quarter, the forecast charts, the reports by
+    /// lead source, the variants compared and the sensitivity tornado, and
+    /// every chart as PNG beside it.
+    ///
+    /// The page has no script and fetches nothing (inline SVG and CSS): it can
+    /// be opened offline, attached to an email, and printed.
+    #[command(after_help = "\
+Examples:
+  revplan report scenarios/board-plan.toml --out board-report
+  revplan report scenarios/acme-52w.toml --out acme --trials 20000 --no-sensitivity
+Open DIR/index.html in a browser. The same files, seed and trials give the same page, byte for byte.")]
+    Report(ReportArgs),
+
     /// Print the JSON Schema of model or scenario files, for editors.
     #[command(after_help = "\
 Examples:
@@ -198,6 +212,15 @@ struct PlanArgs {
     weekly: bool,
     #[command(flatten)]
     output: OutputArgs,
+    #[command(flatten)]
+    charts: ChartArgs,
+}
+
+#[derive(Args)]
+struct ChartArgs {
+    /// Also draw the charts that fit, as SVG and PNG, into this folder.
+    #[arg(long, value_name = "DIR")]
+    charts: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -242,8 +265,13 @@ struct SimulateArgs {
     /// Add the monthly reports by lead source to the terminal view.
     #[arg(long)]
     reports: bool,
+    /// With --charts: also the revenue-cycle waterfall of each channel.
+    #[arg(long)]
+    by_channel: bool,
     #[command(flatten)]
     output: OutputArgs,
+    #[command(flatten)]
+    charts: ChartArgs,
 }
 
 #[derive(Args)]
@@ -265,6 +293,8 @@ struct CompareArgs {
     run: RunArgs,
     #[command(flatten)]
     output: OutputArgs,
+    #[command(flatten)]
+    charts: ChartArgs,
 }
 
 #[derive(Args)]
@@ -290,6 +320,8 @@ struct SweepArgs {
     run: RunArgs,
     #[command(flatten)]
     output: OutputArgs,
+    #[command(flatten)]
+    charts: ChartArgs,
 }
 
 #[derive(Args)]
@@ -329,6 +361,8 @@ struct SensitivityArgs {
     run: RunArgs,
     #[command(flatten)]
     output: OutputArgs,
+    #[command(flatten)]
+    charts: ChartArgs,
 }
 
 #[derive(Args)]
@@ -351,6 +385,25 @@ struct OptimizeArgs {
     run: RunArgs,
     #[command(flatten)]
     output: OutputArgs,
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    /// The scenario file; its variants are compared in the report.
+    #[arg(value_name = "SCENARIO")]
+    scenario: PathBuf,
+    /// Override a key of the scenario or model, e.g. scoring.threshold=70.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// The folder to write index.html and the PNG charts into (created if
+    /// missing; files written atomically).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Leave out the sensitivity analysis (the slowest part).
+    #[arg(long)]
+    no_sensitivity: bool,
+    #[command(flatten)]
+    run: RunArgs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -389,6 +442,7 @@ fn main() -> ExitCode {
         Command::Goal(a) => goal(&a),
         Command::Sensitivity(a) => sensitivity(&a),
         Command::Optimize(a) => optimize(&a),
+        Command::Report(a) => report_command(&a),
         Command::Schema(a) => schema(&a),
     };
     ExitCode::from(code as u8)
@@ -414,6 +468,25 @@ fn report(e: &Error) -> i32 {
         other => eprintln!("error: {other}"),
     }
     e.exit_code()
+}
+
+/// Draws charts into --charts DIR when asked, and says where on stderr.
+fn charts(
+    a: &ChartArgs,
+    draw: impl FnOnce() -> Result<Vec<revplan::chart::Chart>, revplan::chart::ChartError>,
+) -> Result<(), Error> {
+    let Some(dir) = &a.charts else {
+        return Ok(());
+    };
+    let drawn = draw()?;
+    let written = revplan::output::write_files(dir, &revplan::output::chart_files(&drawn))
+        .map_err(|(path, source)| Error::Write { path, source })?;
+    eprintln!(
+        "{} chart(s) written to {} as SVG and PNG",
+        written.len() / 2,
+        dir.display()
+    );
+    Ok(())
 }
 
 /// Sends output to stdout or, atomically, to a file.
@@ -479,7 +552,8 @@ fn plan(a: &PlanArgs) -> i32 {
         let s = scenario(&a.scenario)?;
         let p = revplan::plan::plan(&s)?;
         let text = revplan::plan::render::render(&p, a.output.format, a.weekly);
-        emit(&text, a.output.out.as_deref())
+        emit(&text, a.output.out.as_deref())?;
+        charts(&a.charts, || revplan::chart::plan_charts(&p))
     };
     match run() {
         Ok(()) => 0,
@@ -537,7 +611,10 @@ fn simulate(a: &SimulateArgs) -> i32 {
         })??;
         bar.finish_and_clear();
         let text = revplan::sim::render::render(&f, a.output.format, a.reports);
-        emit(&text, a.output.out.as_deref())
+        emit(&text, a.output.out.as_deref())?;
+        charts(&a.charts, || {
+            revplan::chart::forecast_charts(&f, a.by_channel)
+        })
     };
     match run() {
         Ok(()) => 0,
@@ -628,8 +705,8 @@ fn compare(a: &CompareArgs, m: &ArgMatches) -> i32 {
         let settings = settings(&a.run, &loaded.base);
         let bar = runs_bar(1 + candidates.len() as u64, "comparing");
         let c = with_threads(a.run.threads, || {
-            revplan::decide::compare::compare(&loaded.base, &candidates, &settings, &|i, _| {
-                bar.set_position(i as u64)
+            revplan::decide::compare::compare(&loaded.base, &candidates, &settings, &|done| {
+                bar.set_position(done as u64)
             })
         })??;
         bar.finish_and_clear();
@@ -637,6 +714,7 @@ fn compare(a: &CompareArgs, m: &ArgMatches) -> i32 {
             &revplan::decide::compare::render(&c, a.output.format),
             a.output.out.as_deref(),
         )?;
+        charts(&a.charts, || revplan::chart::variants_charts(&c))?;
         Ok(0)
     })())
 }
@@ -677,8 +755,8 @@ fn sweep(a: &SweepArgs) -> i32 {
         let settings = settings(&a.run, &points[0].1);
         let bar = runs_bar(points.len() as u64, "sweeping");
         let sw = with_threads(a.run.threads, || {
-            revplan::decide::sweep::sweep(&a.param, &points, &settings, &|i, _| {
-                bar.set_position(i as u64)
+            revplan::decide::sweep::sweep(&a.param, &points, &settings, &|done| {
+                bar.set_position(done as u64)
             })
         })??;
         bar.finish_and_clear();
@@ -686,6 +764,7 @@ fn sweep(a: &SweepArgs) -> i32 {
             &revplan::decide::sweep::render(&sw, a.output.format),
             a.output.out.as_deref(),
         )?;
+        charts(&a.charts, || revplan::chart::sweep_charts(&sw))?;
         Ok(0)
     })())
 }
@@ -744,6 +823,7 @@ fn sensitivity(a: &SensitivityArgs) -> i32 {
             &revplan::decide::sensitivity::render(&r, a.output.format),
             a.output.out.as_deref(),
         )?;
+        charts(&a.charts, || revplan::chart::sensitivity_charts(&r))?;
         Ok(0)
     })())
 }
@@ -798,6 +878,44 @@ fn optimize(a: &OptimizeArgs) -> i32 {
             &revplan::decide::optimize::render(&o, a.output.format),
             a.output.out.as_deref(),
         )?;
+        Ok(0)
+    })())
+}
+
+fn report_command(a: &ReportArgs) -> i32 {
+    finish((|| {
+        let loaded = revplan::load::load_scenario(&a.scenario, &a.set)?;
+        let settings = settings(&a.run, &loaded.base);
+        let bar = runs_bar(revplan::report::STEPS as u64, "report");
+        let options = revplan::report::ReportOptions {
+            sensitivity: !a.no_sensitivity,
+            by_channel: true,
+        };
+        let r = with_threads(a.run.threads, || {
+            revplan::report::build(&loaded, &settings, options, &|step, what| {
+                bar.set_message(what.to_string());
+                bar.set_position(step as u64);
+            })
+        })?
+        .map_err(|e| match e {
+            revplan::report::ReportError::Sim(e) => Error::Sim(e),
+            revplan::report::ReportError::Chart(e) => Error::Chart(e),
+        })?;
+        bar.finish_and_clear();
+        let files = revplan::report::files(&r);
+        let refs: Vec<(String, &[u8])> = files
+            .iter()
+            .map(|(n, b)| (n.clone(), b.as_slice()))
+            .collect();
+        revplan::output::write_files(&a.out, &refs)
+            .map_err(|(path, source)| Error::Write { path, source })?;
+        println!(
+            "Report written to {} ({} files): P(revenue ≥ {}) = {}",
+            a.out.join("index.html").display(),
+            files.len(),
+            revplan::output::money(r.forecast.target),
+            revplan::output::pct(r.forecast.p_hit_target)
+        );
         Ok(0)
     })())
 }

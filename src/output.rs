@@ -97,16 +97,72 @@ pub fn money(x: f64) -> String {
     } else if a >= 1e4 {
         format!("{sign}${:.1}K", a / 1e3)
     } else if a >= 999.5 {
-        let n = a.round() as u64;
-        format!("{sign}${},{:03}", n / 1000, n % 1000)
+        format!("{sign}${}", thousands(a.round() as u64))
     } else {
         format!("{sign}${:.0}", if a < 0.5 { 0.0 } else { a })
+    }
+}
+
+/// An integer with thousands separators: 26,825.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A count for people: 26,825 from 100 up, one decimal below (259.9 wins
+/// is a mean, 12.5 is not 13).
+pub fn count(x: f64) -> String {
+    if !x.is_finite() {
+        return "-".into();
+    }
+    let sign = if x < 0.0 { "-" } else { "" };
+    let a = x.abs();
+    if a >= 99.95 {
+        format!("{sign}{}", thousands(a.round() as u64))
+    } else {
+        format!("{sign}{a:.1}")
     }
 }
 
 /// A probability as a percentage with one decimal.
 pub fn pct(p: f64) -> String {
     format!("{:.1}%", 100.0 * p)
+}
+
+/// Writes files into a folder (created if missing), each atomically;
+/// returns their paths.
+pub fn write_files(
+    dir: &Path,
+    files: &[(String, &[u8])],
+) -> Result<Vec<std::path::PathBuf>, (std::path::PathBuf, std::io::Error)> {
+    std::fs::create_dir_all(dir).map_err(|e| (dir.to_path_buf(), e))?;
+    let mut out = Vec::with_capacity(files.len());
+    for (name, bytes) in files {
+        let path = dir.join(name);
+        write_atomic(&path, bytes).map_err(|e| (path.clone(), e))?;
+        out.push(path);
+    }
+    Ok(out)
+}
+
+/// Every chart as `<name>.svg` and `<name>.png`.
+pub fn chart_files(charts: &[crate::chart::Chart]) -> Vec<(String, &[u8])> {
+    charts
+        .iter()
+        .flat_map(|c| {
+            [
+                (format!("{}.svg", c.name), c.svg.as_bytes()),
+                (format!("{}.png", c.name), c.png.as_slice()),
+            ]
+        })
+        .collect()
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same folder
@@ -174,6 +230,14 @@ mod tests {
         assert_eq!(money(999.7), "$1,000");
         assert_eq!(money(-2_500.0), "-$2,500");
         assert_eq!(money(12_345.0), "$12.3K");
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000), "1,000");
+        assert_eq!(thousands(26_825), "26,825");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(count(259.94), "260");
+        assert_eq!(count(12.46), "12.5");
+        assert_eq!(count(-4_705.2), "-4,705");
         assert_eq!(money(7_500_000.0), "$7.50M");
         assert_eq!(money(-1.2e9), "-$1.20B");
     }

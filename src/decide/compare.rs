@@ -37,6 +37,9 @@ pub struct Comparison {
     pub target: f64,
     /// The base first (its deltas are zero), then each variant.
     pub variants: Vec<VariantRow>,
+    /// The base's whole forecast (for reports; not printed).
+    #[serde(skip)]
+    pub base_forecast: crate::sim::Forecast,
 }
 
 /// Simulates the base and every candidate on the same random numbers.
@@ -44,7 +47,7 @@ pub fn compare(
     base: &Scenario,
     candidates: &[Candidate],
     settings: &Settings,
-    progress: &(dyn Fn(usize, u64) + Sync),
+    progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Comparison, SimError> {
     let mut family: Vec<&Scenario> = vec![base];
     family.extend(candidates.iter().map(|c| &c.scenario));
@@ -68,6 +71,7 @@ pub fn compare(
         })
         .collect();
     Ok(Comparison {
+        base_forecast: runs[0].forecast.clone(),
         scenario: base.name.clone(),
         engine: runs[0].forecast.engine,
         trials: runs[0].forecast.trials,

@@ -99,22 +99,33 @@ impl Settings {
 
 /// Runs every scenario with the same seed, trials and engine. With
 /// `--trials auto` the first (the base) decides how many trials all run.
+/// `progress` is told how many runs have finished.
 pub fn run_family(
     scenarios: &[&Scenario],
     settings: &Settings,
-    progress: &(dyn Fn(usize, u64) + Sync),
+    progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Vec<Run>, SimError> {
+    use rayon::prelude::*;
     let engine = common_engine(scenarios, settings.engine);
-    let mut out: Vec<Run> = Vec::with_capacity(scenarios.len());
-    let mut trials = settings.trials;
-    for (i, s) in scenarios.iter().enumerate() {
-        let r = run(s, &settings.options(trials, engine), &|done| {
-            progress(i, done)
-        })?;
-        trials = Trials::Fixed(r.forecast.trials);
-        out.push(r);
-    }
-    Ok(out)
+    let Some((first, rest)) = scenarios.split_first() else {
+        return Ok(Vec::new());
+    };
+    let base = run(first, &settings.options(settings.trials, engine), &|_| {})?;
+    let finished = std::sync::atomic::AtomicUsize::new(1);
+    progress(1);
+    // The base fixes the trial count; the alternatives then run side by side
+    // (each is deterministic on its own, so the order of work is free), which
+    // keeps every core busy when each run is a single block.
+    let options = settings.options(Trials::Fixed(base.forecast.trials), engine);
+    let alternatives = rest
+        .par_iter()
+        .map(|s| {
+            let r = run(s, &options, &|_| {});
+            progress(finished.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1);
+            r
+        })
+        .collect::<Result<Vec<Run>, SimError>>()?;
+    Ok(std::iter::once(base).chain(alternatives).collect())
 }
 
 /// The figures a decision is judged on: the summary keys of `simulate`

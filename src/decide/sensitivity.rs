@@ -181,7 +181,7 @@ pub fn sensitivity(
         settings.trials = Trials::Fixed(DEFAULT_TRIALS);
     }
     let total = family.len();
-    let runs = run_family(&family, &settings, &|i, _| progress(i, total))?;
+    let runs = run_family(&family, &settings, &|done| progress(done, total))?;
     let base = &runs[0].forecast;
     let side = |value: &str, f: &crate::sim::Forecast| Side {
         value: value.to_string(),

@@ -53,7 +53,7 @@ pub fn sweep(
     param: &str,
     points: &[(String, Scenario)],
     settings: &Settings,
-    progress: &(dyn Fn(usize, u64) + Sync),
+    progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Sweep, SimError> {
     let family: Vec<&Scenario> = points.iter().map(|(_, s)| s).collect();
     let runs = run_family(&family, settings, progress)?;

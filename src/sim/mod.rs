@@ -521,6 +521,61 @@ impl Summary {
     }
 }
 
+/// Bins of a histogram for charts.
+pub const HISTOGRAM_BINS: usize = 48;
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Bin {
+    pub from: f64,
+    pub to: f64,
+    pub trials: u64,
+}
+
+/// Trials per bin of equal width.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Histogram {
+    pub bins: Vec<Bin>,
+}
+
+impl Histogram {
+    /// `bins` equal bins from the 0.1% to the 99.9% quantile of sorted
+    /// values; values beyond go to the end bins, so every value is counted.
+    pub fn of_sorted(sorted: &[f64], bins: usize) -> Histogram {
+        if sorted.is_empty() || bins == 0 {
+            return Histogram { bins: Vec::new() };
+        }
+        let lo = nearest_rank(sorted, 0.001);
+        let hi = nearest_rank(sorted, 0.999);
+        let (lo, hi) = if hi > lo {
+            (lo, hi)
+        } else {
+            (lo - 0.5, lo + 0.5)
+        };
+        let width = (hi - lo) / bins as f64;
+        let mut counts = vec![0u64; bins];
+        for v in sorted {
+            let i = ((v - lo) / width).floor();
+            let i = if i.is_nan() {
+                0
+            } else {
+                (i.max(0.0) as usize).min(bins - 1)
+            };
+            counts[i] += 1;
+        }
+        Histogram {
+            bins: counts
+                .into_iter()
+                .enumerate()
+                .map(|(i, trials)| Bin {
+                    from: lo + i as f64 * width,
+                    to: lo + (i + 1) as f64 * width,
+                    trials,
+                })
+                .collect(),
+        }
+    }
+}
+
 /// A mean with its standard error.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct MeanSe {
@@ -665,6 +720,9 @@ pub struct Forecast {
     pub p_hit_target: f64,
     pub p_hit_std_error: f64,
     pub revenue: Summary,
+    /// Horizon revenue in equal bins from P0.1 to P99.9 (the end bins
+    /// also hold the tails beyond).
+    pub revenue_histogram: Histogram,
     pub revenue_new: MeanSe,
     pub revenue_pipeline: MeanSe,
     pub spend: MeanSe,
@@ -697,6 +755,7 @@ fn assemble(
     };
     let totals = sorted(std::mem::take(&mut acc.totals));
     let revenue = Summary::from_sorted(&totals, &acc.scalars[scalar::REVENUE]);
+    let revenue_histogram = Histogram::of_sorted(&totals, HISTOGRAM_BINS);
 
     let np = ctx.periods();
     let period_stats = |offset: usize, ps: &[Period], targets: &[f64]| -> Vec<PeriodStat> {
@@ -886,6 +945,7 @@ fn assemble(
         p_hit_target: p_hit,
         p_hit_std_error: p_se(p_hit),
         revenue,
+        revenue_histogram,
         revenue_new: (&acc.scalars[scalar::REVENUE_NEW]).into(),
         revenue_pipeline: (&acc.scalars[scalar::REVENUE_PIPELINE]).into(),
         spend: (&acc.scalars[scalar::SPEND]).into(),

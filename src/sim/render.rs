@@ -1,7 +1,7 @@
 //! The forecast as a terminal summary, CSV (one row per period and week) or
 //! JSON.
 
-use crate::output::{Format, TextTable, csv_text, money, num, pct};
+use crate::output::{Format, TextTable, count, csv_text, money, num, pct};
 
 use super::{ChannelFigures, Forecast, PeriodStat};
 
@@ -21,14 +21,6 @@ pub fn render(f: &Forecast, format: Format, reports: bool) -> String {
 
 fn pm(p: f64, se: f64) -> String {
     format!("{} ± {}", pct(p), pct(se))
-}
-
-fn count(x: f64) -> String {
-    if x.abs() >= 100.0 {
-        num(x, 0)
-    } else {
-        num(x, 1)
-    }
 }
 
 fn opt_money(x: Option<f64>) -> String {

@@ -52,7 +52,7 @@ fn an_identical_variant_differs_by_exactly_zero_and_pairing_narrows_the_interval
         },
     ];
     let st = settings(1024, 5, EngineKind::Auto);
-    let c = compare(&base, &candidates, &st, &|_, _| {}).unwrap();
+    let c = compare(&base, &candidates, &st, &|_| {}).unwrap();
     assert_eq!(c.variants.len(), 3);
     for row in &c.variants[..2] {
         let d = &row.delta_vs_base;
@@ -94,7 +94,7 @@ fn every_member_of_a_family_is_what_simulate_gives_alone() {
         &base,
         &candidates,
         &settings(512, 9, EngineKind::Auto),
-        &|_, _| {},
+        &|_| {},
     )
     .unwrap();
     let alone = simulate(
@@ -126,7 +126,7 @@ fn auto_trials_are_decided_by_the_base_and_shared() {
         max_trials: 4096,
         engine: EngineKind::Auto,
     };
-    let c = compare(&base, &candidates, &st, &|_, _| {}).unwrap();
+    let c = compare(&base, &candidates, &st, &|_| {}).unwrap();
     assert!(c.trials > 0 && c.trials <= 4096);
     // Each member ran the base's number of trials: the paired difference
     // of an identical copy would not be zero otherwise.
@@ -138,7 +138,7 @@ fn auto_trials_are_decided_by_the_base_and_shared() {
             scenario: base.clone(),
         }],
         &st,
-        &|_, _| {},
+        &|_| {},
     )
     .unwrap();
     assert_eq!(again.trials, c.trials);
@@ -159,7 +159,7 @@ fn mqls_fall_as_the_threshold_rises() {
         "scoring.threshold",
         &points,
         &settings(512, 3, EngineKind::Auto),
-        &|_, _| {},
+        &|_| {},
     )
     .unwrap();
     let mqls: Vec<f64> = sw.points.iter().map(|p| p.figures.stages.mqls).collect();

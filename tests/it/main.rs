@@ -9,6 +9,7 @@ mod oracle;
 mod plan;
 mod props;
 mod readme;
+mod report;
 mod scenario;
 mod schema;
 mod sim;
