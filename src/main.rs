@@ -19,6 +19,8 @@ const EXAMPLES: &str = "\
 Examples:
   revplan check scenarios/board-plan.toml
   revplan plan scenarios/board-plan.toml
+  revplan simulate scenarios/board-plan.toml
+  revplan report scenarios/board-plan.toml --out board-report
   revplan check models/*.toml scenarios/*.toml --format json
   revplan check scenarios/board-plan.toml --set scoring.threshold=70
   revplan schema scenario --out scenario.schema.json
@@ -68,7 +70,8 @@ Examples:
   revplan plan scenarios/board-plan.toml
   revplan plan scenarios/board-plan.toml --weekly
   revplan plan scenarios/board-plan.toml --variant threshold-55 --format json --out plan.json
-  revplan plan scenarios/acme-52w.toml --format csv --out acme-plan.csv")]
+  revplan plan scenarios/acme-52w.toml --format csv --out acme-plan.csv
+  revplan plan scenarios/board-plan.toml --charts charts")]
     Plan(PlanArgs),
 
     /// Forecast with a parallel Monte Carlo simulation: revenue by week,
@@ -84,7 +87,8 @@ Examples:
   revplan simulate scenarios/acme-52w.toml --trials 1000000 --seed 1
   revplan simulate scenarios/board-plan.toml --reports
   revplan simulate scenarios/board-plan.toml --variant threshold-55 --format json --out forecast.json
-  revplan simulate scenarios/board-plan.toml --set capacity=unlimited --threads 1")]
+  revplan simulate scenarios/board-plan.toml --set capacity=unlimited --threads 1
+  revplan simulate scenarios/board-plan.toml --by-channel --charts charts")]
     Simulate(SimulateArgs),
 
     /// Compare the base and every variant side by side, trial by trial on
@@ -97,7 +101,8 @@ Examples:
 Examples:
   revplan compare scenarios/board-plan.toml
   revplan compare scenarios/board-plan.toml --variant threshold-65 --set scoring.threshold=65
-  revplan compare scenarios/board-plan.toml --only threshold-55 --trials 20000 --format csv")]
+  revplan compare scenarios/board-plan.toml --only threshold-55 --trials 20000 --format csv
+  revplan compare scenarios/board-plan.toml --charts charts")]
     Compare(CompareArgs),
 
     /// Run the scenario along one parameter — above all the MQL threshold —
@@ -106,7 +111,7 @@ Examples:
     #[command(after_help = "\
 Examples:
   revplan sweep scenarios/board-plan.toml --param scoring.threshold --from 50 --to 75 --step 5
-  revplan sweep scenarios/board-plan.toml --param capacity.reps --values 2,3,4,5
+  revplan sweep scenarios/board-plan.toml --param capacity.reps --values 2,3,4,5 --charts charts
   revplan sweep scenarios/acme-52w.toml --param channels.webinar.volume.leads_per_week --values 40,60,80 --format json")]
     Sweep(SweepArgs),
 
@@ -130,6 +135,7 @@ Exit code 1 when no value within the bounds reaches the confidence.")]
 Examples:
   revplan sensitivity scenarios/board-plan.toml
   revplan sensitivity scenarios/acme-52w.toml --swing 0.2 --format csv --out tornado.csv
+  revplan sensitivity scenarios/board-plan.toml --charts charts
 Uncertain rates go to their P10 and P90; fixed rates, channel volumes and deal sizes by ±--swing; the MQL threshold
 by ±--threshold-swing points.")]
     Sensitivity(SensitivityArgs),

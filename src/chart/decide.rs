@@ -6,9 +6,9 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
 use super::{
-    BLUE, Chart, ChartError, Drawn, Figure, GOOD, GRID, INK, MUTED, TARGET, WIDTH, bold, colour,
-    count_tick, font, heading, label, legend, money_tick, muted, pct_tick, render, stroke, swatch,
-    top,
+    BLUE, Chart, ChartError, Drawn, Figure, GOOD, GRID, INK, MUTED, TARGET, WIDTH, bold,
+    boxed_label, colour, count_tick, font, heading, label, legend, money_tick, muted, pct_tick,
+    render, stroke, swatch, top,
 };
 use crate::decide::compare::Comparison;
 use crate::decide::sensitivity::Sensitivity;
@@ -414,7 +414,7 @@ impl Figure for SweepCurves<'_> {
             } else {
                 (HPos::Left, 16)
             };
-            label(
+            boxed_label(
                 root,
                 &format!("best: {} → {}", s.points[best].value, pct(*y)),
                 (px + dx, py + 14),

@@ -228,6 +228,35 @@ pub fn label<DB: DrawingBackend>(
     Ok(())
 }
 
+/// A label on a white box, for text placed over lines and bars.
+pub fn boxed_label<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    text: &str,
+    (x, y): (i32, i32),
+    style: TextStyle<'static>,
+    h: HPos,
+    v: VPos,
+) -> Drawn {
+    let (w, ht) = root.estimate_text_size(text, &style)?;
+    let (w, ht) = (w as i32, ht as i32);
+    let left = match h {
+        HPos::Left => x,
+        HPos::Center => x - w / 2,
+        HPos::Right => x - w,
+    };
+    let top = match v {
+        VPos::Top => y,
+        VPos::Center => y - ht / 2,
+        VPos::Bottom => y - ht,
+    };
+    let pad = 3;
+    root.draw(&Rectangle::new(
+        [(left - pad, top - pad), (left + w + pad, top + ht + pad)],
+        WHITE.mix(0.9).filled(),
+    ))?;
+    label(root, text, (x, y), style, h, v)
+}
+
 /// Short money for axis ticks: $0, $750K, $1.2M, $15M, $2.5B.
 pub fn money_tick(x: f64) -> String {
     let sign = if x < -0.5 { "-" } else { "" };

@@ -16,6 +16,7 @@ const SIMULATING: &[&str] = &[
     "goal",
     "sensitivity",
     "optimize",
+    "report",
 ];
 
 fn readme_commands() -> Vec<Vec<String>> {
@@ -24,9 +25,15 @@ fn readme_commands() -> Vec<Vec<String>> {
         .filter_map(|l| l.trim().strip_prefix("cargo run --release -- "))
         .map(|l| {
             let l = l.split(" #").next().unwrap_or(l);
-            l.split_whitespace().map(String::from).collect()
+            l.split_whitespace().map(String::from).collect::<Vec<_>>()
         })
-        .collect()
+        .fold(Vec::new(), |mut all, c| {
+            // A command shown twice runs once.
+            if !all.contains(&c) {
+                all.push(c);
+            }
+            all
+        })
 }
 
 fn link(from: &Path, to: &Path) {
@@ -52,6 +59,12 @@ fn every_readme_command_runs() {
                 None => args.extend(["--trials".into(), "128".into()]),
             }
         }
+        for flag in ["--charts", "--out"] {
+            if let Some(i) = args.iter().position(|a| a == flag) {
+                let written = dir.path().join(&args[i + 1]);
+                assert!(!written.exists(), "two README commands write {written:?}");
+            }
+        }
         let out = revplan()
             .current_dir(dir.path())
             .args(&args)
@@ -66,8 +79,15 @@ fn every_readme_command_runs() {
             String::from_utf8_lossy(&out.stderr)
         );
         if let Some(i) = args.iter().position(|a| a == "--out") {
-            let written = dir.path().join(&args[i + 1]);
+            let mut written = dir.path().join(&args[i + 1]);
+            if args[0] == "report" {
+                written = written.join("index.html");
+            }
             assert!(written.metadata().unwrap().len() > 0, "{written:?}");
+        }
+        if let Some(i) = args.iter().position(|a| a == "--charts") {
+            let charts = std::fs::read_dir(dir.path().join(&args[i + 1])).unwrap();
+            assert!(charts.count() >= 2, "no charts from {args:?}");
         }
     }
 }
