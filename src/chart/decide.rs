@@ -6,9 +6,9 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
 use super::{
-    BLUE, Chart, ChartError, Drawn, Figure, GOOD, GRID, INK, MUTED, TARGET, WIDTH, bold,
-    boxed_label, colour, count_tick, font, heading, label, legend, money_tick, muted, pct_tick,
-    render, stroke, swatch, top,
+    BLUE, Chart, ChartError, Drawn, Figure, GOOD, INK, TARGET, WIDTH, bold, boxed_label, colour,
+    count_tick, font, heading, label, legend, mesh, money_tick, muted, pct_tick, render, stroke,
+    swatch, top,
 };
 use crate::decide::compare::Comparison;
 use crate::decide::sensitivity::Sensitivity;
@@ -71,14 +71,9 @@ impl Figure for Variants<'_> {
                 (lo - 0.05 * span)..(hi + 0.05 * span),
                 -0.5..(n as f64 - 0.5),
             )?;
-        chart
-            .configure_mesh()
+        mesh(&mut chart, 13.0)
             .disable_y_mesh()
             .y_labels(0)
-            .light_line_style(WHITE)
-            .bold_line_style(GRID)
-            .axis_style(MUTED)
-            .label_style(font(13.0))
             .x_label_formatter(&|x| money_tick(*x))
             .draw()?;
         for (i, v) in c.variants.iter().enumerate() {
@@ -225,14 +220,9 @@ impl Figure for Tornado<'_> {
             .x_label_area_size(40)
             .y_label_area_size(290)
             .build_cartesian_2d(x0..x1, -0.5..(n as f64 - 0.5))?;
-        chart
-            .configure_mesh()
+        mesh(&mut chart, 13.0)
             .disable_y_mesh()
             .y_labels(0)
-            .light_line_style(WHITE)
-            .bold_line_style(GRID)
-            .axis_style(MUTED)
-            .label_style(font(13.0))
             .x_label_formatter(&|x| money_tick(*x))
             .draw()?;
         let low_c = colour(1).mix(0.8);
@@ -386,12 +376,7 @@ impl Figure for SweepCurves<'_> {
             .x_label_area_size(28)
             .y_label_area_size(64)
             .build_cartesian_2d(x_range.clone(), 0.0..1.05)?;
-        chart
-            .configure_mesh()
-            .light_line_style(WHITE)
-            .bold_line_style(GRID)
-            .axis_style(MUTED)
-            .label_style(font(12.0))
+        mesh(&mut chart, 12.0)
             .x_label_formatter(&x_fmt)
             .y_label_formatter(&|y| pct_tick(*y))
             .draw()?;
@@ -441,18 +426,14 @@ impl Figure for SweepCurves<'_> {
             .x_label_area_size(if last == 1 { 44 } else { 28 })
             .y_label_area_size(64)
             .build_cartesian_2d(x_range.clone(), 0.0..y_max)?;
-        let mut mesh = chart.configure_mesh();
-        mesh.light_line_style(WHITE)
-            .bold_line_style(GRID)
-            .axis_style(MUTED)
-            .label_style(font(12.0))
-            .axis_desc_style(font(13.0))
+        let mut grid = mesh(&mut chart, 12.0);
+        grid.axis_desc_style(font(13.0))
             .x_label_formatter(&x_fmt)
             .y_label_formatter(&|y| count_tick(*y));
         if last == 1 {
-            mesh.x_desc(s.param.as_str());
+            grid.x_desc(s.param.as_str());
         }
-        mesh.draw()?;
+        grid.draw()?;
         let line = |g: &dyn Fn(&crate::decide::sweep::SweepPoint) -> f64| -> Vec<(f64, f64)> {
             xs.iter().zip(&s.points).map(|(x, p)| (*x, g(p))).collect()
         };
@@ -489,12 +470,7 @@ impl Figure for SweepCurves<'_> {
                 .x_label_area_size(44)
                 .y_label_area_size(64)
                 .build_cartesian_2d(x_range, 0.0..y_max)?;
-            chart
-                .configure_mesh()
-                .light_line_style(WHITE)
-                .bold_line_style(GRID)
-                .axis_style(MUTED)
-                .label_style(font(12.0))
+            mesh(&mut chart, 12.0)
                 .axis_desc_style(font(13.0))
                 .x_desc(s.param.as_str())
                 .x_label_formatter(&x_fmt)

@@ -8,7 +8,7 @@ use plotters::style::text_anchor::{HPos, VPos};
 
 use super::{
     BLUE, Chart, ChartError, DrawError, Drawn, Figure, GOOD, GRID, HEIGHT, INK, MUTED, PIPELINE,
-    TARGET, WIDTH, bold, colour, count_tick, font, heading, label, legend, money_tick, muted,
+    TARGET, WIDTH, bold, colour, count_tick, font, heading, label, legend, mesh, money_tick, muted,
     pct_tick, render, stroke, swatch, top,
 };
 use crate::output::{count, money, pct, thousands};
@@ -80,13 +80,8 @@ impl Figure for Fan<'_> {
             .x_label_area_size(46)
             .y_label_area_size(80)
             .build_cartesian_2d(0.0..x_max, 0.0..y_max)?;
-        chart
-            .configure_mesh()
+        mesh(&mut chart, 13.0)
             .disable_x_mesh()
-            .light_line_style(WHITE)
-            .bold_line_style(GRID)
-            .axis_style(MUTED)
-            .label_style(font(13.0))
             .axis_desc_style(font(14.0))
             .x_desc("week of the horizon")
             .y_desc("revenue since the start")
@@ -225,12 +220,7 @@ impl Figure for Histo<'_> {
             .x_label_area_size(46)
             .y_label_area_size(70)
             .build_cartesian_2d((lo - pad)..(hi + pad), 0.0..y_max)?;
-        chart
-            .configure_mesh()
-            .light_line_style(WHITE)
-            .bold_line_style(GRID)
-            .axis_style(MUTED)
-            .label_style(font(13.0))
+        mesh(&mut chart, 13.0)
             .axis_desc_style(font(14.0))
             .x_desc("revenue over the horizon")
             .y_desc("share of trials")
@@ -440,14 +430,9 @@ fn draw_funnel<DB: DrawingBackend>(
         b.caption(name, bold(15.0));
     }
     let mut chart = b.build_cartesian_2d(-0.5..(n as f64 - 0.5), (lo..hi).log_scale())?;
-    chart
-        .configure_mesh()
+    mesh(&mut chart, if compact { 10.0 } else { 12.0 })
         .disable_x_mesh()
         .x_labels(0)
-        .light_line_style(WHITE)
-        .bold_line_style(GRID)
-        .axis_style(MUTED)
-        .label_style(font(if compact { 10.0 } else { 12.0 }))
         .y_label_formatter(&|y| count_tick(*y))
         .y_labels(if compact { 4 } else { 8 })
         .draw()?;
@@ -563,14 +548,9 @@ impl Figure for Roi<'_> {
             .x_label_area_size(40)
             .y_label_area_size(170)
             .build_cartesian_2d(0.0..x_max, -0.5..(n as f64 - 0.5))?;
-        chart
-            .configure_mesh()
+        mesh(&mut chart, 13.0)
             .disable_y_mesh()
             .y_labels(0)
-            .light_line_style(WHITE)
-            .bold_line_style(GRID)
-            .axis_style(MUTED)
-            .label_style(font(13.0))
             .x_label_formatter(&|x| money_tick(*x))
             .draw()?;
         let spend_c = colour(1).mix(0.8);

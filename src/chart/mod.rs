@@ -18,6 +18,7 @@ pub use plan::{plan_charts, plan_waterfall, weekly_plan};
 use std::sync::Once;
 
 use plotters::coord::Shift;
+use plotters::coord::ranged1d::ValueFormatter;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -334,6 +335,25 @@ pub fn legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
         .margin(8)
         .draw()?;
     Ok(())
+}
+
+/// The house grid: light lines only at the labelled ticks, muted axes and
+/// tick labels of `size` points. The caller adds formatters and draws.
+pub fn mesh<'a, 'b, X, Y, DB>(
+    chart: &'b mut ChartContext<'a, DB, plotters::coord::cartesian::Cartesian2d<X, Y>>,
+    size: f64,
+) -> plotters::chart::MeshStyle<'a, 'b, X, Y, DB>
+where
+    X: Ranged + ValueFormatter<X::ValueType>,
+    Y: Ranged + ValueFormatter<Y::ValueType>,
+    DB: DrawingBackend,
+{
+    let mut m = chart.configure_mesh();
+    m.light_line_style(WHITE)
+        .bold_line_style(GRID)
+        .axis_style(MUTED)
+        .label_style(font(size));
+    m
 }
 
 #[cfg(test)]

@@ -8,8 +8,8 @@ use plotters::prelude::*;
 
 use super::forecast::{Waterfall, plan_stages};
 use super::{
-    Chart, ChartError, Drawn, Figure, GRID, MUTED, PIPELINE, TARGET, WIDTH, bold, colour,
-    count_tick, font, heading, legend, money_tick, render, top,
+    Chart, ChartError, Drawn, Figure, PIPELINE, TARGET, WIDTH, bold, colour, count_tick, font,
+    heading, legend, mesh, money_tick, render, top,
 };
 use crate::output::{count, money};
 use crate::plan::Plan;
@@ -109,12 +109,7 @@ impl Figure for Weekly<'_> {
             .x_label_area_size(28)
             .y_label_area_size(70)
             .build_cartesian_2d(x_range.clone(), 0.0..y_max)?;
-        chart
-            .configure_mesh()
-            .light_line_style(WHITE)
-            .bold_line_style(GRID)
-            .axis_style(MUTED)
-            .label_style(font(12.0))
+        mesh(&mut chart, 12.0)
             .x_label_formatter(&week_labels)
             .y_label_formatter(&|y| count_tick(*y))
             .draw()?;
@@ -130,12 +125,7 @@ impl Figure for Weekly<'_> {
             .x_label_area_size(28)
             .y_label_area_size(70)
             .build_cartesian_2d(x_range.clone(), 0.0..y_max)?;
-        chart
-            .configure_mesh()
-            .light_line_style(WHITE)
-            .bold_line_style(GRID)
-            .axis_style(MUTED)
-            .label_style(font(12.0))
+        mesh(&mut chart, 12.0)
             .x_label_formatter(&week_labels)
             .y_label_formatter(&|y| count_tick(*y))
             .draw()?;
@@ -185,12 +175,7 @@ impl Figure for Weekly<'_> {
             .x_label_area_size(44)
             .y_label_area_size(70)
             .build_cartesian_2d(x_range, 0.0..y_max)?;
-        chart
-            .configure_mesh()
-            .light_line_style(WHITE)
-            .bold_line_style(GRID)
-            .axis_style(MUTED)
-            .label_style(font(12.0))
+        mesh(&mut chart, 12.0)
             .axis_desc_style(font(13.0))
             .x_desc("week of the horizon")
             .x_label_formatter(&week_labels)
