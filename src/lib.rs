@@ -12,6 +12,7 @@
 //! [`flow`] hold the linear algebra of the expected flow; [`check`] reports
 //! on a model; [`output`] formats and writes results.
 
+pub mod batch;
 pub mod calendar;
 pub mod chain;
 pub mod chart;
@@ -63,6 +64,9 @@ pub enum Error {
         file: String,
         known: String,
     },
+    /// A batch could not run, or shards could not be merged.
+    #[error(transparent)]
+    Batch(#[from] batch::BatchError),
     /// An output could not be written.
     #[error("cannot write {}: {source}", path.display())]
     Write {
@@ -78,6 +82,7 @@ impl Error {
         match self {
             Error::Input(_) | Error::NoVariant { .. } | Error::Sim(_) | Error::Usage(_) => 2,
             Error::Plan(_) | Error::Write { .. } | Error::Threads(_) | Error::Chart(_) => 1,
+            Error::Batch(e) => e.exit_code(),
         }
     }
 }

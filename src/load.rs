@@ -298,6 +298,33 @@ fn is_scenario(doc: &Node) -> bool {
     doc.as_table().is_some_and(|t| t.get("model").is_some())
 }
 
+/// Whether a file is a model (it parses, has `stages` and names no model):
+/// what a folder of scenarios may hold beside them and `batch` passes over.
+/// Anything else, a broken file included, counts as a scenario.
+pub fn is_model_file(path: &Path) -> bool {
+    let mut s = Session::new(path);
+    let Some(src) = s.read_text(path, None) else {
+        return false;
+    };
+    let doc = s.parse(src);
+    s.problems.is_empty()
+        && !is_scenario(&doc)
+        && doc.as_table().is_some_and(|t| t.get("stages").is_some())
+}
+
+/// The bytes of a file, for fingerprints and for copying outputs; refused
+/// above [`MAX_INPUT_BYTES`] like every input.
+pub fn read_bytes(path: &Path) -> std::io::Result<Vec<u8>> {
+    let len = std::fs::metadata(path)?.len();
+    if len > MAX_INPUT_BYTES {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{len} bytes; the limit is {MAX_INPUT_BYTES}"),
+        ));
+    }
+    std::fs::read(path)
+}
+
 /// Loads a scenario or a model file, whichever `path` is.
 pub fn load_any(path: &Path, overrides: &[String]) -> Result<Loadable, InputError> {
     let mut s = Session::new(path);

@@ -165,6 +165,34 @@ Examples:
 Open DIR/index.html in a browser. The same files, seed and trials give the same page, byte for byte.")]
     Report(ReportArgs),
 
+    /// Run many scenario files: each one's forecast and plan (and its
+    /// variants') under DIR/<scenario>/, and one summary of them all in
+    /// DIR/summary.csv and DIR/summary.json.
+    ///
+    /// PATH may be a scenario file, a folder (every *.toml scenario inside,
+    /// recursively, in sorted order; model files are passed over) or a glob
+    /// pattern. A scenario that fails is reported in the summary with its
+    /// error and the others go on; the exit code is then 1.
+    #[command(after_help = "\
+Examples:
+  revplan batch scenarios --out runs
+  revplan batch scenarios/*.toml --out runs --trials 20000 --seed 7 --charts
+  revplan batch scenarios --out runs --resume                  # redo only what is missing or changed
+  revplan batch scenarios --out shard-0 --shard 0/4            # one task of four
+  revplan merge shard-0 shard-1 shard-2 shard-3 --out runs     # join the shards' outputs
+Outputs are written atomically; a scenario's result.json is written last, with a hash of its inputs
+(scenario, model, CSV), seed, trials and the revplan version, so --resume after a kill at any moment
+ends with the same summary as an uninterrupted run.")]
+    Batch(BatchArgs),
+
+    /// Join the output folders of `revplan batch --shard I/N` (every I) into
+    /// one, with the summary a single run would have written.
+    #[command(after_help = "\
+Examples:
+  revplan merge shard-0 shard-1 shard-2 shard-3 --out runs
+  revplan merge shards/* --out runs --format csv")]
+    Merge(MergeArgs),
+
     /// Print the JSON Schema of model or scenario files, for editors.
     #[command(after_help = "\
 Examples:
@@ -412,6 +440,49 @@ struct ReportArgs {
     run: RunArgs,
 }
 
+#[derive(Args)]
+struct BatchArgs {
+    /// Scenario files, folders of them or glob patterns.
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<String>,
+    /// The output folder (created if missing).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Scenarios run at once (default: one per thread). The threads are
+    /// shared, so more jobs never oversubscribe the machine.
+    #[arg(long, value_name = "J", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    jobs: Option<u32>,
+    /// Skip scenarios whose outputs are complete and whose inputs, seed,
+    /// trials and revplan version are unchanged.
+    #[arg(long)]
+    resume: bool,
+    /// Run only every N-th scenario from the I-th (0 ≤ I < N), for one task
+    /// of a Kubernetes Indexed Job or a Slurm array; join with `revplan merge`.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<revplan::batch::Shard>,
+    /// Also write each scenario's charts (SVG and PNG).
+    #[arg(long)]
+    charts: bool,
+    /// How the summary is printed on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Args)]
+struct MergeArgs {
+    /// The output folders of every shard.
+    #[arg(required = true, value_name = "SHARD_DIR")]
+    shards: Vec<PathBuf>,
+    /// The folder to write the joined outputs into.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// How the summary is printed on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum SchemaKind {
     Model,
@@ -449,6 +520,8 @@ fn main() -> ExitCode {
         Command::Sensitivity(a) => sensitivity(&a),
         Command::Optimize(a) => optimize(&a),
         Command::Report(a) => report_command(&a),
+        Command::Batch(a) => batch(&a),
+        Command::Merge(a) => merge(&a),
         Command::Schema(a) => schema(&a),
     };
     ExitCode::from(code as u8)
@@ -579,15 +652,15 @@ fn with_threads<T: Send>(threads: Option<usize>, f: impl FnOnce() -> T + Send) -
     }
 }
 
-/// A progress bar on stderr, hidden when stderr is not a terminal.
-fn progress_bar(total: u64, what: &str) -> indicatif::ProgressBar {
+/// A progress bar on stderr counting `unit`, hidden when stderr is not a
+/// terminal; its message shows what is being done.
+fn progress_bar(total: u64, what: &str, unit: &str) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::with_draw_target(
         Some(total),
         indicatif::ProgressDrawTarget::stderr(),
     );
-    if let Ok(style) =
-        indicatif::ProgressStyle::with_template("{prefix} {bar:30} {pos}/{len} trials ({elapsed})")
-    {
+    let template = format!("{{prefix}} {{bar:30}} {{pos}}/{{len}} {unit} ({{elapsed}}) {{msg}}");
+    if let Ok(style) = indicatif::ProgressStyle::with_template(&template) {
         bar.set_style(style);
     }
     bar.set_prefix(what.to_string());
@@ -611,7 +684,7 @@ fn simulate(a: &SimulateArgs) -> i32 {
             Trials::Fixed(n) => n,
             Trials::Auto => opts.max_trials,
         };
-        let bar = progress_bar(total, "simulating");
+        let bar = progress_bar(total, "simulating", "trials");
         let f = with_threads(a.run.threads, || {
             revplan::sim::simulate(&s, &opts, &|done| bar.set_position(done))
         })??;
@@ -636,21 +709,6 @@ fn settings(run: &RunArgs, s: &revplan::model::Scenario) -> revplan::decide::Set
         max_trials: run.max_trials,
         engine: run.engine,
     }
-}
-
-/// A bar counting runs of a family.
-fn runs_bar(total: u64, what: &str) -> indicatif::ProgressBar {
-    let bar = indicatif::ProgressBar::with_draw_target(
-        Some(total),
-        indicatif::ProgressDrawTarget::stderr(),
-    );
-    if let Ok(style) =
-        indicatif::ProgressStyle::with_template("{prefix} {bar:30} {pos}/{len} runs ({elapsed})")
-    {
-        bar.set_style(style);
-    }
-    bar.set_prefix(what.to_string());
-    bar
 }
 
 /// Runs a command body and turns its error into an exit code.
@@ -709,7 +767,7 @@ fn compare(a: &CompareArgs, m: &ArgMatches) -> i32 {
             });
         }
         let settings = settings(&a.run, &loaded.base);
-        let bar = runs_bar(1 + candidates.len() as u64, "comparing");
+        let bar = progress_bar(1 + candidates.len() as u64, "comparing", "runs");
         let c = with_threads(a.run.threads, || {
             revplan::decide::compare::compare(&loaded.base, &candidates, &settings, &|done| {
                 bar.set_position(done as u64)
@@ -759,7 +817,7 @@ fn sweep(a: &SweepArgs) -> i32 {
             points.push((v.clone(), scenario(&one)?));
         }
         let settings = settings(&a.run, &points[0].1);
-        let bar = runs_bar(points.len() as u64, "sweeping");
+        let bar = progress_bar(points.len() as u64, "sweeping", "runs");
         let sw = with_threads(a.run.threads, || {
             revplan::decide::sweep::sweep(&a.param, &points, &settings, &|done| {
                 bar.set_position(done as u64)
@@ -817,7 +875,7 @@ fn sensitivity(a: &SensitivityArgs) -> i32 {
             relative: a.swing,
             threshold_points: a.threshold_swing,
         };
-        let bar = runs_bar(0, "swinging");
+        let bar = progress_bar(0, "swinging", "runs");
         let r = with_threads(a.run.threads, || {
             revplan::decide::sensitivity::sensitivity(&s, swings, &settings, &|i, n| {
                 bar.set_length(n as u64);
@@ -892,7 +950,7 @@ fn report_command(a: &ReportArgs) -> i32 {
     finish((|| {
         let loaded = revplan::load::load_scenario(&a.scenario, &a.set)?;
         let settings = settings(&a.run, &loaded.base);
-        let bar = runs_bar(revplan::report::STEPS as u64, "report");
+        let bar = progress_bar(revplan::report::STEPS as u64, "report", "steps");
         let options = revplan::report::ReportOptions {
             sensitivity: !a.no_sensitivity,
             by_channel: true,
@@ -923,6 +981,83 @@ fn report_command(a: &ReportArgs) -> i32 {
             revplan::output::pct(r.forecast.p_hit_target)
         );
         Ok(0)
+    })())
+}
+
+fn print_summary(s: &revplan::batch::Summary, format: Format) {
+    match format {
+        Format::Table => print!("{}", s.table()),
+        Format::Csv => print!("{}", s.csv()),
+        Format::Json => print!("{}", s.json()),
+    }
+}
+
+fn batch(a: &BatchArgs) -> i32 {
+    finish((|| {
+        let found = revplan::batch::discover(&a.paths)?;
+        for m in &found.skipped_models {
+            eprintln!("note: {} is a model file, passed over", m.display());
+        }
+        let threads = a
+            .run
+            .threads
+            .unwrap_or_else(rayon::current_num_threads)
+            .max(1);
+        let opts = revplan::batch::Options {
+            trials: a.run.trials,
+            seed: a.run.seed,
+            max_trials: a.run.max_trials,
+            engine: a.run.engine,
+            charts: a.charts,
+            resume: a.resume,
+            shard: a.shard,
+            jobs: a.jobs.map_or(threads, |j| j as usize),
+            threads: Some(threads),
+        };
+        let mine = (0..found.items.len())
+            .filter(|i| a.shard.is_none_or(|s| s.owns(*i)))
+            .count();
+        let bar = progress_bar(mine as u64, "batch", "scenarios");
+        let started = std::time::Instant::now();
+        let outcome = revplan::batch::run(&a.paths, &found, &a.out, &opts, &|event| match event {
+            revplan::batch::Event::Started(name) => bar.set_message(name.to_string()),
+            revplan::batch::Event::Finished { .. } => bar.inc(1),
+        })?;
+        bar.finish_and_clear();
+        print_summary(&outcome.summary, a.format);
+        let s = &outcome.summary;
+        eprintln!(
+            "{} scenario(s){}, {} row(s): {} failed, {} reused; {:.1} s; summary in {}",
+            outcome.ran,
+            a.shard.map_or(String::new(), |s| format!(
+                " (shard {}/{} of {})",
+                s.index,
+                s.count,
+                found.items.len()
+            )),
+            s.rows.len(),
+            s.failed,
+            outcome.reused,
+            started.elapsed().as_secs_f64(),
+            a.out.join("summary.csv").display()
+        );
+        Ok(if s.failed > 0 { 1 } else { 0 })
+    })())
+}
+
+fn merge(a: &MergeArgs) -> i32 {
+    finish((|| {
+        let s = revplan::batch::merge(&a.shards, &a.out)?;
+        print_summary(&s, a.format);
+        eprintln!(
+            "{} shard(s) joined: {} scenario(s), {} row(s), {} failed; summary in {}",
+            a.shards.len(),
+            s.scenarios,
+            s.rows.len(),
+            s.failed,
+            a.out.join("summary.csv").display()
+        );
+        Ok(if s.failed > 0 { 1 } else { 0 })
     })())
 }
 

@@ -1,5 +1,6 @@
 //! Integration tests: one binary, one module per theme.
 
+mod batch;
 mod cli;
 mod decide;
 mod decide_cli;

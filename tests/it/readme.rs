@@ -17,6 +17,7 @@ const SIMULATING: &[&str] = &[
     "sensitivity",
     "optimize",
     "report",
+    "batch",
 ];
 
 fn readme_commands() -> Vec<Vec<String>> {

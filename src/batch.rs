@@ -1,0 +1,1030 @@
+//! Batch runs: many scenario files, each forecast and planned (with its
+//! variants), outputs under one folder; resumable and shardable.
+//!
+//! Layout of an output folder:
+//!
+//! ```text
+//! DIR/batch.json            what was asked: scenarios in order, settings, shard
+//! DIR/summary.csv, .json    one row per scenario × variant
+//! DIR/<name>/forecast.json, forecast.csv, plan.json, plan.csv, charts
+//! DIR/<name>/variants/<variant>/…      the same for each variant
+//! DIR/<name>/result.json    written last: the input fingerprint and the rows
+//! ```
+//!
+//! Every file is written atomically. A scenario counts as done only once
+//! its `result.json` is there, so a batch killed at any moment and run again
+//! with `--resume` redoes exactly the scenarios whose results are missing or
+//! whose inputs changed, and ends with the same summary as an uninterrupted
+//! run (results are a function of the inputs, seed and trials).
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Component, Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::decide::{Figures, Settings, run_family};
+use crate::load::{Loaded, is_model_file, load_scenario, read_bytes};
+use crate::output::{Format, write_atomic};
+use crate::sim::EngineKind;
+use crate::spec::Trials;
+
+/// The version written into every result: outputs of another version are
+/// never reused.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Longest output folder name, in bytes.
+const MAX_FOLDER_BYTES: usize = 80;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    /// The command line does not describe a batch that can run.
+    #[error("{0}")]
+    Usage(String),
+    /// Shard folders that do not belong together or are incomplete.
+    #[error("{0}")]
+    Merge(String),
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot start the worker threads: {0}")]
+    Threads(String),
+}
+
+impl BatchError {
+    /// 2 for what the user asked, 1 for what failed while doing it.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            BatchError::Usage(_) | BatchError::Merge(_) => 2,
+            BatchError::Write { .. } | BatchError::Read { .. } | BatchError::Threads(_) => 1,
+        }
+    }
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<(), BatchError> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|source| BatchError::Write {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    }
+    write_atomic(path, bytes).map_err(|source| BatchError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, BatchError> {
+    read_bytes(path).map_err(|source| BatchError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Finding the scenarios.
+
+/// One scenario file of a batch.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Item {
+    /// The file as found from the command line's paths (`scenarios/x.toml`).
+    pub scenario: String,
+    /// Its output folder under DIR: one safe path component.
+    pub output: String,
+    #[serde(skip)]
+    pub file: PathBuf,
+}
+
+/// What discovery found: the scenarios in order, and the model files it
+/// passed over in folders.
+#[derive(Debug, Default)]
+pub struct Found {
+    pub items: Vec<Item>,
+    pub skipped_models: Vec<PathBuf>,
+}
+
+fn is_glob(s: &str) -> bool {
+    s.contains(['*', '?', '['])
+}
+
+/// Every `*.toml` below `dir`, relative to it, sorted; hidden entries and
+/// symbolic links to folders are not followed.
+fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, BatchError> {
+    let mut out = Vec::new();
+    let mut stack = vec![PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        let here = dir.join(&rel);
+        let entries = std::fs::read_dir(&here).map_err(|source| BatchError::Read {
+            path: here.clone(),
+            source,
+        })?;
+        for entry in entries {
+            let entry = entry.map_err(|source| BatchError::Read {
+                path: here.clone(),
+                source,
+            })?;
+            let name = entry.file_name();
+            if name.to_string_lossy().starts_with('.') {
+                continue;
+            }
+            let kind = entry.file_type().map_err(|source| BatchError::Read {
+                path: entry.path(),
+                source,
+            })?;
+            let rel = rel.join(&name);
+            if kind.is_dir() {
+                stack.push(rel);
+            } else if Path::new(&name).extension().is_some_and(|e| e == "toml") {
+                out.push(rel);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// A path as text with `/` separators, for summaries that read the same on
+/// every machine.
+fn slashed(p: &Path) -> String {
+    p.components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// One safe path component from any text: letters and digits of any
+/// script, `-`, `_` and `.` are kept, everything else becomes `_`; no
+/// leading dot, never empty, at most [`MAX_FOLDER_BYTES`].
+pub fn safe_component(text: &str) -> String {
+    let mut s: String = text
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    while s.starts_with('.') {
+        s.remove(0);
+    }
+    if s.len() > MAX_FOLDER_BYTES {
+        let mut cut = MAX_FOLDER_BYTES;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+    }
+    if s.is_empty() { "_".into() } else { s }
+}
+
+/// Makes names unique (ignoring case, for case-insensitive file systems)
+/// by adding `-2`, `-3`, … in order.
+fn unique(names: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for name in names {
+        let mut candidate = name.clone();
+        let mut n = 1;
+        while !seen.insert(candidate.to_lowercase()) {
+            n += 1;
+            candidate = format!("{name}-{n}");
+        }
+        out.push(candidate);
+    }
+    out
+}
+
+/// The output folder of a scenario: its path below the folder it was found
+/// in (or its file name), without `.toml`, components joined by `__`.
+fn folder_name(rel: &Path) -> String {
+    let stem = rel.with_extension("");
+    let parts: Vec<String> = stem
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(s) => Some(safe_component(&s.to_string_lossy())),
+            _ => None,
+        })
+        .collect();
+    safe_component(&parts.join("__"))
+}
+
+/// The scenarios named by `paths` — files, folders (every `*.toml` scenario
+/// inside, recursively, sorted) or glob patterns — in a stable order, each
+/// file once.
+pub fn discover(paths: &[String]) -> Result<Found, BatchError> {
+    let mut found = Found::default();
+    let mut seen = HashSet::new();
+    // Each file with its path below what was named, and whether it was
+    // named itself (then it is a scenario even if it looks like a model).
+    let mut candidates: Vec<(PathBuf, PathBuf, bool)> = Vec::new();
+    let add_path = |path: &Path, named: bool, candidates: &mut Vec<(PathBuf, PathBuf, bool)>| {
+        if path.is_dir() {
+            for rel in toml_files(path)? {
+                candidates.push((path.join(&rel), rel, false));
+            }
+        } else {
+            let name = PathBuf::from(path.file_name().unwrap_or(path.as_os_str()));
+            candidates.push((path.to_path_buf(), name, named));
+        }
+        Ok::<(), BatchError>(())
+    };
+    for arg in paths {
+        let path = Path::new(arg);
+        if path.exists() {
+            add_path(path, true, &mut candidates)?;
+        } else if is_glob(arg) {
+            let matches = glob::glob(arg).map_err(|e| {
+                BatchError::Usage(format!("`{arg}` is not a valid pattern: {}", e.msg))
+            })?;
+            let mut matched: Vec<PathBuf> = matches.filter_map(Result::ok).collect();
+            matched.sort();
+            if matched.is_empty() {
+                return Err(BatchError::Usage(format!("`{arg}` matches no file")));
+            }
+            for m in matched {
+                add_path(&m, false, &mut candidates)?;
+            }
+        } else {
+            return Err(BatchError::Usage(format!("{arg}: no such file or folder")));
+        }
+    }
+    let mut kept = Vec::new();
+    for (file, rel, named) in candidates {
+        let identity = std::fs::canonicalize(&file).unwrap_or_else(|_| file.clone());
+        if !seen.insert(identity) {
+            continue;
+        }
+        if !named && is_model_file(&file) {
+            found.skipped_models.push(file);
+            continue;
+        }
+        kept.push((file, rel));
+    }
+    let names = unique(kept.iter().map(|(_, rel)| folder_name(rel)));
+    found.items = kept
+        .into_iter()
+        .zip(names)
+        .map(|((file, _), output)| Item {
+            scenario: slashed(&crate::load::tidy_path(&file)),
+            output,
+            file,
+        })
+        .collect();
+    if found.items.is_empty() {
+        return Err(BatchError::Usage(format!(
+            "no scenario files in {}",
+            paths.join(", ")
+        )));
+    }
+    Ok(found)
+}
+
+// ---------------------------------------------------------------------------
+// Shards.
+
+/// `I/N`: the share of a batch one task runs (`0 ≤ I < N`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Shard, String> {
+        let expected = || {
+            format!(
+                "expected I/N with 0 ≤ I < N, such as 0/4 (a Kubernetes JOB_COMPLETION_INDEX \
+                 or a Slurm SLURM_ARRAY_TASK_ID); got `{s}`"
+            )
+        };
+        let (i, n) = s.split_once('/').ok_or_else(expected)?;
+        let index: usize = i.trim().parse().map_err(|_| expected())?;
+        let count: usize = n.trim().parse().map_err(|_| expected())?;
+        if count == 0 || index >= count {
+            return Err(expected());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+impl Shard {
+    /// Whether the `i`-th scenario of the batch is this shard's: every
+    /// N-th, so shards get even shares whatever the order.
+    pub fn owns(&self, i: usize) -> bool {
+        i % self.count == self.index
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Results.
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Failed,
+}
+
+/// One row of the summary: a scenario or one of its variants.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Row {
+    pub scenario: String,
+    /// `base` for the scenario as written, else the variant's name.
+    pub variant: String,
+    /// The folder of its outputs, relative to DIR.
+    pub output: String,
+    pub status: Status,
+    pub error: String,
+    pub target: Option<f64>,
+    pub revenue_mean: Option<f64>,
+    pub revenue_p10: Option<f64>,
+    pub revenue_p50: Option<f64>,
+    pub revenue_p90: Option<f64>,
+    pub p_hit: Option<f64>,
+    pub p_hit_std_error: Option<f64>,
+    pub spend: Option<f64>,
+    pub cac: Option<f64>,
+    pub roi: Option<f64>,
+    pub leads: Option<f64>,
+    pub mqls: Option<f64>,
+    pub opportunities: Option<f64>,
+    pub wins: Option<f64>,
+    /// Leads, budget and pipeline gap of the backwards plan.
+    pub plan_leads: Option<f64>,
+    pub plan_budget: Option<f64>,
+    pub pipeline_gap: Option<f64>,
+    pub trials: Option<u64>,
+    pub seed: Option<u64>,
+    pub engine: Option<String>,
+}
+
+impl Row {
+    fn failed(scenario: &str, variant: &str, output: &str, error: String) -> Row {
+        Row {
+            scenario: scenario.into(),
+            variant: variant.into(),
+            output: output.into(),
+            status: Status::Failed,
+            error,
+            target: None,
+            revenue_mean: None,
+            revenue_p10: None,
+            revenue_p50: None,
+            revenue_p90: None,
+            p_hit: None,
+            p_hit_std_error: None,
+            spend: None,
+            cac: None,
+            roi: None,
+            leads: None,
+            mqls: None,
+            opportunities: None,
+            wins: None,
+            plan_leads: None,
+            plan_budget: None,
+            pipeline_gap: None,
+            trials: None,
+            seed: None,
+            engine: None,
+        }
+    }
+}
+
+/// What a finished scenario leaves in `DIR/<name>/result.json`.
+#[derive(Debug, Serialize, Deserialize)]
+struct ResultFile {
+    revplan: String,
+    /// SHA-256 of the inputs and settings that made these outputs.
+    inputs: String,
+    files: Vec<String>,
+    rows: Vec<Row>,
+}
+
+/// What `DIR/batch.json` records: enough for `merge` to check that shard
+/// folders belong to one batch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub revplan: String,
+    pub paths: Vec<String>,
+    pub trials: Option<String>,
+    pub seed: Option<u64>,
+    pub max_trials: u64,
+    pub engine: String,
+    pub charts: bool,
+    pub scenarios: Vec<Item>,
+    pub shard: Option<Shard>,
+}
+
+/// The summary files: rows, and counts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub scenarios: usize,
+    pub failed: usize,
+    pub rows: Vec<Row>,
+}
+
+impl Summary {
+    fn of(items: usize, rows: Vec<Row>) -> Summary {
+        let failed: HashSet<&str> = rows
+            .iter()
+            .filter(|r| r.status == Status::Failed)
+            .map(|r| r.scenario.as_str())
+            .collect();
+        Summary {
+            scenarios: items,
+            failed: failed.len(),
+            rows,
+        }
+    }
+
+    pub fn csv(&self) -> String {
+        let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
+        if self.rows.is_empty() {
+            let _ = w.write_record(["scenario", "variant", "output", "status", "error"]);
+        }
+        for r in &self.rows {
+            let _ = w.serialize(r);
+        }
+        String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+    }
+
+    pub fn json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default() + "\n"
+    }
+
+    /// A table for the terminal.
+    pub fn table(&self) -> String {
+        use crate::output::{TextTable, money, pct};
+        let mut t = TextTable::new([
+            "scenario", "variant", "status", "P(hit)", "P50", "spend", "error",
+        ]);
+        let or_dash = |x: Option<f64>, f: &dyn Fn(f64) -> String| x.map_or("–".into(), f);
+        for r in &self.rows {
+            let mut error: String = r.error.lines().next().unwrap_or_default().into();
+            if error.chars().count() > 70 {
+                error = error.chars().take(69).collect::<String>() + "…";
+            }
+            t.row(vec![
+                r.scenario.clone(),
+                r.variant.clone(),
+                match r.status {
+                    Status::Ok => "ok".into(),
+                    Status::Failed => "FAILED".into(),
+                },
+                or_dash(r.p_hit, &pct),
+                or_dash(r.revenue_p50, &money),
+                or_dash(r.spend, &money),
+                error,
+            ]);
+        }
+        t.render("")
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Running.
+
+/// How a batch runs.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Trials for every scenario (else each scenario's `[run]`).
+    pub trials: Option<Trials>,
+    pub seed: Option<u64>,
+    pub max_trials: u64,
+    pub engine: EngineKind,
+    pub charts: bool,
+    pub resume: bool,
+    pub shard: Option<Shard>,
+    /// Scenarios in flight at once.
+    pub jobs: usize,
+    /// Threads for all of them together (default: one per core).
+    pub threads: Option<usize>,
+}
+
+/// What the progress callback is told.
+pub enum Event<'a> {
+    Started(&'a str),
+    Finished { scenario: &'a str, reused: bool },
+}
+
+/// What a batch did.
+#[derive(Debug)]
+pub struct Outcome {
+    pub summary: Summary,
+    /// Scenarios whose outputs `--resume` kept.
+    pub reused: usize,
+    /// Scenarios this run (shard) was responsible for.
+    pub ran: usize,
+}
+
+fn trials_text(t: Trials) -> String {
+    match t {
+        Trials::Auto => "auto".into(),
+        Trials::Fixed(n) => n.to_string(),
+    }
+}
+
+fn engine_text(e: EngineKind) -> String {
+    format!("{e:?}").to_lowercase()
+}
+
+/// The message of a failure on one line (several problems joined by `; `).
+fn one_line(e: &crate::Error) -> String {
+    match e {
+        crate::Error::Input(input) => {
+            let mut parts: Vec<String> = input.problems.iter().map(|p| p.to_string()).collect();
+            if input.total > input.problems.len() {
+                parts.push(format!("… {} problems in all", input.total));
+            }
+            parts.join("; ")
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The fingerprint of a scenario's inputs and of everything else its
+/// outputs depend on.
+fn fingerprint(loaded: &Loaded, settings: &Settings, charts: bool) -> Result<String, BatchError> {
+    let mut h = Sha256::new();
+    let mut field = |bytes: &[u8]| {
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+    };
+    field(b"revplan batch");
+    field(VERSION.as_bytes());
+    field(trials_text(settings.trials).as_bytes());
+    field(&settings.seed.to_le_bytes());
+    field(&settings.max_trials.to_le_bytes());
+    field(engine_text(settings.engine).as_bytes());
+    field(&[u8::from(charts)]);
+    for input in &loaded.inputs {
+        field(&read(input)?);
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The previous result of a scenario, if it is complete and was made from
+/// the same inputs.
+fn reusable(dir: &Path, inputs: &str) -> Option<Vec<Row>> {
+    let bytes = read_bytes(&dir.join("result.json")).ok()?;
+    let r: ResultFile = serde_json::from_slice(&bytes).ok()?;
+    let complete =
+        r.revplan == VERSION && r.inputs == inputs && r.files.iter().all(|f| dir.join(f).is_file());
+    complete.then_some(r.rows)
+}
+
+/// Forecast, plan and charts of one scenario (or variant) as files.
+fn outputs(
+    f: &crate::sim::Forecast,
+    plan: Option<&crate::plan::Plan>,
+    charts: bool,
+) -> Result<Vec<(String, Vec<u8>)>, crate::Error> {
+    use crate::{plan::render as plan_render, sim::render as sim_render};
+    let mut files = vec![
+        (
+            "forecast.json".to_string(),
+            sim_render::render(f, Format::Json, true).into_bytes(),
+        ),
+        (
+            "forecast.csv".to_string(),
+            sim_render::render(f, Format::Csv, true).into_bytes(),
+        ),
+    ];
+    if let Some(p) = plan {
+        files.push((
+            "plan.json".into(),
+            plan_render::render(p, Format::Json, true).into_bytes(),
+        ));
+        files.push((
+            "plan.csv".into(),
+            plan_render::render(p, Format::Csv, true).into_bytes(),
+        ));
+    }
+    if charts {
+        let mut drawn = crate::chart::forecast_charts(f, true)?;
+        if let Some(p) = plan {
+            drawn.extend(crate::chart::plan_charts(p)?);
+        }
+        for c in drawn {
+            files.push((format!("{}.svg", c.name), c.svg.into_bytes()));
+            files.push((format!("{}.png", c.name), c.png));
+        }
+    }
+    Ok(files)
+}
+
+fn row_of(
+    item: &Item,
+    variant: &str,
+    output: &str,
+    f: &crate::sim::Forecast,
+    plan: &Result<crate::plan::Plan, crate::plan::PlanError>,
+) -> Row {
+    let fig = Figures::of(f);
+    let mut row = Row::failed(&item.scenario, variant, output, String::new());
+    row.status = Status::Ok;
+    row.target = Some(f.target);
+    row.revenue_mean = Some(fig.revenue.mean);
+    row.revenue_p10 = Some(fig.revenue.p10);
+    row.revenue_p50 = Some(fig.revenue.p50);
+    row.revenue_p90 = Some(fig.revenue.p90);
+    row.p_hit = Some(fig.p_hit_target);
+    row.p_hit_std_error = Some(fig.p_hit_std_error);
+    row.spend = Some(fig.spend.mean);
+    row.cac = fig.cac;
+    row.roi = fig.roi;
+    row.leads = Some(fig.stages.leads);
+    row.mqls = Some(fig.stages.mqls);
+    row.opportunities = Some(fig.stages.opportunities);
+    row.wins = Some(fig.stages.wins);
+    row.trials = Some(f.trials);
+    row.seed = Some(f.seed);
+    row.engine = Some(f.engine.to_string());
+    match plan {
+        Ok(p) => {
+            row.plan_leads = Some(p.totals.leads);
+            row.plan_budget = Some(p.headline.budget);
+            row.pipeline_gap = Some(p.pipeline_gap.total);
+        }
+        Err(e) => {
+            row.status = Status::Failed;
+            row.error = format!("plan: {e}");
+        }
+    }
+    row
+}
+
+/// One scenario's rows, and whether they were reused.
+type ItemResult = (Vec<Row>, bool);
+
+/// Runs one scenario: its rows, and whether they were reused.
+fn run_item(item: &Item, out: &Path, opts: &Options) -> (Vec<Row>, bool) {
+    let folder = out.join(&item.output);
+    let fail =
+        |variant: &str, e: String| vec![Row::failed(&item.scenario, variant, &item.output, e)];
+    let loaded = match load_scenario(&item.file, &[]) {
+        Ok(l) => l,
+        Err(e) => return (fail("base", one_line(&crate::Error::Input(e))), false),
+    };
+    let settings = Settings {
+        trials: opts.trials.unwrap_or(loaded.base.run.trials),
+        seed: opts.seed.unwrap_or(loaded.base.run.seed),
+        max_trials: opts.max_trials,
+        engine: opts.engine,
+    };
+    let inputs = match fingerprint(&loaded, &settings, opts.charts) {
+        Ok(h) => h,
+        Err(e) => return (fail("base", e.to_string()), false),
+    };
+    if opts.resume
+        && let Some(mut rows) = reusable(&folder, &inputs)
+    {
+        // The same file may be reached by another path this time.
+        for r in &mut rows {
+            r.scenario.clone_from(&item.scenario);
+        }
+        return (rows, true);
+    }
+    match run_fresh(item, &folder, &loaded, &settings, opts.charts, &inputs) {
+        Ok(rows) => (rows, false),
+        Err(e) => (fail("base", e), false),
+    }
+}
+
+fn run_fresh(
+    item: &Item,
+    folder: &Path,
+    loaded: &Loaded,
+    settings: &Settings,
+    charts: bool,
+    inputs: &str,
+) -> Result<Vec<Row>, String> {
+    // Whatever was there is stale from here on.
+    match std::fs::remove_file(folder.join("result.json")) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(format!("cannot replace the previous result: {e}"));
+        }
+        _ => {}
+    }
+    let mut family = vec![&loaded.base];
+    family.extend(loaded.variants.iter().map(|v| &v.scenario));
+    let runs = run_family(&family, settings, &|_| {}).map_err(|e| e.to_string())?;
+    let variant_dirs = unique(
+        loaded
+            .variants
+            .iter()
+            .map(|v| format!("variants/{}", safe_component(&v.name))),
+    );
+    let mut rows = Vec::new();
+    let mut files = Vec::new();
+    for (i, run) in runs.iter().enumerate() {
+        let (name, sub) = match i {
+            0 => ("base".to_string(), String::new()),
+            _ => (
+                loaded.variants[i - 1].name.clone(),
+                variant_dirs[i - 1].clone(),
+            ),
+        };
+        let output = if sub.is_empty() {
+            item.output.clone()
+        } else {
+            format!("{}/{sub}", item.output)
+        };
+        let plan = crate::plan::plan(family[i]);
+        rows.push(row_of(item, &name, &output, &run.forecast, &plan));
+        let written =
+            outputs(&run.forecast, plan.as_ref().ok(), charts).map_err(|e| one_line(&e))?;
+        for (file, bytes) in written {
+            let rel = if sub.is_empty() {
+                file
+            } else {
+                format!("{sub}/{file}")
+            };
+            write(&folder.join(&rel), &bytes).map_err(|e| e.to_string())?;
+            files.push(rel);
+        }
+    }
+    let result = ResultFile {
+        revplan: VERSION.into(),
+        inputs: inputs.into(),
+        files,
+        rows: rows.clone(),
+    };
+    let text = serde_json::to_string_pretty(&result).map_err(|e| e.to_string())? + "\n";
+    write(&folder.join("result.json"), text.as_bytes()).map_err(|e| e.to_string())?;
+    Ok(rows)
+}
+
+fn manifest(paths: &[String], items: &[Item], opts: &Options) -> Manifest {
+    Manifest {
+        revplan: VERSION.into(),
+        paths: paths.to_vec(),
+        trials: opts.trials.map(trials_text),
+        seed: opts.seed,
+        max_trials: opts.max_trials,
+        engine: engine_text(opts.engine),
+        charts: opts.charts,
+        scenarios: items.to_vec(),
+        shard: opts.shard,
+    }
+}
+
+fn write_summary(out: &Path, summary: &Summary) -> Result<(), BatchError> {
+    write(&out.join("summary.csv"), summary.csv().as_bytes())?;
+    write(&out.join("summary.json"), summary.json().as_bytes())
+}
+
+fn write_manifest(out: &Path, m: &Manifest) -> Result<(), BatchError> {
+    let text = serde_json::to_string_pretty(m).unwrap_or_default() + "\n";
+    write(&out.join("batch.json"), text.as_bytes())
+}
+
+/// Runs the batch (this shard's share of it) into `out`.
+pub fn run(
+    paths: &[String],
+    found: &Found,
+    out: &Path,
+    opts: &Options,
+    progress: &(dyn Fn(Event) + Sync),
+) -> Result<Outcome, BatchError> {
+    let items: Vec<&Item> = found
+        .items
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| opts.shard.is_none_or(|s| s.owns(*i)))
+        .map(|(_, item)| item)
+        .collect();
+    write_manifest(out, &manifest(paths, &found.items, opts))?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.threads.unwrap_or(0))
+        .build()
+        .map_err(|e| BatchError::Threads(e.to_string()))?;
+    let jobs = opts.jobs.clamp(1, items.len().max(1));
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<ItemResult>>> = Mutex::new(vec![None; items.len()]);
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(item) = items.get(i) else { break };
+                    progress(Event::Started(&item.scenario));
+                    let result = pool.install(|| run_item(item, out, opts));
+                    progress(Event::Finished {
+                        scenario: &item.scenario,
+                        reused: result.1,
+                    });
+                    if let Ok(mut r) = results.lock() {
+                        r[i] = Some(result);
+                    }
+                }
+            });
+        }
+    });
+    let results = results.into_inner().unwrap_or_default();
+    let reused = results.iter().flatten().filter(|(_, r)| *r).count();
+    let rows: Vec<Row> = results
+        .into_iter()
+        .flatten()
+        .flat_map(|(rows, _)| rows)
+        .collect();
+    let summary = Summary::of(items.len(), rows);
+    write_summary(out, &summary)?;
+    Ok(Outcome {
+        summary,
+        reused,
+        ran: items.len(),
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Merging shards.
+
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path, what: &str) -> Result<T, BatchError> {
+    let bytes = read_bytes(path).map_err(|e| {
+        BatchError::Merge(format!(
+            "{}: cannot read {what}: {e}; is it the output folder of `revplan batch --shard`, and did that shard finish?",
+            path.display()
+        ))
+    })?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| BatchError::Merge(format!("{}: not a revplan {what}: {e}", path.display())))
+}
+
+/// Every file below `dir`, relative to it, sorted; temporary files of an
+/// interrupted write are left out.
+fn files_below(dir: &Path) -> Result<Vec<PathBuf>, BatchError> {
+    let mut out = Vec::new();
+    let mut stack = vec![PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        let here = dir.join(&rel);
+        let entries = std::fs::read_dir(&here).map_err(|source| BatchError::Read {
+            path: here.clone(),
+            source,
+        })?;
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let rel = rel.join(&name);
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => stack.push(rel),
+                Ok(t) if t.is_file() && !name.to_string_lossy().ends_with(".tmp") => out.push(rel),
+                _ => {}
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Joins the outputs of `revplan batch --shard I/N` for every I into one
+/// folder, as a single run would have written it.
+pub fn merge(shard_dirs: &[PathBuf], out: &Path) -> Result<Summary, BatchError> {
+    let mut shards: BTreeMap<usize, (&PathBuf, Manifest)> = BTreeMap::new();
+    let mut first: Option<Manifest> = None;
+    for dir in shard_dirs {
+        let m: Manifest = read_json(&dir.join("batch.json"), "batch manifest (batch.json)")?;
+        let Some(shard) = m.shard else {
+            return Err(BatchError::Merge(format!(
+                "{} holds a whole batch, not a shard (it was run without --shard)",
+                dir.display()
+            )));
+        };
+        let same_batch = |a: &Manifest| Manifest {
+            shard: None,
+            ..a.clone()
+        };
+        match &first {
+            None => first = Some(m.clone()),
+            Some(f)
+                if same_batch(f) != same_batch(&m)
+                    || f.shard.map(|s| s.count) != Some(shard.count) =>
+            {
+                return Err(BatchError::Merge(format!(
+                    "{} is a shard of another batch: its scenarios, settings or shard count differ from {}'s",
+                    dir.display(),
+                    shards
+                        .values()
+                        .next()
+                        .map_or(String::new(), |(d, _)| d.display().to_string())
+                )));
+            }
+            Some(_) => {}
+        }
+        if let Some((other, _)) = shards.insert(shard.index, (dir, m)) {
+            return Err(BatchError::Merge(format!(
+                "{} and {} are both shard {}/{}",
+                other.display(),
+                dir.display(),
+                shard.index,
+                shard.count
+            )));
+        }
+    }
+    let Some(first) = first else {
+        return Err(BatchError::Usage("no shard folders given".into()));
+    };
+    let count = first.shard.map_or(1, |s| s.count);
+    let missing: Vec<String> = (0..count)
+        .filter(|i| !shards.contains_key(i))
+        .map(|i| format!("{i}/{count}"))
+        .collect();
+    if !missing.is_empty() {
+        return Err(BatchError::Merge(format!(
+            "shard(s) {} missing: give every shard's folder",
+            missing.join(", ")
+        )));
+    }
+    if shard_dirs.iter().any(|d| d == out) {
+        return Err(BatchError::Usage(format!(
+            "--out {} is one of the shard folders: merge into a new folder",
+            out.display()
+        )));
+    }
+    let mut summaries = BTreeMap::new();
+    for (i, (dir, _)) in &shards {
+        let s: Summary = read_json(&dir.join("summary.json"), "batch summary (summary.json)")?;
+        summaries.insert(*i, s);
+    }
+    let mut rows = Vec::new();
+    for (i, item) in first.scenarios.iter().enumerate() {
+        let owner = i % count;
+        let (dir, _) = &shards[&owner];
+        let mine: Vec<Row> = summaries[&owner]
+            .rows
+            .iter()
+            .filter(|r| r.scenario == item.scenario)
+            .cloned()
+            .collect();
+        if mine.is_empty() {
+            return Err(BatchError::Merge(format!(
+                "{}: the summary has no row for {}: did shard {owner}/{count} finish?",
+                dir.display(),
+                item.scenario
+            )));
+        }
+        rows.extend(mine);
+        let from = dir.join(&item.output);
+        if from.is_dir() {
+            for rel in files_below(&from)? {
+                write(&out.join(&item.output).join(&rel), &read(&from.join(&rel))?)?;
+            }
+        }
+    }
+    let merged = Manifest {
+        shard: None,
+        ..first.clone()
+    };
+    write_manifest(out, &merged)?;
+    let summary = Summary::of(first.scenarios.len(), rows);
+    write_summary(out, &summary)?;
+    Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_stay_inside_the_folder() {
+        assert_eq!(safe_component("../../etc/passwd"), "_.._etc_passwd");
+        assert_eq!(safe_component(".."), "_");
+        assert_eq!(safe_component(""), "_");
+        assert_eq!(safe_component("Q1 plan ü"), "Q1_plan_ü");
+        assert_eq!(safe_component("a/b\\c:d"), "a_b_c_d");
+        assert!(safe_component(&"é".repeat(100)).len() <= MAX_FOLDER_BYTES);
+        assert_eq!(folder_name(Path::new("emea/q1 plan.toml")), "emea__q1_plan");
+    }
+
+    #[test]
+    fn names_are_made_unique_ignoring_case() {
+        assert_eq!(
+            unique(["a".into(), "A".into(), "a".into(), "a-2".into()]),
+            ["a", "A-2", "a-3", "a-2-2"]
+        );
+    }
+
+    #[test]
+    fn shards_split_evenly_and_cover_everything_once() {
+        assert!("3/3".parse::<Shard>().is_err());
+        assert!("1/0".parse::<Shard>().is_err());
+        assert!("x/2".parse::<Shard>().is_err());
+        let shards: Vec<Shard> = (0..3).map(|i| format!("{i}/3").parse().unwrap()).collect();
+        for i in 0..10 {
+            assert_eq!(shards.iter().filter(|s| s.owns(i)).count(), 1);
+        }
+    }
+}
