@@ -118,9 +118,10 @@ fn is_glob(s: &str) -> bool {
     s.contains(['*', '?', '['])
 }
 
-/// Every `*.toml` below `dir`, relative to it, sorted; hidden entries and
-/// symbolic links to folders are not followed.
-fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, BatchError> {
+/// Every file below `dir` that `keep` accepts, relative to it, sorted.
+/// Hidden entries (temporary files of an interrupted write among them) are
+/// passed over, and links to folders are not followed.
+fn files_under(dir: &Path, keep: impl Fn(&Path) -> bool) -> Result<Vec<PathBuf>, BatchError> {
     let mut out = Vec::new();
     let mut stack = vec![PathBuf::new()];
     while let Some(rel) = stack.pop() {
@@ -138,20 +139,25 @@ fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, BatchError> {
             if name.to_string_lossy().starts_with('.') {
                 continue;
             }
-            let kind = entry.file_type().map_err(|source| BatchError::Read {
-                path: entry.path(),
-                source,
-            })?;
             let rel = rel.join(&name);
-            if kind.is_dir() {
-                stack.push(rel);
-            } else if Path::new(&name).extension().is_some_and(|e| e == "toml") {
-                out.push(rel);
+            // A link to a file counts as the file; links to folders are
+            // not followed (no loops).
+            let file =
+                |t: std::fs::FileType| t.is_file() || (t.is_symlink() && entry.path().is_file());
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => stack.push(rel),
+                Ok(t) if file(t) && keep(&rel) => out.push(rel),
+                _ => {}
             }
         }
     }
     out.sort();
     Ok(out)
+}
+
+/// Every `*.toml` below `dir`.
+fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, BatchError> {
+    files_under(dir, |p| p.extension().is_some_and(|e| e == "toml"))
 }
 
 /// A path as text with `/` separators, for summaries that read the same on
@@ -865,31 +871,6 @@ fn read_json<T: for<'de> Deserialize<'de>>(path: &Path, what: &str) -> Result<T,
         .map_err(|e| BatchError::Merge(format!("{}: not a revplan {what}: {e}", path.display())))
 }
 
-/// Every file below `dir`, relative to it, sorted; temporary files of an
-/// interrupted write are left out.
-fn files_below(dir: &Path) -> Result<Vec<PathBuf>, BatchError> {
-    let mut out = Vec::new();
-    let mut stack = vec![PathBuf::new()];
-    while let Some(rel) = stack.pop() {
-        let here = dir.join(&rel);
-        let entries = std::fs::read_dir(&here).map_err(|source| BatchError::Read {
-            path: here.clone(),
-            source,
-        })?;
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            let rel = rel.join(&name);
-            match entry.file_type() {
-                Ok(t) if t.is_dir() => stack.push(rel),
-                Ok(t) if t.is_file() && !name.to_string_lossy().ends_with(".tmp") => out.push(rel),
-                _ => {}
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
 /// Joins the outputs of `revplan batch --shard I/N` for every I into one
 /// folder, as a single run would have written it.
 pub fn merge(shard_dirs: &[PathBuf], out: &Path) -> Result<Summary, BatchError> {
@@ -979,7 +960,7 @@ pub fn merge(shard_dirs: &[PathBuf], out: &Path) -> Result<Summary, BatchError> 
         rows.extend(mine);
         let from = dir.join(&item.output);
         if from.is_dir() {
-            for rel in files_below(&from)? {
+            for rel in files_under(&from, |_| true)? {
                 write(&out.join(&item.output).join(&rel), &read(&from.join(&rel))?)?;
             }
         }

@@ -305,3 +305,27 @@ fn deep_nesting_is_refused_without_overflowing_the_stack() {
     let deep = format!("x = {}1{}", "{a = ".repeat(50_000), "}".repeat(50_000));
     outcome_is_sane(model_from_str("deep.toml", &deep, &root()));
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    /// Any text makes one safe folder name: a single plain component that
+    /// cannot climb out of, or hide in, the output folder.
+    #[test]
+    fn any_name_makes_a_safe_folder(text in any::<String>()) {
+        let name = revplan::batch::safe_component(&text);
+        let mut parts = Path::new(&name).components();
+        prop_assert!(matches!(parts.next(), Some(std::path::Component::Normal(_))));
+        prop_assert!(parts.next().is_none());
+        prop_assert!(!name.starts_with('.') && !name.contains(['/', '\\']));
+        prop_assert!(!name.is_empty() && name.len() <= 80);
+    }
+
+    /// `--shard` never panics, and what it accepts is a share that exists.
+    #[test]
+    fn any_shard_text_parses_or_is_refused(text in "[0-9/ x-]{0,12}") {
+        if let Ok(s) = text.parse::<revplan::batch::Shard>() {
+            prop_assert!(s.index < s.count);
+        }
+    }
+}
