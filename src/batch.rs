@@ -478,6 +478,7 @@ impl Summary {
         let mut t = TextTable::new([
             "scenario", "variant", "status", "P(hit)", "P50", "spend", "error",
         ]);
+        t.right = vec![false, false, false, true, true, true, false];
         let or_dash = |x: Option<f64>, f: &dyn Fn(f64) -> String| x.map_or("–".into(), f);
         for r in &self.rows {
             let mut error: String = r.error.lines().next().unwrap_or_default().into();
@@ -719,7 +720,12 @@ fn run_fresh(
     charts: bool,
     inputs: &str,
 ) -> Result<Vec<Row>, String> {
-    // Whatever was there is stale from here on.
+    // Whatever was there is stale from here on; what the last run wrote
+    // and this one does not is removed once this one is done.
+    let previous: Vec<String> = read_bytes(&folder.join("result.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<ResultFile>(&b).ok())
+        .map_or(Vec::new(), |r| r.files);
     match std::fs::remove_file(folder.join("result.json")) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
             return Err(format!("cannot replace the previous result: {e}"));
@@ -772,7 +778,33 @@ fn run_fresh(
     };
     let text = serde_json::to_string_pretty(&result).map_err(|e| e.to_string())? + "\n";
     write(&folder.join("result.json"), text.as_bytes()).map_err(|e| e.to_string())?;
+    remove_stale(folder, &previous, &result.files);
     Ok(rows)
+}
+
+/// Removes the files a previous run listed that this one did not write (a
+/// variant since removed, charts no longer asked for), and the folders that
+/// leaves empty. Only names from our own result file, and only plain
+/// relative paths, are touched.
+fn remove_stale(folder: &Path, previous: &[String], current: &[String]) {
+    let keep: HashSet<&str> = current.iter().map(String::as_str).collect();
+    for rel in previous.iter().filter(|f| !keep.contains(f.as_str())) {
+        let plain = Path::new(rel)
+            .components()
+            .all(|c| matches!(c, Component::Normal(_)));
+        if !plain {
+            continue;
+        }
+        let path = folder.join(rel);
+        let _ = std::fs::remove_file(&path);
+        let mut dir = path.parent();
+        while let Some(d) = dir.filter(|d| *d != folder) {
+            if std::fs::remove_dir(d).is_err() {
+                break;
+            }
+            dir = d.parent();
+        }
+    }
 }
 
 fn manifest(paths: &[String], items: &[Item], opts: &Options) -> Manifest {

@@ -559,3 +559,30 @@ fn bad_usage_exits_2() {
         ["scen/alpha.toml", "scen/alpha.toml", "scen/emea/gamma.toml"]
     );
 }
+
+#[test]
+fn a_rerun_removes_what_it_no_longer_writes() {
+    let ws = workspace();
+    let first = batch(ws.path(), &["scen/alpha.toml", "--out", "runs", "--charts"]);
+    assert!(first.status.success());
+    let alpha = ws.path().join("runs/alpha");
+    assert!(alpha.join("variants/higher-bar/fan.png").is_file());
+    // The variant is dropped from the file and charts are no longer asked for.
+    let file = ws.path().join("scen/alpha.toml");
+    let text = read(&file);
+    std::fs::write(&file, &text[..text.find("[[variants]]").unwrap()]).unwrap();
+    let second = batch(ws.path(), &["scen/alpha.toml", "--out", "runs", "--resume"]);
+    assert!(second.status.success());
+    let files: Vec<String> = tree(&alpha).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        files,
+        [
+            "forecast.csv",
+            "forecast.json",
+            "plan.csv",
+            "plan.json",
+            "result.json"
+        ]
+    );
+    assert_eq!(rows(&ws.path().join("runs")).len(), 1);
+}
