@@ -114,6 +114,18 @@ pub struct Found {
     pub skipped_models: Vec<PathBuf>,
 }
 
+impl Found {
+    /// The scenarios a shard runs (all of them without one).
+    pub fn share(&self, shard: Option<Shard>) -> Vec<&Item> {
+        self.items
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| shard.is_none_or(|s| s.owns(*i)))
+            .map(|(_, item)| item)
+            .collect()
+    }
+}
+
 fn is_glob(s: &str) -> bool {
     s.contains(['*', '?', '['])
 }
@@ -379,12 +391,13 @@ pub struct Row {
 }
 
 impl Row {
-    fn failed(scenario: &str, variant: &str, output: &str, error: String) -> Row {
+    /// A row without figures.
+    fn blank(scenario: &str, variant: &str, output: &str, status: Status, error: String) -> Row {
         Row {
             scenario: scenario.into(),
             variant: variant.into(),
             output: output.into(),
-            status: Status::Failed,
+            status,
             error,
             target: None,
             revenue_mean: None,
@@ -407,6 +420,10 @@ impl Row {
             seed: None,
             engine: None,
         }
+    }
+
+    fn failed(scenario: &str, variant: &str, output: &str, error: String) -> Row {
+        Row::blank(scenario, variant, output, Status::Failed, error)
     }
 }
 
@@ -534,8 +551,6 @@ pub struct Outcome {
     pub summary: Summary,
     /// Scenarios whose outputs `--resume` kept.
     pub reused: usize,
-    /// Scenarios this run (shard) was responsible for.
-    pub ran: usize,
 }
 
 fn trials_text(t: Trials) -> String {
@@ -642,8 +657,7 @@ fn row_of(
     plan: &Result<crate::plan::Plan, crate::plan::PlanError>,
 ) -> Row {
     let fig = Figures::of(f);
-    let mut row = Row::failed(&item.scenario, variant, output, String::new());
-    row.status = Status::Ok;
+    let mut row = Row::blank(&item.scenario, variant, output, Status::Ok, String::new());
     row.target = Some(f.target);
     row.revenue_mean = Some(fig.revenue.mean);
     row.revenue_p10 = Some(fig.revenue.p10);
@@ -839,13 +853,7 @@ pub fn run(
     opts: &Options,
     progress: &(dyn Fn(Event) + Sync),
 ) -> Result<Outcome, BatchError> {
-    let items: Vec<&Item> = found
-        .items
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| opts.shard.is_none_or(|s| s.owns(*i)))
-        .map(|(_, item)| item)
-        .collect();
+    let items = found.share(opts.shard);
     write_manifest(out, &manifest(paths, &found.items, opts))?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.threads.unwrap_or(0))
@@ -882,11 +890,7 @@ pub fn run(
         .collect();
     let summary = Summary::of(items.len(), rows);
     write_summary(out, &summary)?;
-    Ok(Outcome {
-        summary,
-        reused,
-        ran: items.len(),
-    })
+    Ok(Outcome { summary, reused })
 }
 
 // ---------------------------------------------------------------------------

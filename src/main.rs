@@ -1014,10 +1014,7 @@ fn batch(a: &BatchArgs) -> i32 {
             jobs: a.jobs.map_or(threads, |j| j as usize),
             threads: Some(threads),
         };
-        let mine = (0..found.items.len())
-            .filter(|i| a.shard.is_none_or(|s| s.owns(*i)))
-            .count();
-        let bar = progress_bar(mine as u64, "batch", "scenarios");
+        let bar = progress_bar(found.share(a.shard).len() as u64, "batch", "scenarios");
         let started = std::time::Instant::now();
         let outcome = revplan::batch::run(&a.paths, &found, &a.out, &opts, &|event| match event {
             revplan::batch::Event::Started(name) => bar.set_message(name.to_string()),
@@ -1028,7 +1025,7 @@ fn batch(a: &BatchArgs) -> i32 {
         let s = &outcome.summary;
         eprintln!(
             "{} scenario(s){}, {} row(s): {} failed, {} reused; {:.1} s; summary in {}",
-            outcome.ran,
+            outcome.summary.scenarios,
             a.shard.map_or(String::new(), |s| format!(
                 " (shard {}/{} of {})",
                 s.index,

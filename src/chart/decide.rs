@@ -7,8 +7,8 @@ use plotters::style::text_anchor::{HPos, VPos};
 
 use super::{
     BLUE, Chart, ChartError, Drawn, Figure, GOOD, INK, TARGET, WIDTH, bold, boxed_label, colour,
-    count_tick, font, heading, label, legend, mesh, money_tick, muted, pct_tick, render, stroke,
-    swatch, top,
+    count_tick, font, heading, label, legend, mesh, money_tick, muted, panel, pct_tick, render,
+    stroke, swatch, top,
 };
 use crate::decide::compare::Comparison;
 use crate::decide::sensitivity::Sensitivity;
@@ -369,12 +369,7 @@ impl Figure for SweepCurves<'_> {
         let last = panels.len() - 1;
 
         // P(hit).
-        let mut chart = ChartBuilder::on(&panels[0])
-            .margin(14)
-            .margin_top(4)
-            .caption("P(revenue ≥ target)", bold(15.0))
-            .x_label_area_size(28)
-            .y_label_area_size(64)
+        let mut chart = panel(&panels[0], "P(revenue ≥ target)", 28, 64)
             .build_cartesian_2d(x_range.clone(), 0.0..1.05)?;
         mesh(&mut chart, 12.0)
             .x_label_formatter(&x_fmt)
@@ -416,16 +411,13 @@ impl Figure for SweepCurves<'_> {
                 .flat_map(|p| [p.figures.stages.mqls, p.figures.stages.opportunities]),
             0.12,
         );
-        let mut chart = ChartBuilder::on(&panels[1])
-            .margin(14)
-            .margin_top(4)
-            .caption(
-                "MQLs and opportunities over the horizon (mean per trial)",
-                bold(15.0),
-            )
-            .x_label_area_size(if last == 1 { 44 } else { 28 })
-            .y_label_area_size(64)
-            .build_cartesian_2d(x_range.clone(), 0.0..y_max)?;
+        let mut chart = panel(
+            &panels[1],
+            "MQLs and opportunities over the horizon (mean per trial)",
+            if last == 1 { 44 } else { 28 },
+            64,
+        )
+        .build_cartesian_2d(x_range.clone(), 0.0..y_max)?;
         let mut grid = mesh(&mut chart, 12.0);
         grid.axis_desc_style(font(13.0))
             .x_label_formatter(&x_fmt)
@@ -460,16 +452,13 @@ impl Figure for SweepCurves<'_> {
         // Sales load.
         if load {
             let y_max = top(s.points.iter().filter_map(|p| p.sales_load), 0.15).max(1.2);
-            let mut chart = ChartBuilder::on(&panels[2])
-                .margin(14)
-                .margin_top(4)
-                .caption(
-                    "sales load: SLA touches asked per touch the reps can make",
-                    bold(15.0),
-                )
-                .x_label_area_size(44)
-                .y_label_area_size(64)
-                .build_cartesian_2d(x_range, 0.0..y_max)?;
+            let mut chart = panel(
+                &panels[2],
+                "sales load: SLA touches asked per touch the reps can make",
+                44,
+                64,
+            )
+            .build_cartesian_2d(x_range, 0.0..y_max)?;
             mesh(&mut chart, 12.0)
                 .axis_desc_style(font(13.0))
                 .x_desc(s.param.as_str())

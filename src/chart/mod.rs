@@ -337,6 +337,23 @@ pub fn legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
     Ok(())
 }
 
+/// One panel of a figure of stacked panels: its caption above, `x_labels`
+/// and `y_labels` pixels for the tick labels below and to the left.
+pub fn panel<'a, 'b, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    caption: &str,
+    x_labels: u32,
+    y_labels: u32,
+) -> ChartBuilder<'a, 'b, DB> {
+    let mut b = ChartBuilder::on(area);
+    b.margin(14)
+        .margin_top(4)
+        .caption(caption, bold(15.0))
+        .x_label_area_size(x_labels)
+        .y_label_area_size(y_labels);
+    b
+}
+
 /// The house grid: light lines only at the labelled ticks, muted axes and
 /// tick labels of `size` points. The caller adds formatters and draws.
 pub fn mesh<'a, 'b, X, Y, DB>(

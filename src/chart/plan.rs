@@ -8,8 +8,8 @@ use plotters::prelude::*;
 
 use super::forecast::{Waterfall, plan_stages};
 use super::{
-    Chart, ChartError, Drawn, Figure, PIPELINE, TARGET, WIDTH, bold, colour, count_tick, font,
-    heading, legend, mesh, money_tick, render, top,
+    Chart, ChartError, Drawn, Figure, PIPELINE, TARGET, WIDTH, colour, count_tick, font, heading,
+    legend, mesh, money_tick, panel, render, top,
 };
 use crate::output::{count, money};
 use crate::plan::Plan;
@@ -102,12 +102,7 @@ impl Figure for Weekly<'_> {
             .collect();
         // Headroom for the legend of up to ten sources.
         let y_max = top(p.weeks.iter().map(|w| w.volumes.leads), 0.8);
-        let mut chart = ChartBuilder::on(&panels[0])
-            .margin(14)
-            .margin_top(4)
-            .caption("leads needed, by lead source", bold(15.0))
-            .x_label_area_size(28)
-            .y_label_area_size(70)
+        let mut chart = panel(&panels[0], "leads needed, by lead source", 28, 70)
             .build_cartesian_2d(x_range.clone(), 0.0..y_max)?;
         mesh(&mut chart, 12.0)
             .x_label_formatter(&week_labels)
@@ -118,12 +113,7 @@ impl Figure for Weekly<'_> {
 
         // Opportunities to create.
         let y_max = top(p.weeks.iter().map(|w| w.volumes.opportunities), 0.15);
-        let mut chart = ChartBuilder::on(&panels[1])
-            .margin(14)
-            .margin_top(4)
-            .caption("opportunities to create", bold(15.0))
-            .x_label_area_size(28)
-            .y_label_area_size(70)
+        let mut chart = panel(&panels[1], "opportunities to create", 28, 70)
             .build_cartesian_2d(x_range.clone(), 0.0..y_max)?;
         mesh(&mut chart, 12.0)
             .x_label_formatter(&week_labels)
@@ -165,16 +155,13 @@ impl Figure for Weekly<'_> {
                 .map(|w| (w.revenue_pipeline + w.revenue_new + w.gap.max(0.0)).max(w.target)),
             0.25,
         );
-        let mut chart = ChartBuilder::on(&panels[2])
-            .margin(14)
-            .margin_top(4)
-            .caption(
-                "the weekly revenue target and where it comes from",
-                bold(15.0),
-            )
-            .x_label_area_size(44)
-            .y_label_area_size(70)
-            .build_cartesian_2d(x_range, 0.0..y_max)?;
+        let mut chart = panel(
+            &panels[2],
+            "the weekly revenue target and where it comes from",
+            44,
+            70,
+        )
+        .build_cartesian_2d(x_range, 0.0..y_max)?;
         mesh(&mut chart, 12.0)
             .axis_desc_style(font(13.0))
             .x_desc("week of the horizon")
