@@ -746,8 +746,9 @@ fn run_fresh(
         }
         _ => {}
     }
+    let variants = loaded.all_variants().map_err(|e| e.to_string())?;
     let mut family = vec![&loaded.base];
-    family.extend(loaded.variants.iter().map(|v| &v.scenario));
+    family.extend(variants.iter().map(|v| &v.scenario));
     let runs = run_family(&family, settings, &|_| {}).map_err(|e| e.to_string())?;
     let variant_dirs = unique(
         loaded

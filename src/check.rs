@@ -31,6 +31,8 @@ pub struct ModelSummary {
     pub file: String,
     pub stages: Vec<StageSummary>,
     pub capacity: String,
+    /// How the score shifts later conversions and the deal size.
+    pub quality: Option<String>,
     pub uncertain: Vec<UncertainSummary>,
     pub open_deals: usize,
     pub open_amount: f64,
@@ -171,7 +173,7 @@ fn model_summary(m: &Model, name: &str, file: &str, cal: &Calendar) -> ModelSumm
     let stages = m
         .stages
         .iter()
-        .zip(&m.channels[0].funnel.transitions)
+        .zip(&m.funnel.transitions)
         .map(|(s, t)| {
             let mut exit = match t.advance {
                 Advance::Score => {
@@ -209,7 +211,7 @@ fn model_summary(m: &Model, name: &str, file: &str, cal: &Calendar) -> ModelSumm
                     delay_text(&r.delay)
                 ));
             }
-            if let (Advance::Win(_), Some(slip)) = (t.advance, &m.channels[0].funnel.slip) {
+            if let (Advance::Win(_), Some(slip)) = (t.advance, &m.funnel.slip) {
                 exit.push_str(&format!(
                     "; slips {} by {}",
                     prob_text(&m.params[slip.p].prob),
@@ -224,7 +226,28 @@ fn model_summary(m: &Model, name: &str, file: &str, cal: &Calendar) -> ModelSumm
         })
         .collect();
     let capacity = match &m.capacity {
-        Capacity::Unlimited => "unlimited: every MQL gets its full SLA follow-up".to_string(),
+        Capacity::Unlimited => {
+            "unlimited: every MQL is worked and judged by the acceptance curve alone".to_string()
+        }
+        Capacity::Team(t) if t.unlimited => {
+            let tiers: Vec<String> = t
+                .tiers
+                .iter()
+                .rev()
+                .map(|x| {
+                    format!(
+                        "{} (score ≥ {}): {} touches",
+                        x.name, x.min_score, x.touches
+                    )
+                })
+                .collect();
+            format!(
+                "unlimited reps (paid {} per touch made), contact {} per touch; SLA {}",
+                money(t.cost_per_touch_made()),
+                prob_text(&m.params[t.contact_p].prob),
+                tiers.join(", ")
+            )
+        }
         Capacity::Team(t) => {
             let hires: u32 = t.hires.iter().map(|h| h.count).sum();
             let tiers: Vec<String> = t
@@ -239,7 +262,7 @@ fn model_summary(m: &Model, name: &str, file: &str, cal: &Calendar) -> ModelSumm
                 })
                 .collect();
             format!(
-                "{} reps at start{}, {} touches/rep/week, contact {} per touch; SLA {}",
+                "{} reps at start{}, {} touches/rep/week, contact {} per touch; SLA {}{}",
                 t.reps,
                 if hires > 0 {
                     format!(
@@ -255,10 +278,49 @@ fn model_summary(m: &Model, name: &str, file: &str, cal: &Calendar) -> ModelSumm
                 },
                 t.touches_per_rep_week,
                 prob_text(&m.params[t.contact_p].prob),
-                tiers.join(", ")
+                tiers.join(", "),
+                if t.cost_per_rep_week > 0.0 || t.cost_per_touch > 0.0 {
+                    format!(
+                        "; cost {} a rep-week, {} a touch",
+                        money(t.cost_per_rep_week),
+                        money(t.cost_per_touch)
+                    )
+                } else {
+                    String::new()
+                }
             )
         }
     };
+    let quality = m.scoring.quality.as_ref().map(|q| {
+        let mut parts: Vec<String> = m
+            .funnel
+            .transitions
+            .iter()
+            .enumerate()
+            .zip(&q.per_10)
+            .filter(|(_, k)| **k != 0.0)
+            .map(|((i, t), k)| {
+                let what = if matches!(t.advance, Advance::Win(_)) {
+                    "win rate".to_string()
+                } else {
+                    format!("{}→{}", m.stages[i].name, m.stages[i + 1].name)
+                };
+                format!("{what} {k:+} log-odds")
+            })
+            .collect();
+        if q.size_per_10 != 0.0 {
+            parts.push(format!("deal size ×{:.3}", q.size_per_10.exp()));
+        }
+        format!(
+            "per 10 points above {}: {}",
+            q.reference,
+            if parts.is_empty() {
+                "no change".to_string()
+            } else {
+                parts.join(", ")
+            }
+        )
+    });
     let uncertain = m
         .params
         .iter()
@@ -321,6 +383,7 @@ fn model_summary(m: &Model, name: &str, file: &str, cal: &Calendar) -> ModelSumm
         file: file.to_string(),
         stages,
         capacity,
+        quality,
         uncertain,
         open_deals: m.pipeline.len(),
         open_amount: m.pipeline.iter().map(|d| d.amount).sum(),
@@ -402,6 +465,9 @@ fn render_table(r: &CheckReport) -> String {
     }
     out.push_str(&t.render("    "));
     out.push_str(&format!("  capacity: {}\n", m.capacity));
+    if let Some(q) = &m.quality {
+        out.push_str(&format!("  lead quality: {q}\n"));
+    }
     if !m.uncertain.is_empty() {
         let u: Vec<String> = m
             .uncertain

@@ -198,8 +198,9 @@ pub fn channel_conversion(model: &Model, c: usize, params: &[f64]) -> ChannelCon
     visits[0] = 1.0;
     let (mut won, mut won_time) = (0.0, 0.0);
     for e in &entries {
-        let p_accept = model.scoring.acceptance.at(e.score, params);
-        let chain = Chain::new(&channel.funnel, params, p_accept, 1.0);
+        let p_accept = model.p_accept(e.score, 1.0, params);
+        let lifted = model.scoring.params_for(&channel.funnel, params, e.score);
+        let chain = Chain::new(&channel.funnel, &lifted, p_accept, 1.0);
         let conv = chain.conversion(start).expect("built models are absorbing");
         for (r, c) in reach.iter_mut().zip(&conv.reach).skip(start) {
             *r += e.weight * c;

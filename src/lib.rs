@@ -22,6 +22,7 @@ pub mod diag;
 pub mod dist;
 pub mod flow;
 pub mod load;
+pub mod metrics;
 pub mod model;
 pub mod output;
 pub mod plan;

@@ -29,9 +29,61 @@ pub struct Loaded {
     /// The model's own name (the scenario's name replaces it when merged).
     pub model_name: String,
     pub base: Scenario,
+    /// The variants that build.
     pub variants: Vec<Variant>,
+    /// The variants that do not, with their problems: they block only the
+    /// commands that run them (or check the file), never the base alone.
+    pub broken: Vec<(String, InputError)>,
     /// Every file read: scenario, model, CSV (for change detection).
     pub inputs: Vec<PathBuf>,
+}
+
+impl Loaded {
+    /// Every variant, or the problems of those that do not build.
+    pub fn all_variants(&self) -> Result<&[Variant], InputError> {
+        match self.broken.as_slice() {
+            [] => Ok(&self.variants),
+            [(_, e)] => Err(e.clone()),
+            many => {
+                let mut all = many[0].1.clone();
+                for (_, e) in &many[1..] {
+                    all.problems.extend(e.problems.iter().cloned());
+                    all.total += e.total;
+                }
+                Err(all)
+            }
+        }
+    }
+
+    /// The variant called `name`.
+    pub fn variant(&self, name: &str) -> Result<&Variant, crate::Error> {
+        if let Some((_, e)) = self.broken.iter().find(|(n, _)| n == name) {
+            return Err(e.clone().into());
+        }
+        self.variants
+            .iter()
+            .find(|v| v.name == name)
+            .ok_or_else(|| crate::Error::NoVariant {
+                name: name.to_string(),
+                file: self.file.display().to_string(),
+                known: self.variant_names(),
+            })
+    }
+
+    /// The names of every variant, for messages.
+    pub fn variant_names(&self) -> String {
+        let names: Vec<&str> = self
+            .variants
+            .iter()
+            .map(|v| v.name.as_str())
+            .chain(self.broken.iter().map(|(n, _)| n.as_str()))
+            .collect();
+        if names.is_empty() {
+            "no variants".to_string()
+        } else {
+            names.join(", ")
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -333,7 +385,10 @@ pub fn load_any(path: &Path, overrides: &[String]) -> Result<Loadable, InputErro
     };
     let doc = s.parse(src);
     if is_scenario(&doc) {
-        load_scenario_doc(s, path, doc, overrides).map(|l| Loadable::Scenario(Box::new(l)))
+        // Checking a file checks every variant in it.
+        let l = load_scenario_doc(s, path, doc, overrides)?;
+        l.all_variants()?;
+        Ok(Loadable::Scenario(Box::new(l)))
     } else {
         load_model_doc(s, path, doc, overrides).map(|m| Loadable::Model(Box::new(m)))
     }
@@ -365,7 +420,9 @@ pub fn scenario_from_str(
         ));
         return Err(s.fail());
     }
-    load_scenario_doc(s, Path::new(name), doc, overrides)
+    let l = load_scenario_doc(s, Path::new(name), doc, overrides)?;
+    l.all_variants()?;
+    Ok(l)
 }
 
 /// Loads a scenario file with its model, overrides and variants.
@@ -488,19 +545,34 @@ fn load_scenario_doc(
     } {
         t.remove("variants");
     }
+    let mut broken = Vec::new();
     for v in &spec.variants {
+        let before = s.problems.len();
         let mut vdoc = doc.clone();
-        if let Err(p) = tree::merge(&mut vdoc, &v.set.0) {
-            s.problems.extend(p);
-            continue;
-        }
-        let context = format!("in variant `{}`: ", v.name.value);
-        if let Some((_, scenario)) = read_and_build(&mut s, &vdoc, &context) {
-            variants.push(Variant {
+        let built = match tree::merge(&mut vdoc, &v.set.0) {
+            Err(p) => {
+                s.problems.extend(p);
+                None
+            }
+            Ok(()) => {
+                let context = format!("in variant `{}`: ", v.name.value);
+                read_and_build(&mut s, &vdoc, &context)
+            }
+        };
+        match built {
+            Some((_, scenario)) if s.problems.len() == before => variants.push(Variant {
                 name: v.name.value.clone(),
                 description: v.description.clone(),
                 scenario,
-            });
+            }),
+            _ => {
+                let mut problems = s.problems.split_off(before);
+                for p in &mut problems {
+                    explain_misplaced_key(p);
+                }
+                let e = InputError::new(&s.file, &s.sources, problems);
+                broken.push((v.name.value.clone(), e));
+            }
         }
     }
     if !s.problems.is_empty() {
@@ -512,6 +584,7 @@ fn load_scenario_doc(
         model_name,
         base,
         variants,
+        broken,
         inputs: s.inputs,
     })
 }

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use revplan::Error;
-use revplan::decide::optimize::Objective;
+use revplan::decide::Objective;
 use revplan::load::load_any;
 use revplan::output::{Format, write_atomic};
 use revplan::sim::{EngineKind, SimOptions};
@@ -350,6 +350,9 @@ struct SweepArgs {
     /// Step of a numeric range.
     #[arg(long, value_name = "Z")]
     step: Option<f64>,
+    /// What the best point maximises.
+    #[arg(long, value_enum, default_value_t = Objective::PHit)]
+    objective: Objective,
     #[command(flatten)]
     run: RunArgs,
     #[command(flatten)]
@@ -600,29 +603,13 @@ fn check(a: &CheckArgs) -> i32 {
     code
 }
 
-/// Loads the scenario (or the variant asked for).
+/// Loads the scenario (or the variant asked for). A variant that does not
+/// build blocks only a run of that variant.
 fn scenario(a: &ScenarioArgs) -> Result<revplan::model::Scenario, Error> {
     let loaded = revplan::load::load_scenario(&a.scenario, &a.set)?;
     match &a.variant {
         None => Ok(loaded.base),
-        Some(name) => {
-            let known: Vec<&str> = loaded.variants.iter().map(|v| v.name.as_str()).collect();
-            let known = if known.is_empty() {
-                "no variants".to_string()
-            } else {
-                known.join(", ")
-            };
-            loaded
-                .variants
-                .into_iter()
-                .find(|v| &v.name == name)
-                .map(|v| v.scenario)
-                .ok_or_else(|| Error::NoVariant {
-                    name: name.clone(),
-                    file: a.scenario.display().to_string(),
-                    known,
-                })
-        }
+        Some(name) => Ok(loaded.variant(name)?.scenario.clone()),
     }
 }
 
@@ -661,6 +648,20 @@ fn progress_bar(total: u64, what: &str, unit: &str) -> indicatif::ProgressBar {
     );
     let template = format!("{{prefix}} {{bar:30}} {{pos}}/{{len}} {unit} ({{elapsed}}) {{msg}}");
     if let Ok(style) = indicatif::ProgressStyle::with_template(&template) {
+        bar.set_style(style);
+    }
+    bar.set_prefix(what.to_string());
+    bar
+}
+
+/// A spinner on stderr for work of unknown length, with a message saying
+/// how far it has come (hidden when stderr is not a terminal).
+fn spinner(what: &str) -> indicatif::ProgressBar {
+    let bar =
+        indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{spinner} {prefix} {msg} ({elapsed})")
+    {
         bar.set_style(style);
     }
     bar.set_prefix(what.to_string());
@@ -732,26 +733,22 @@ fn compare(a: &CompareArgs, m: &ArgMatches) -> i32 {
             .map(|(_, s)| (*s).clone())
             .collect();
         let loaded = revplan::load::load_scenario(&a.scenario, &base_sets)?;
-        let mut candidates = Vec::new();
-        for v in &loaded.variants {
-            if a.only.is_empty() || a.only.contains(&v.name) {
-                candidates.push(revplan::decide::compare::Candidate {
-                    name: v.name.clone(),
-                    description: v.description.clone(),
-                    scenario: v.scenario.clone(),
-                });
-            }
-        }
-        for name in &a.only {
-            if !loaded.variants.iter().any(|v| &v.name == name) {
-                let known: Vec<&str> = loaded.variants.iter().map(|v| v.name.as_str()).collect();
-                return Err(Error::NoVariant {
-                    name: name.clone(),
-                    file: a.scenario.display().to_string(),
-                    known: known.join(", "),
-                });
-            }
-        }
+        let chosen: Vec<&revplan::load::Variant> = if a.only.is_empty() {
+            loaded.all_variants()?.iter().collect()
+        } else {
+            a.only
+                .iter()
+                .map(|name| loaded.variant(name))
+                .collect::<Result<_, _>>()?
+        };
+        let mut candidates: Vec<_> = chosen
+            .into_iter()
+            .map(|v| revplan::decide::compare::Candidate {
+                name: v.name.clone(),
+                description: v.description.clone(),
+                scenario: v.scenario.clone(),
+            })
+            .collect();
         for (k, (_, name)) in variants.iter().enumerate() {
             let mut own = base_sets.clone();
             own.extend(
@@ -819,7 +816,7 @@ fn sweep(a: &SweepArgs) -> i32 {
         let settings = settings(&a.run, &points[0].1);
         let bar = progress_bar(points.len() as u64, "sweeping", "runs");
         let sw = with_threads(a.run.threads, || {
-            revplan::decide::sweep::sweep(&a.param, &points, &settings, &|done| {
+            revplan::decide::sweep::sweep(&a.param, &points, a.objective, &settings, &|done| {
                 bar.set_position(done as u64)
             })
         })??;
@@ -838,9 +835,8 @@ fn goal(a: &GoalArgs) -> i32 {
         let s = scenario(&a.scenario)?;
         let lever = revplan::decide::levers::Lever::parse(&a.lever, &s).map_err(Error::Usage)?;
         let settings = settings(&a.run, &s);
-        let bar =
-            indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
-        bar.set_message("searching");
+        let bar = spinner("goal seek");
+        bar.set_message("starting");
         let g = with_threads(a.run.threads, || {
             revplan::decide::goal::goal(&s, &lever, a.confidence, &settings, &|x| {
                 bar.set_message(format!("trying {x:.2}"));
@@ -918,8 +914,7 @@ fn optimize(a: &OptimizeArgs) -> i32 {
         }
         let bounds = revplan::decide::optimize::bounds(&s, &overrides).map_err(Error::Usage)?;
         let settings = settings(&a.run, &s);
-        let bar =
-            indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+        let bar = spinner("optimizing");
         let o = with_threads(a.run.threads, || {
             revplan::decide::optimize::optimize(
                 &s,
@@ -949,6 +944,7 @@ fn optimize(a: &OptimizeArgs) -> i32 {
 fn report_command(a: &ReportArgs) -> i32 {
     finish((|| {
         let loaded = revplan::load::load_scenario(&a.scenario, &a.set)?;
+        loaded.all_variants()?;
         let settings = settings(&a.run, &loaded.base);
         let bar = progress_bar(revplan::report::STEPS as u64, "report", "steps");
         let options = revplan::report::ReportOptions {

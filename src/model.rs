@@ -181,6 +181,84 @@ pub struct Scoring {
     pub range: (f64, f64),
     pub acceptance: AcceptanceCurve,
     pub nurture: Option<Nurture>,
+    pub quality: Option<Quality>,
+}
+
+/// Lead quality: a lead's score shifts the rates of the stages after sales
+/// acceptance, its win rate (in log-odds) and its deal size (in logs), by
+/// so much per 10 points away from `reference`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Quality {
+    pub reference: f64,
+    /// Log-odds per 10 points of each stage's advance (or win) rate, by
+    /// stage index; 0 for the gates that judge a score themselves.
+    pub per_10: Vec<f64>,
+    /// Log deal size per 10 points.
+    pub size_per_10: f64,
+}
+
+/// `p` with its log-odds shifted by `delta` (0 and 1 stay put).
+pub fn shift_log_odds(p: f64, delta: f64) -> f64 {
+    if delta == 0.0 || p <= 0.0 || p >= 1.0 {
+        return p;
+    }
+    let e = delta.exp();
+    p * e / (1.0 - p + p * e)
+}
+
+impl Quality {
+    /// Tens of points from the reference (0 for a lead with no score, such
+    /// as an open deal: it stands at the reference).
+    fn tens(&self, score: f64) -> f64 {
+        if score.is_nan() {
+            0.0
+        } else {
+            (score - self.reference) / 10.0
+        }
+    }
+
+    /// The rate of stage `stage` for a lead of this score.
+    pub fn rate(&self, stage: usize, p: f64, score: f64) -> f64 {
+        shift_log_odds(p, self.per_10[stage] * self.tens(score))
+    }
+
+    /// The deal-size multiplier of a lead of this score.
+    pub fn size_factor(&self, score: f64) -> f64 {
+        (self.size_per_10 * self.tens(score)).exp()
+    }
+
+    /// Every parameter with the rates of `funnel` shifted for this score:
+    /// what the chain of a lead of this score sees.
+    pub fn lifted(&self, funnel: &Funnel, params: &[f64], score: f64) -> Vec<f64> {
+        let mut out = params.to_vec();
+        for (i, t) in funnel.transitions.iter().enumerate() {
+            if let Advance::Rate(p) | Advance::Win(p) = t.advance {
+                out[p] = self.rate(i, params[p], score);
+            }
+        }
+        out
+    }
+}
+
+impl Scoring {
+    /// Parameters as a lead of this score sees them (the model's when there
+    /// is no quality lift).
+    pub fn params_for<'a>(
+        &self,
+        funnel: &Funnel,
+        params: &'a [f64],
+        score: f64,
+    ) -> std::borrow::Cow<'a, [f64]> {
+        match &self.quality {
+            Some(q) => std::borrow::Cow::Owned(q.lifted(funnel, params, score)),
+            None => std::borrow::Cow::Borrowed(params),
+        }
+    }
+
+    /// Deal-size multiplier for a lead of this score.
+    pub fn size_factor(&self, score: f64) -> f64 {
+        self.quality.as_ref().map_or(1.0, |q| q.size_factor(score))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -199,7 +277,11 @@ pub struct Hire {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct SalesTeam {
+    /// Fully ramped reps at week 0 (0 when `unlimited`).
     pub reps: f64,
+    /// As many reps as the SLA needs every week: no MQL ever gets fewer
+    /// touches than its tier asks, and reps are paid per touch made.
+    pub unlimited: bool,
     pub touches_per_rep_week: f64,
     pub contact_p: ParamId,
     /// Sorted by `min_score`, lowest first.
@@ -207,17 +289,60 @@ pub struct SalesTeam {
     pub hires: Vec<Hire>,
     /// (week, count): reps gone from that week on.
     pub departures: Vec<(u32, u32)>,
+    pub cost_per_rep_week: f64,
+    pub cost_per_touch: f64,
+}
+
+/// P(at least one of `touches` touches reaches the lead), each reaching it
+/// with probability `contact`; fractional touches interpolate the power.
+pub fn p_reach(touches: f64, contact: f64) -> f64 {
+    if touches <= 0.0 {
+        0.0
+    } else {
+        1.0 - (1.0 - contact).powf(touches)
+    }
 }
 
 impl SalesTeam {
-    /// Reps at work in week `w`, counting a ramping hire as a fraction.
+    /// Reps at work in week `w`, counting a ramping hire as a fraction
+    /// (infinite for an unlimited team).
     pub fn reps_at(&self, w: u32) -> f64 {
+        if self.unlimited {
+            return f64::INFINITY;
+        }
+        self.headcount(w, true)
+    }
+
+    /// Reps on the payroll in week `w`: ramping hires count in full.
+    pub fn paid_reps_at(&self, w: u32) -> f64 {
+        if self.unlimited {
+            return 0.0;
+        }
+        self.headcount(w, false)
+    }
+
+    /// The team's cost in week `w` for `touches` touches made.
+    pub fn cost(&self, w: u32, touches: f64) -> f64 {
+        self.paid_reps_at(w) * self.cost_per_rep_week + touches * self.cost_per_touch_made()
+    }
+
+    /// What one touch made costs beyond the payroll: with an unlimited team
+    /// the payroll itself is paid per touch.
+    pub fn cost_per_touch_made(&self) -> f64 {
+        if self.unlimited {
+            self.cost_per_touch + self.cost_per_rep_week / self.touches_per_rep_week
+        } else {
+            self.cost_per_touch
+        }
+    }
+
+    fn headcount(&self, w: u32, ramped: bool) -> f64 {
         let hired: f64 = self
             .hires
             .iter()
             .filter(|h| w >= h.week)
             .map(|h| {
-                let ramp = if h.ramp_weeks == 0 {
+                let ramp = if h.ramp_weeks == 0 || !ramped {
                     1.0
                 } else {
                     (f64::from(w - h.week + 1) / f64::from(h.ramp_weeks)).min(1.0)
@@ -243,6 +368,12 @@ impl SalesTeam {
     pub fn sla_touches(&self, score: f64) -> f64 {
         let i = self.tiers.partition_point(|t| t.min_score <= score);
         self.tiers[i.saturating_sub(1)].touches
+    }
+
+    /// P(an MQL of this score is reached) when it gets `share` of the
+    /// touches its tier asks for.
+    pub fn p_reached(&self, score: f64, share: f64, params: &[f64]) -> f64 {
+        p_reach(self.sla_touches(score) * share, params[self.contact_p])
     }
 }
 
@@ -418,6 +549,8 @@ pub struct Model {
     pub name: String,
     pub description: Option<String>,
     pub stages: Vec<Stage>,
+    /// The model's own funnel, before any channel's overrides.
+    pub funnel: Funnel,
     pub params: Vec<Param>,
     pub scoring: Scoring,
     pub capacity: Capacity,
@@ -437,6 +570,18 @@ impl Model {
 
     pub fn channel_index(&self, name: &str) -> Option<usize> {
         self.channels.iter().position(|c| c.name == name)
+    }
+
+    /// P(sales accepts an MQL of this score) when it gets `share` of the
+    /// SLA's touches (1 = the SLA met): with a sales team, the lead must be
+    /// reached by one of the touches made, then is accepted by the curve;
+    /// with unlimited capacity every MQL is worked and the curve is all.
+    pub fn p_accept(&self, score: f64, share: f64, params: &[f64]) -> f64 {
+        let curve = self.scoring.acceptance.at(score, params);
+        match &self.capacity {
+            Capacity::Unlimited => curve,
+            Capacity::Team(t) => curve * t.p_reached(score, share, params),
+        }
     }
 }
 
@@ -581,16 +726,19 @@ fn build_model_inner(
     let (stages, base) = stages?;
     let base_deals = build_deals(b, &spec.deals, None)?;
     let funnel = base_funnel(base, &base_deals);
-    let scoring = scoring?;
+    let mut scoring = scoring?;
+    scoring.quality = build_quality(b, spec, &stages, &funnel);
     let capacity = capacity?;
     check_absorbing(b, &funnel, &scoring, &capacity, &spec.stages.value, None);
     let channels = build_channels(b, spec, &stages, &funnel, &base_deals, &scoring, &capacity);
+    let model_funnel = funnel.clone();
     let gates: Vec<GateKind> = spec.stages.value.iter().map(|s| s.gate.value).collect();
     let pipeline = build_pipeline(b, spec, &gates, csv_deals, &stages, channels.as_deref());
     Some(Model {
         name: spec.name.clone(),
         description: spec.description.clone(),
         stages,
+        funnel: model_funnel,
         params: Vec::new(),
         scoring,
         capacity,
@@ -948,6 +1096,52 @@ fn build_scoring(b: &mut Builder, spec: &ModelSpec) -> Option<Scoring> {
         range,
         acceptance,
         nurture,
+        quality: None,
+    })
+}
+
+/// The quality lift, once the stages are known: `per_10_points` on every
+/// rate gate after the last gate that judges a score, and on the win rate;
+/// `stages.<name>` for a named stage.
+fn build_quality(
+    b: &mut Builder,
+    spec: &ModelSpec,
+    stages: &[Stage],
+    funnel: &Funnel,
+) -> Option<Quality> {
+    let q = spec.scoring.quality.as_ref()?;
+    let judged = crate::timeline::judged_gate(funnel);
+    let mut per_10: Vec<f64> = funnel
+        .transitions
+        .iter()
+        .enumerate()
+        .map(|(i, t)| match t.advance {
+            Advance::Win(_) => q.win_rate.unwrap_or(q.per_10_points),
+            Advance::Rate(_) if judged.is_none_or(|g| i > g) => q.per_10_points,
+            _ => 0.0,
+        })
+        .collect();
+    for (name, v) in q.stages.iter().flat_map(|s| &s.0) {
+        match stages.iter().position(|s| s.name == name.value) {
+            Some(i) if matches!(funnel.transitions[i].advance, Advance::Rate(_)) => per_10[i] = v.0,
+            Some(_) => b.err_help(
+                &name.loc,
+                format!("stage `{}` has no rate to shift", name.value),
+                "quality shifts rate gates (and the win rate: `win_rate`)",
+            ),
+            None => unknown_name(
+                b,
+                &name.loc,
+                "stage",
+                &name.value,
+                stages.iter().map(|s| s.name.as_str()),
+            ),
+        }
+    }
+    Some(Quality {
+        reference: q.reference,
+        per_10,
+        size_per_10: q.deal_size,
     })
 }
 
@@ -1031,13 +1225,18 @@ fn build_capacity(
         &team.contact_p,
     );
     let built = SalesTeam {
-        reps: team.reps,
+        reps: team.reps.unwrap_or(0.0),
+        unlimited: team.reps.is_none(),
         touches_per_rep_week: team.touches_per_rep_week,
         contact_p,
         tiers: sorted,
         hires,
         departures,
+        cost_per_rep_week: team.cost_per_rep_week,
+        cost_per_touch: team.cost_per_touch,
     };
+    // An unlimited team is sized to the SLA every week: its hires and
+    // departures do not change what it can do (nor what it costs).
     // Departures cannot take away reps who are not there.
     for d in &team.departures {
         let hired: u32 = built
@@ -1052,7 +1251,7 @@ fn build_capacity(
             .filter(|(w, _)| *w <= d.week)
             .map(|(_, c)| c)
             .sum();
-        if f64::from(gone) > team.reps + f64::from(hired) + 1e-9 {
+        if f64::from(gone) > built.reps + f64::from(hired) + 1e-9 && !built.unlimited {
             b.err(
                 &d.loc,
                 format!(

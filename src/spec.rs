@@ -486,6 +486,80 @@ pub struct ScoringSpec {
     pub range: (f64, f64),
     pub acceptance: AcceptanceSpec,
     pub nurture: Option<NurtureSpec>,
+    pub quality: Option<QualitySpec>,
+}
+
+/// How a lead's score shifts the conversions after sales acceptance and
+/// the deal size: a score is evidence of fit.
+#[derive(Debug, Clone)]
+pub struct QualitySpec {
+    pub loc: Loc,
+    pub reference: f64,
+    pub per_10_points: f64,
+    /// Per-stage log-odds shifts, by stage name.
+    pub stages: Option<Named<Finite>>,
+    pub win_rate: Option<f64>,
+    pub deal_size: f64,
+}
+
+impl ReadTable for QualitySpec {
+    const NAME: &'static str = "LeadQuality";
+    const ABOUT: &'static str = "lead quality: every conversion after sales acceptance (and the win rate) \
+        shifts by a number of log-odds per 10 score points away from `reference`, and the deal size by a \
+        log-factor; at the reference score the rates and sizes apply as written";
+
+    fn fields(f: &mut Fields<'_, '_>) -> Option<Self> {
+        let loc = f.loc();
+        let reference = f.req_num(
+            "reference",
+            "the score at which the model's rates and deal size apply as written",
+            Bounds::FINITE,
+        );
+        let per_10 = f.opt_num(
+            "per_10_points",
+            "log-odds added to every rate after acceptance per 10 points above the reference (default 0; \
+             0.3 turns 50% into 57% ten points up)",
+            Bounds::closed(-5.0, 5.0),
+        );
+        let stages = f.opt::<Named<Finite>>(
+            "stages",
+            "per-stage log-odds per 10 points, by stage name: replaces per_10_points for that stage's rate",
+        );
+        let win = f.opt_num(
+            "win_rate",
+            "log-odds per 10 points for the win rate (default: per_10_points)",
+            Bounds::closed(-5.0, 5.0),
+        );
+        let size = f.opt_num(
+            "deal_size",
+            "log deal-size change per 10 points (default 0; 0.1 = about +10.5% per 10 points)",
+            Bounds::closed(-2.0, 2.0),
+        );
+        let stages = stages?;
+        if let Some(st) = &stages {
+            for (name, v) in &st.0 {
+                if !(-5.0..=5.0).contains(&v.0) {
+                    f.problem(
+                        None,
+                        format!(
+                            "`stages.{}` must be from -5 to 5 log-odds per 10 points",
+                            name.value
+                        ),
+                        None,
+                    );
+                    return None;
+                }
+            }
+        }
+        Some(QualitySpec {
+            loc,
+            reference: reference?,
+            per_10_points: per_10?.unwrap_or(0.0),
+            stages,
+            win_rate: win?,
+            deal_size: size?.unwrap_or(0.0),
+        })
+    }
 }
 
 impl ReadTable for ScoringSpec {
@@ -501,10 +575,15 @@ impl ReadTable for ScoringSpec {
         );
         let acceptance = f.req::<AcceptanceSpec>(
             "acceptance",
-            "probability that sales accepts an MQL of a given score when the SLA follow-up is met",
+            "probability that sales accepts an MQL of a given score once it has reached the lead \
+             (with a sales team, each touch made reaches it with capacity.contact_p)",
         );
         let nurture =
             f.opt::<NurtureSpec>("nurture", "how sub-threshold leads' scores rise over time");
+        let quality = f.opt::<QualitySpec>(
+            "quality",
+            "how the score shifts the conversions after acceptance, the win rate and the deal size",
+        );
         let range = match range? {
             None => (0.0, 100.0),
             Some(r) => match r.value.as_slice() {
@@ -543,6 +622,7 @@ impl ReadTable for ScoringSpec {
             range,
             acceptance: acceptance?,
             nurture: nurture?,
+            quality: quality?,
         })
     }
 }
@@ -689,13 +769,48 @@ impl Read for CapacitySpec {
 #[derive(Debug, Clone)]
 pub struct TeamSpec {
     pub loc: Loc,
-    pub reps: f64,
+    /// Fully ramped reps at week 0; `None` = "unlimited" (the team is as
+    /// large as the SLA needs every week).
+    pub reps: Option<f64>,
     pub touches_per_rep_week: f64,
     pub contact_p: Prob,
     pub ramp_weeks: u32,
     pub tiers: Spanned<Vec<TierSpec>>,
     pub hires: Vec<HireSpec>,
     pub departures: Vec<DepartureSpec>,
+    pub cost_per_rep_week: f64,
+    pub cost_per_touch: f64,
+}
+
+/// A number of reps, or `"unlimited"`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Reps(pub Option<f64>);
+
+impl Read for Reps {
+    fn schema(_: &mut SchemaGen) -> Json {
+        json!({"anyOf": [
+            {"type": "number", "minimum": 0, "maximum": MAX_REPS},
+            {"const": "unlimited", "description": "as many reps as the SLA needs each week (paid per touch made)"}
+        ]})
+    }
+
+    fn read(node: &Node, path: &str, cx: &mut Cx) -> Option<Self> {
+        match &node.value {
+            Value::Str(s) if s == "unlimited" => Some(Reps(None)),
+            Value::Int(_) | Value::Float(_) => {
+                read_number(node, path, cx, Bounds::closed(0.0, MAX_REPS as f64))
+                    .map(|r| Reps(Some(r)))
+            }
+            _ => {
+                cx.push(mismatch(
+                    node,
+                    path,
+                    &format!("a number of reps from 0 to {MAX_REPS}, or \"unlimited\""),
+                ));
+                None
+            }
+        }
+    }
 }
 
 impl ReadTable for TeamSpec {
@@ -705,10 +820,9 @@ impl ReadTable for TeamSpec {
 
     fn fields(f: &mut Fields<'_, '_>) -> Option<Self> {
         let loc = f.loc();
-        let reps = f.req_num(
+        let reps = f.req::<Reps>(
             "reps",
-            "fully ramped reps at week 0",
-            Bounds::closed(0.0, MAX_REPS as f64),
+            "fully ramped reps at week 0, or \"unlimited\": a team as large as the SLA needs every week",
         );
         let touches = f.req_num(
             "touches_per_rep_week",
@@ -720,7 +834,11 @@ impl ReadTable for TeamSpec {
                 max_open: false,
             },
         );
-        let contact = f.req::<Prob>("contact_p", "probability that one touch reaches the lead");
+        let contact = f.req::<Prob>(
+            "contact_p",
+            "probability that one touch reaches the lead; a lead reached is accepted by scoring.acceptance, \
+             so more touches made mean more MQLs accepted",
+        );
         let ramp = f.or::<Week>(
             "ramp_weeks",
             "weeks for a new hire to reach full capacity (default 0)",
@@ -730,9 +848,22 @@ impl ReadTable for TeamSpec {
             f.req::<Spanned<Vec<TierSpec>>>("tiers", "SLA tiers: touches asked per MQL by score");
         let hires = f.or::<Vec<HireSpec>>("hires", "reps who start later", Vec::new());
         let departures = f.or::<Vec<DepartureSpec>>("departures", "reps who leave", Vec::new());
+        let rep_cost = f.opt_num(
+            "cost_per_rep_week",
+            "loaded cost of one rep for a week, ramping hires included (default 0); with reps = \"unlimited\" \
+             it is paid per touch made: cost_per_rep_week / touches_per_rep_week",
+            Bounds::closed(0.0, MAX_MONEY),
+        );
+        let touch_cost = f.opt_num(
+            "cost_per_touch",
+            "cost of each follow-up touch made, on top of the reps' cost (default 0)",
+            Bounds::closed(0.0, MAX_MONEY),
+        );
         Some(TeamSpec {
             loc,
-            reps: reps?,
+            reps: reps?.0,
+            cost_per_rep_week: rep_cost?.unwrap_or(0.0),
+            cost_per_touch: touch_cost?.unwrap_or(0.0),
             touches_per_rep_week: touches?,
             contact_p: contact?,
             ramp_weeks: ramp?.0,

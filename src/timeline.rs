@@ -27,6 +27,9 @@ pub struct Response {
     pub first: Vec<Vec<f64>>,
     /// Wins (deals closed won) in week t.
     pub wins: Vec<f64>,
+    /// Expected revenue of those wins (wins × the expected deal size of
+    /// the leads that make them).
+    pub revenue: Vec<f64>,
     /// Acceptance decisions (MQLs worked by sales) in week t.
     pub decisions: Vec<f64>,
     /// SLA touches those decisions ask for.
@@ -46,6 +49,7 @@ impl Response {
         Response {
             first: vec![vec![0.0; len]; stages],
             wins: vec![0.0; len],
+            revenue: vec![0.0; len],
             decisions: vec![0.0; len],
             touches: vec![0.0; len],
             accepted: vec![0.0; len],
@@ -70,6 +74,7 @@ impl Response {
             add(a, b);
         }
         add(&mut self.wins, &other.wins);
+        add(&mut self.revenue, &other.revenue);
         add(&mut self.decisions, &other.decisions);
         add(&mut self.touches, &other.touches);
         add(&mut self.accepted, &other.accepted);
@@ -110,6 +115,8 @@ pub struct Propagation<'a> {
     /// open deals, which have no score to be judged on again).
     pub drop_recycles_to: Option<usize>,
     pub len: usize,
+    /// Expected revenue of one win.
+    pub size: f64,
 }
 
 impl Propagation<'_> {
@@ -179,6 +186,7 @@ impl Propagation<'_> {
                             }
                             let closing = x * (1.0 - s);
                             out.wins[t] += closing * self.params[w];
+                            out.revenue[t] += closing * self.params[w] * self.size;
                             out.lost[t] += closing * (1.0 - self.params[w]);
                             closing * (1.0 - self.params[w])
                         }
@@ -256,14 +264,16 @@ pub fn channel_response(model: &Model, c: usize, params: &[f64], len: usize) -> 
         return total;
     }
     let (start, list) = entries(channel, &model.scoring, params);
+    let mean_size = channel.funnel.deal_size.mean();
     for e in &list {
         let prop = Propagation {
             funnel: &channel.funnel,
-            params,
-            p_accept: model.scoring.acceptance.at(e.score, params),
+            params: &model.scoring.params_for(&channel.funnel, params, e.score),
+            p_accept: model.p_accept(e.score, 1.0, params),
             touches: sla_touches(model, e.score),
             drop_recycles_to: None,
             len,
+            size: mean_size * model.scoring.size_factor(e.score),
         };
         let seed = Seed::Arrive {
             stage: start,
@@ -306,6 +316,7 @@ pub fn deal_response(model: &Model, deal: &OpenDeal, params: &[f64], len: usize)
         touches: 0.0,
         drop_recycles_to: gate,
         len,
+        size: deal.amount,
     };
     let remaining = funnel.transitions[deal.stage]
         .delay
@@ -355,6 +366,7 @@ mod tests {
             touches: 3.0,
             drop_recycles_to: None,
             len,
+            size: 1.0,
         }
         .run(&[Seed::Arrive {
             stage: 0,

@@ -26,6 +26,9 @@ pub struct VariantRow {
     pub delta_vs_base: Delta,
     /// P(revenue ≥ target), variant − base, trial by trial.
     pub p_hit_delta: Delta,
+    /// Contribution (revenue − marketing spend − sales cost), variant −
+    /// base, trial by trial.
+    pub contribution_delta: Delta,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -54,6 +57,7 @@ pub fn compare(
     let runs = run_family(&family, settings, progress)?;
     let target = base.target.total;
     let base_trials = &runs[0].per_trial;
+    let base_contribution = &runs[0].per_trial_contribution;
     let names = std::iter::once(("base".to_string(), base.description.clone())).chain(
         candidates
             .iter()
@@ -68,6 +72,7 @@ pub fn compare(
             figures: Figures::of(&r.forecast),
             delta_vs_base: paired(base_trials, &r.per_trial),
             p_hit_delta: paired_hits(base_trials, &r.per_trial, target),
+            contribution_delta: paired(base_contribution, &r.per_trial_contribution),
         })
         .collect();
     Ok(Comparison {
@@ -108,7 +113,8 @@ pub fn render(c: &Comparison, format: Format) -> String {
 fn table(c: &Comparison) -> String {
     let mut out = format!(
         "Compare \"{}\": {} trials each (seed {}, {} engine), every variant on the same random numbers\n\
-         Target {}. Differences are variant − base, trial by trial, with 95% intervals.\n\n",
+         Target {}. Differences are variant − base, trial by trial, with 95% intervals; better/same/worse: \
+         share of trials in which the variant's revenue is higher, equal, lower.\n\n",
         c.scenario,
         c.trials,
         c.seed,
@@ -122,7 +128,7 @@ fn table(c: &Comparison) -> String {
         "mean",
         "Δ mean",
         "95% CI",
-        "P(better)",
+        "better/same/worse",
         "P10",
         "P50",
         "P90",
@@ -156,7 +162,13 @@ fn table(c: &Comparison) -> String {
             if base {
                 "-".into()
             } else {
-                pct(v.delta_vs_base.p_better)
+                let d = &v.delta_vs_base;
+                format!(
+                    "{:.0}/{:.0}/{:.0}%",
+                    100.0 * d.p_better,
+                    100.0 * d.p_tie,
+                    100.0 * d.p_worse
+                )
             },
             money(f.revenue.p10),
             money(f.revenue.p50),
@@ -166,13 +178,31 @@ fn table(c: &Comparison) -> String {
     out.push_str(&t.render("  "));
     out.push('\n');
     let mut t = TextTable::new([
-        "variant", "spend", "CAC", "ROI", "leads", "MQLs", "accepted", "opps", "wins",
+        "variant",
+        "spend",
+        "sales cost",
+        "contribution",
+        "Δ contribution",
+        "CAC",
+        "ROI",
+        "leads",
+        "MQLs",
+        "accepted",
+        "opps",
+        "wins",
     ]);
     for v in &c.variants {
         let f = &v.figures;
         t.row(vec![
             v.name.clone(),
             money(f.spend.mean),
+            money(f.sales_cost.mean),
+            money(f.contribution.mean),
+            if v.name == "base" {
+                "-".into()
+            } else {
+                signed_money(v.contribution_delta.mean)
+            },
             f.cac.map_or("-".into(), money),
             f.roi.map_or("-".into(), |r| format!("{r:.1}×")),
             num(f.stages.leads, 0),
@@ -217,6 +247,13 @@ fn csv(c: &Comparison) -> String {
                     ("mean_delta_ci_low", num(d.ci_low, 2)),
                     ("mean_delta_ci_high", num(d.ci_high, 2)),
                     ("p_better", num(d.p_better, 6)),
+                    ("p_tie", num(d.p_tie, 6)),
+                    ("p_worse", num(d.p_worse, 6)),
+                    ("contribution_delta", num(v.contribution_delta.mean, 2)),
+                    (
+                        "contribution_delta_std_error",
+                        num(v.contribution_delta.std_error, 2),
+                    ),
                 ]);
                 row
             })

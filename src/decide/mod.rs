@@ -33,8 +33,10 @@ pub struct Delta {
     /// 95% confidence interval of the mean difference.
     pub ci_low: f64,
     pub ci_high: f64,
-    /// Share of trials in which the other does better.
+    /// Share of trials in which the other does better, the same, worse.
     pub p_better: f64,
+    pub p_tie: f64,
+    pub p_worse: f64,
     /// The standard error two independent runs would have had.
     pub unpaired_std_error: f64,
 }
@@ -63,6 +65,8 @@ pub fn paired(base: &[f64], other: &[f64]) -> Delta {
         ci_low: mean - Z95 * se,
         ci_high: mean + Z95 * se,
         p_better: d.iter().filter(|x| **x > 0.0).count() as f64 / n,
+        p_tie: d.iter().filter(|x| **x == 0.0).count() as f64 / n,
+        p_worse: d.iter().filter(|x| **x < 0.0).count() as f64 / n,
         unpaired_std_error: ((vb + vo) / n).sqrt(),
     }
 }
@@ -75,6 +79,82 @@ pub fn paired_hits(base: &[f64], other: &[f64], target: f64) -> Delta {
             .collect()
     };
     paired(&hit(base), &hit(other))
+}
+
+/// What a decision maximises.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Objective {
+    /// Mean revenue.
+    Mean,
+    /// Median revenue.
+    P50,
+    /// P(revenue ≥ target).
+    #[value(alias = "p_hit")]
+    PHit,
+    /// Mean contribution: revenue − marketing spend − sales cost.
+    Contribution,
+}
+
+impl Objective {
+    /// The objective's value in a forecast.
+    pub fn of(self, f: &Forecast) -> f64 {
+        match self {
+            Objective::Mean => f.revenue.mean,
+            Objective::P50 => f.revenue.p50,
+            Objective::PHit => f.p_hit_target,
+            Objective::Contribution => f.contribution.mean,
+        }
+    }
+
+    /// The value as printed.
+    pub fn show(self, v: f64) -> String {
+        match self {
+            Objective::Mean | Objective::P50 | Objective::Contribution => crate::output::money(v),
+            Objective::PHit => crate::output::pct(v),
+        }
+    }
+
+    /// Per trial, what the objective averages (`None` for the median,
+    /// which is not a mean of anything per trial).
+    pub fn per_trial(self, r: &Run, target: f64) -> Option<Vec<f64>> {
+        match self {
+            Objective::Mean => Some(r.per_trial.clone()),
+            Objective::PHit => Some(
+                r.per_trial
+                    .iter()
+                    .map(|x| f64::from(u8::from(*x >= target)))
+                    .collect(),
+            ),
+            Objective::Contribution => Some(r.per_trial_contribution.clone()),
+            Objective::P50 => None,
+        }
+    }
+}
+
+/// The best of a family of runs by an objective, and every run that is
+/// not worse than it beyond chance (its paired difference to the best is
+/// within two standard errors): ties go to the first of those, the
+/// cheaper end of a list such as reps or touches.
+pub fn best_of(runs: &[Run], objective: Objective, target: f64) -> (usize, Vec<usize>) {
+    let values: Vec<f64> = runs.iter().map(|r| objective.of(&r.forecast)).collect();
+    let Some(top) = (0..runs.len()).max_by(|a, b| values[*a].total_cmp(&values[*b]).then(b.cmp(a)))
+    else {
+        return (0, Vec::new());
+    };
+    let tied: Vec<usize> = match objective.per_trial(&runs[top], target) {
+        Some(best) => (0..runs.len())
+            .filter(|i| {
+                let other = objective.per_trial(&runs[*i], target).unwrap_or_default();
+                let d = paired(&best, &other);
+                d.mean + 2.0 * d.std_error >= 0.0
+            })
+            .collect(),
+        None => (0..runs.len())
+            .filter(|i| values[*i] == values[top])
+            .collect(),
+    };
+    (tied.first().copied().unwrap_or(top), tied)
 }
 
 /// How a decision command simulates.
@@ -129,35 +209,41 @@ pub fn run_family(
 }
 
 /// The figures a decision is judged on: the summary keys of `simulate`
-/// (`p_hit_target`, `revenue`, `spend`, `stages`) and a few ratios.
+/// (`p_hit_target`, `revenue`, `spend`, `stages`), the sales cost and
+/// contribution, and the headline ratios as [`crate::metrics`] defines them.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Figures {
     pub p_hit_target: f64,
     pub p_hit_std_error: f64,
     pub revenue: crate::sim::Summary,
     pub spend: crate::sim::MeanSe,
+    pub sales_cost: crate::sim::MeanSe,
+    pub contribution: crate::sim::Summary,
     pub stages: crate::sim::StageMeans,
-    /// SALs per MQL.
+    /// SALs per MQL of the new leads.
     pub acceptance_rate: Option<f64>,
-    /// Spend per win.
+    /// (Marketing spend + sales cost) per win of the new leads.
     pub cac: Option<f64>,
-    /// (revenue − spend) / spend.
+    /// Marketing spend per win of the new leads.
+    pub cac_marketing: Option<f64>,
+    /// (Revenue of the new leads − marketing spend) / marketing spend.
     pub roi: Option<f64>,
 }
 
 impl Figures {
     pub fn of(f: &Forecast) -> Figures {
-        let ratio = |a: f64, b: f64| (b > 0.0).then(|| a / b);
-        let spend = f.spend.mean;
         Figures {
             p_hit_target: f.p_hit_target,
             p_hit_std_error: f.p_hit_std_error,
             revenue: f.revenue.clone(),
             spend: f.spend.clone(),
+            sales_cost: f.sales_cost.clone(),
+            contribution: f.contribution.clone(),
             stages: f.stages.clone(),
-            acceptance_rate: ratio(f.stages.sals, f.stages.mqls),
-            cac: ratio(spend, f.stages.wins),
-            roi: ratio(f.revenue.mean - spend, spend),
+            acceptance_rate: f.headline.acceptance_rate,
+            cac: f.headline.cac,
+            cac_marketing: f.headline.cac_marketing,
+            roi: f.headline.roi,
         }
     }
 }
@@ -177,7 +263,10 @@ impl Figures {
             ("p50", num(self.revenue.p50, 2)),
             ("p90", num(self.revenue.p90, 2)),
             ("spend", num(self.spend.mean, 2)),
+            ("sales_cost", num(self.sales_cost.mean, 2)),
+            ("contribution", num(self.contribution.mean, 2)),
             ("cac", opt(self.cac)),
+            ("cac_marketing", opt(self.cac_marketing)),
             ("roi", opt(self.roi)),
             ("leads", num(self.stages.leads, 2)),
             ("mqls", num(self.stages.mqls, 2)),
@@ -210,8 +299,15 @@ mod tests {
         let a = [1.0, 5.0, 3.0, 8.0];
         let d = paired(&a, &a);
         assert_eq!(
-            (d.mean, d.std_error, d.ci_low, d.ci_high, d.p_better),
-            (0.0, 0.0, 0.0, 0.0, 0.0)
+            (
+                d.mean,
+                d.std_error,
+                d.ci_low,
+                d.ci_high,
+                d.p_better,
+                d.p_tie
+            ),
+            (0.0, 0.0, 0.0, 0.0, 0.0, 1.0)
         );
         assert!(d.unpaired_std_error > 0.0);
     }

@@ -20,45 +20,16 @@
 use serde::Serialize;
 
 use super::levers::{budget_channels, horizon_budget, set_horizon_budget};
-use super::{Delta, Figures, Settings, paired, paired_hits};
+use super::{Delta, Figures, Objective, Settings, paired, paired_hits};
 use crate::model::{Scenario, Volume};
 use crate::output::{Format, TextTable, csv_text, money, num, pct};
-use crate::sim::{EngineKind, Forecast, Run, SimError, SimOptions, common_engine, run};
+use crate::sim::{EngineKind, Run, SimError, SimOptions, common_engine, run};
 use crate::spec::Trials;
 
 /// Trials per evaluation when `--trials auto` is asked.
 pub const DEFAULT_TRIALS: u64 = 2048;
 /// Most evaluations before giving up on convergence.
 pub const MAX_EVALUATIONS: usize = 400;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
-#[serde(rename_all = "snake_case")]
-pub enum Objective {
-    /// Mean revenue.
-    Mean,
-    /// Median revenue.
-    P50,
-    /// P(revenue ≥ target).
-    #[value(alias = "p_hit")]
-    PHit,
-}
-
-impl Objective {
-    fn of(self, f: &Forecast) -> f64 {
-        match self {
-            Objective::Mean => f.revenue.mean,
-            Objective::P50 => f.revenue.p50,
-            Objective::PHit => f.p_hit_target,
-        }
-    }
-
-    fn show(self, v: f64) -> String {
-        match self {
-            Objective::Mean | Objective::P50 => money(v),
-            Objective::PHit => pct(v),
-        }
-    }
-}
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Allocation {
@@ -371,6 +342,7 @@ pub fn render(o: &Optimization, format: Format) -> String {
                 Objective::Mean => "mean revenue",
                 Objective::P50 => "median revenue",
                 Objective::PHit => "P(revenue ≥ target)",
+                Objective::Contribution => "mean contribution",
             };
             let mut out = format!(
                 "Optimize \"{}\": split a media budget of {} over the horizon to maximise {}\n\

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::{Figures, Settings, columns_csv, run_family};
+use super::{Figures, Objective, Settings, best_of, columns_csv, run_family};
 use crate::model::Scenario;
 use crate::output::{Format, TextTable, money, num, pct};
 use crate::sim::{Forecast, SimError};
@@ -31,13 +31,18 @@ pub struct Sweep {
     pub seed: u64,
     pub target: f64,
     pub points: Vec<SweepPoint>,
-    /// The point with the highest P(hit) (ties: the highest mean revenue,
-    /// then the first given).
+    /// What "best" maximises.
+    pub objective: Objective,
+    /// The best point: the first of those not worse than the highest by
+    /// more than two paired standard errors (`tied`).
     pub best: usize,
+    pub tied: Vec<usize>,
 }
 
 fn load(f: &Forecast) -> (Option<f64>, Option<f64>) {
     match &f.capacity {
+        // An unlimited team has no load to speak of.
+        Some(weeks) if weeks.iter().all(|w| w.touches_available.is_infinite()) => (None, None),
         None => (None, None),
         Some(weeks) => {
             let need: f64 = weeks.iter().map(|w| w.mean_touches_needed).sum();
@@ -52,6 +57,7 @@ fn load(f: &Forecast) -> (Option<f64>, Option<f64>) {
 pub fn sweep(
     param: &str,
     points: &[(String, Scenario)],
+    objective: Objective,
     settings: &Settings,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Sweep, SimError> {
@@ -70,17 +76,8 @@ pub fn sweep(
             }
         })
         .collect();
-    let best = (0..out.len())
-        .max_by(|a, b| {
-            let (fa, fb) = (&out[*a].figures, &out[*b].figures);
-            fa.p_hit_target
-                .total_cmp(&fb.p_hit_target)
-                .then(fa.revenue.mean.total_cmp(&fb.revenue.mean))
-                // Among equals, the first: the cheaper end of a list of reps.
-                .then(b.cmp(a))
-        })
-        .unwrap_or(0);
     let base = points.first().map(|(_, s)| s);
+    let (best, tied) = best_of(&runs, objective, base.map_or(0.0, |s| s.target.total));
     Ok(Sweep {
         scenario: base.map_or(String::new(), |s| s.name.clone()),
         param: param.to_string(),
@@ -89,7 +86,9 @@ pub fn sweep(
         seed: settings.seed,
         target: base.map_or(0.0, |s| s.target.total),
         points: out,
+        objective,
         best,
+        tied,
     })
 }
 
@@ -136,7 +135,16 @@ fn table(s: &Sweep) -> String {
     if capacity {
         headers.extend(["sales load", "weeks over"]);
     }
-    headers.extend(["opps", "wins", "mean", "P10", "P90", "P(hit)", ""]);
+    headers.extend([
+        "opps",
+        "wins",
+        "mean",
+        "P10",
+        "P90",
+        "P(hit)",
+        "contribution",
+        "",
+    ]);
     let mut t = TextTable::new(headers);
     for (i, p) in s.points.iter().enumerate() {
         let f = &p.figures;
@@ -160,8 +168,11 @@ fn table(s: &Sweep) -> String {
             money(f.revenue.p10),
             money(f.revenue.p90),
             pct(f.p_hit_target),
+            money(f.contribution.mean),
             if i == s.best {
                 "← best".into()
+            } else if s.tied.contains(&i) {
+                "≈ best".into()
             } else {
                 String::new()
             },
@@ -169,6 +180,16 @@ fn table(s: &Sweep) -> String {
         t.row(row);
     }
     out.push_str(&t.render("  "));
+    out.push_str(&format!(
+        "  (best: the highest {}; ≈ best: not lower beyond two paired standard errors, the first of them \
+         marked best)\n",
+        match s.objective {
+            Objective::Mean => "mean revenue",
+            Objective::P50 => "median revenue",
+            Objective::PHit => "P(hit)",
+            Objective::Contribution => "mean contribution",
+        }
+    ));
     if capacity {
         out.push_str(
             "  (sales load: SLA touches asked over the horizon per touch the team can make; weeks over: expected\n   \

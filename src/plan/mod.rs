@@ -304,7 +304,7 @@ impl Flow {
 
     /// Adds `volume` leads starting at week `start` (may be negative) with
     /// this response and revenue per win, for weeks 0..len.
-    fn add(&mut self, resp: &Response, start: i64, volume: f64, per_win: f64) {
+    fn add(&mut self, resp: &Response, start: i64, volume: f64) {
         if volume == 0.0 {
             return;
         }
@@ -318,7 +318,7 @@ impl Flow {
                 f[t] += volume * r[d];
             }
             self.wins[t] += volume * resp.wins[d];
-            self.revenue[t] += volume * resp.wins[d] * per_win;
+            self.revenue[t] += volume * resp.revenue[d];
             self.touches[t] += volume * resp.touches[d];
         }
     }
@@ -376,10 +376,19 @@ pub fn plan(s: &Scenario) -> Result<Plan, PlanError> {
     let responses: Vec<Response> = (0..nch)
         .map(|c| channel_response(m, c, &params, KERNEL_WEEKS))
         .collect();
-    let per_win: Vec<f64> = m
-        .channels
+    // Expected revenue per win of each channel's leads (the mean deal size,
+    // shifted by lead quality): the value of one of its opportunities.
+    let per_win: Vec<f64> = responses
         .iter()
-        .map(|c| c.funnel.deal_size.mean())
+        .zip(&m.channels)
+        .map(|(r, c)| {
+            let wins: f64 = r.wins.iter().sum();
+            if wins > 0.0 {
+                r.revenue.iter().sum::<f64>() / wins
+            } else {
+                c.funnel.deal_size.mean()
+            }
+        })
         .collect();
     let scaled: Vec<Option<f64>> = s.mix.shares.clone();
 
@@ -433,14 +442,14 @@ pub fn plan(s: &Scenario) -> Result<Plan, PlanError> {
     for ((stage, age, channel), (amount, count)) in &groups {
         let deal = crate::model::OpenDeal {
             stage: *stage,
-            amount: 0.0,
+            amount: amount / *count as f64,
             age_weeks: *age,
             channel: *channel,
             id: None,
         };
         let r = deal_response(m, &deal, &params, rows);
         // `count` deals whose revenue is their own amounts.
-        pipe.add(&r, 0, *count as f64, amount / *count as f64);
+        pipe.add(&r, 0, *count as f64);
     }
 
     // Held channels keep their volume from week 0.
@@ -449,7 +458,7 @@ pub fn plan(s: &Scenario) -> Result<Plan, PlanError> {
     for c in (0..nch).filter(|c| scaled[*c].is_none()) {
         for (t, slot) in held_leads[c].iter_mut().enumerate() {
             *slot = m.channels[c].expected_leads(t as u32, &s.calendar);
-            held.add(&responses[c], t as i64, *slot, per_win[c]);
+            held.add(&responses[c], t as i64, *slot);
         }
     }
 
@@ -490,9 +499,7 @@ pub fn plan(s: &Scenario) -> Result<Plan, PlanError> {
     let periods = s.calendar.periods(s.target.period);
     let mut alpha = vec![1.0; nch];
     let (mut shares, mut pinned) = lead_shares(&alpha);
-    let mut x = solve_schedule(
-        &responses, &per_win, &shares, &pinned, &b, &periods, pre, h, rows,
-    );
+    let mut x = solve_schedule(&responses, &shares, &pinned, &b, &periods, pre, h, rows);
     if s.mix.basis == MixBasis::Budget {
         let mut worst = f64::INFINITY;
         for _ in 0..BUDGET_ITERATIONS {
@@ -527,9 +534,7 @@ pub fn plan(s: &Scenario) -> Result<Plan, PlanError> {
                 break;
             }
             (shares, pinned) = lead_shares(&alpha);
-            x = solve_schedule(
-                &responses, &per_win, &shares, &pinned, &b, &periods, pre, h, rows,
-            );
+            x = solve_schedule(&responses, &shares, &pinned, &b, &periods, pre, h, rows);
         }
         if worst >= 1e-4 {
             warnings.push(format!(
@@ -562,10 +567,10 @@ pub fn plan(s: &Scenario) -> Result<Plan, PlanError> {
             let v = leads_c[c][u];
             let wk = week_of(u);
             if wk < 0 {
-                gap.add(&responses[c], wk, v, per_win[c]);
+                gap.add(&responses[c], wk, v);
             } else if (wk as usize) < h {
-                new.add(&responses[c], wk, v, per_win[c]);
-                per_channel[c].add(&responses[c], wk, v, per_win[c]);
+                new.add(&responses[c], wk, v);
+                per_channel[c].add(&responses[c], wk, v);
             }
         }
     }
@@ -922,7 +927,6 @@ fn cohort_rate(
 #[allow(clippy::too_many_arguments)]
 fn solve_schedule(
     responses: &[Response],
-    per_win: &[f64],
     shares: &[Vec<f64>],
     pinned: &[bool],
     b: &DVector<f64>,
@@ -945,7 +949,7 @@ fn solve_schedule(
             .iter()
             .enumerate()
             .filter(|(_, sh)| **sh > 0.0)
-            .map(|(c, sh)| sh * responses[c].wins[d] * per_win[c])
+            .map(|(c, sh)| sh * responses[c].revenue[d])
             .sum()
     });
     // Weekly rows, then one row per period of the horizon.

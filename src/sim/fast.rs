@@ -45,9 +45,28 @@ struct ChannelPaths {
     size: Dist,
     /// (mu, sigma) when the size is a plain log-normal.
     lognormal: Option<(f64, f64)>,
-    /// Per month: expected leads, spend, stage first entries, decisions,
-    /// accepted, recycled, dropped, closes (for the reports).
-    monthly: Vec<Vec<f64>>,
+    /// Per arrival month (cohort): expected leads, spend, and what those
+    /// leads do inside the horizon and eventually (for the reports).
+    monthly: Vec<Cohort>,
+    /// Mean closes after the horizon of the leads that arrive inside it.
+    closes_after: f64,
+}
+
+/// What the leads of one arrival month are expected to do, per trial, with
+/// every win rate at 1 (closes stand for wins).
+#[derive(Clone, Debug, Default)]
+struct Cohort {
+    leads: f64,
+    spend: f64,
+    /// First entries into each stage inside the horizon.
+    first: Vec<f64>,
+    decisions: f64,
+    accepted: f64,
+    recycled: f64,
+    dropped: f64,
+    closes: f64,
+    /// Closes inside the horizon or after it.
+    closes_eventual: f64,
 }
 
 /// Buffers reused from trial to trial.
@@ -74,6 +93,9 @@ impl<'a> FastEngine<'a> {
         let m = &s.model;
         if matches!(m.capacity, Capacity::Team(_)) {
             return Err("sales capacity couples the leads worked in the same week".into());
+        }
+        if m.scoring.quality.is_some() {
+            return Err("lead quality makes each lead's rates depend on its score".into());
         }
         if let Some(c) = m.channels.iter().find(|c| c.arrival_cv > 0.0) {
             return Err(format!("channel `{}` has over-dispersed arrivals", c.name));
@@ -153,7 +175,9 @@ impl<'a> FastEngine<'a> {
                     Advance::Win(p) => p,
                     _ => unreachable!("the last stage closes"),
                 };
-                let monthly = monthly_expectations(ch, &lambda, &r, &ctx_months, n);
+                let monthly = cohorts(ch, &lambda, &r, &ctx_months);
+                let total_closes: f64 = r.wins.iter().sum();
+                let closes_after = lambda.iter().map(|l| l * total_closes).sum::<f64>() - closes;
                 ChannelPaths {
                     stop_at: stop_at.iter().map(|m| PoissonCdf::new(*m)).collect(),
                     open: PoissonCdf::new(open),
@@ -165,6 +189,7 @@ impl<'a> FastEngine<'a> {
                     size: ch.funnel.deal_size.clone(),
                     lognormal: ch.funnel.deal_size.lognormal_params(),
                     monthly,
+                    closes_after,
                 }
             })
             .collect();
@@ -265,7 +290,11 @@ impl<'a> FastEngine<'a> {
             }
             rec.wins += won;
             rec.spend += ch.fixed + ch.cost_per_lead * leads[c];
+            // After the horizon: the expected revenue, given this trial's
+            // win rate (exact in expectation).
+            rec.eventual_new += vals[ch.win] * ch.closes_after * ch.size.mean();
         }
+        rec.eventual_new += rec.revenue_new.iter().sum::<f64>();
         if !self.s.model.pipeline.is_empty() {
             self.leads.seed_pipeline(seed, trial, ws);
             self.leads.run_weeks(ctx, ws, rec, acc, vals);
@@ -312,34 +341,56 @@ impl FastEngine<'_> {
     }
 }
 
-/// Expected monthly figures of a channel, per trial: leads, spend, first
-/// entries, acceptance decisions, accepted, recycled, dropped, closes.
-fn monthly_expectations(
+/// What the leads of each arrival month of a channel are expected to do,
+/// per trial: inside the horizon (the response up to the last week) and
+/// eventually (the whole response).
+fn cohorts(
     ch: &crate::model::Channel,
     lambda: &[f64],
     r: &Response,
     months: &[crate::calendar::Period],
-    n: usize,
-) -> Vec<Vec<f64>> {
+) -> Vec<Cohort> {
     let h = lambda.len();
-    let conv = |v: &[f64], t: usize| -> f64 { (0..=t).map(|a| lambda[a] * v[t - a]).sum() };
+    let cum = |v: &[f64]| -> Vec<f64> {
+        let mut acc = 0.0;
+        v.iter()
+            .map(|x| {
+                acc += x;
+                acc
+            })
+            .collect()
+    };
+    let first: Vec<Vec<f64>> = r.first.iter().map(|f| cum(f)).collect();
+    let (dec, acc_, rec_, drop_, wins) = (
+        cum(&r.decisions),
+        cum(&r.accepted),
+        cum(&r.recycled),
+        cum(&r.dropped),
+        cum(&r.wins),
+    );
+    let total_wins: f64 = r.wins.iter().sum();
     months
         .iter()
         .map(|p| {
-            let mut row = vec![0.0; 7 + n];
-            for t in p.weeks.clone().map(|w| w as usize).filter(|t| *t < h) {
-                row[0] += lambda[t];
-                row[1] += ch.spend(t as u32, lambda[t]);
-                for j in 0..n {
-                    row[2 + j] += conv(&r.first[j], t);
+            let mut c = Cohort {
+                first: vec![0.0; first.len()],
+                ..Cohort::default()
+            };
+            for a in p.weeks.clone().map(|w| w as usize).filter(|a| *a < h) {
+                let (l, last) = (lambda[a], h - 1 - a);
+                c.leads += l;
+                c.spend += ch.spend(a as u32, l);
+                for (x, f) in c.first.iter_mut().zip(&first) {
+                    *x += l * f[last];
                 }
-                row[2 + n] += conv(&r.decisions, t);
-                row[3 + n] += conv(&r.accepted, t);
-                row[4 + n] += conv(&r.recycled, t);
-                row[5 + n] += conv(&r.dropped, t);
-                row[6 + n] += conv(&r.wins, t);
+                c.decisions += l * dec[last];
+                c.accepted += l * acc_[last];
+                c.recycled += l * rec_[last];
+                c.dropped += l * drop_[last];
+                c.closes += l * wins[last];
+                c.closes_eventual += l * total_wins;
             }
-            row
+            c
         })
         .collect()
 }
@@ -375,31 +426,34 @@ impl Engine for FastEngine<'_> {
         acc
     }
 
-    /// Adds the expected monthly reports: counts that do not depend on the
-    /// win rate, and losses from the mean drawn win rate.
+    /// Adds the expected reports by cohort: counts that do not depend on
+    /// the win rate, and wins, losses and revenue from the drawn win rates.
     fn finish(&self, ctx: &Context, acc: &mut BlockAcc) {
         let trials = acc.trials as f64;
-        let n = self.stages;
         for (c, ch) in self.channels.iter().enumerate() {
             let acc_win = acc.params[ch.win];
             let lost_share = trials - acc_win;
             let mean_size = ch.size.mean();
-            for (mo, row) in ch.monthly.iter().enumerate() {
+            for (mo, k) in ch.monthly.iter().enumerate() {
                 let week = ctx.months[mo].weeks.start as usize;
                 let mut add = |metric: usize, x: f64| acc.cm_add(ctx, c, week, metric, x);
-                add(metric::LEADS, trials * row[0]);
-                add(metric::SPEND, trials * row[1]);
-                for j in 0..n {
-                    add(metric::FIRST + j, trials * row[2 + j]);
+                add(metric::LEADS, trials * k.leads);
+                add(metric::SPEND, trials * k.spend);
+                for (j, f) in k.first.iter().enumerate() {
+                    add(metric::FIRST + j, trials * f);
                 }
-                add(metric::DECISIONS, trials * row[2 + n]);
-                add(metric::ACCEPTED, trials * row[3 + n]);
-                add(metric::RECYCLED, trials * row[4 + n]);
-                add(metric::DROPPED, trials * row[5 + n]);
-                add(metric::LOST, lost_share * row[6 + n]);
-                let won = acc_win * row[6 + n];
-                add(metric::WINS, won);
-                add(metric::REVENUE, won * mean_size);
+                add(metric::DECISIONS, trials * k.decisions);
+                add(metric::ACCEPTED, trials * k.accepted);
+                add(metric::RECYCLED, trials * k.recycled);
+                add(metric::DROPPED, trials * k.dropped);
+                add(metric::LOST, lost_share * k.closes);
+                add(metric::WINS, acc_win * k.closes);
+                add(metric::REVENUE, acc_win * k.closes * mean_size);
+                add(metric::WINS_EVENTUAL, acc_win * k.closes_eventual);
+                add(
+                    metric::REVENUE_EVENTUAL,
+                    acc_win * k.closes_eventual * mean_size,
+                );
             }
         }
     }

@@ -166,9 +166,32 @@ pub(super) struct Lead {
     /// Known amount of an open deal; negative for new leads.
     amount: f32,
     channel: u16,
-    /// Channel for reports (`u16::MAX`: none).
+    /// Report row: its channel, or the open pipeline's row.
     report: u16,
+    /// Arrival week of a new lead (its cohort); [`IN_FLIGHT`] for what was
+    /// open at the start, which is reported by the week things happen.
+    born: u16,
     max: u8,
+}
+
+/// `Lead::born` of deals and leads open at the start.
+const IN_FLIGHT: u16 = u16::MAX;
+
+impl Lead {
+    /// The week a lead's events are reported in: its arrival week (its
+    /// cohort), or for what was open at the start the week of the event.
+    #[inline]
+    fn report_week(&self, t: usize) -> usize {
+        if self.born == IN_FLIGHT {
+            t
+        } else {
+            usize::from(self.born)
+        }
+    }
+
+    fn is_new(&self) -> bool {
+        self.born != IN_FLIGHT
+    }
 }
 
 pub struct LeadEngine<'a> {
@@ -187,7 +210,8 @@ pub struct LeadEngine<'a> {
     uncertain: Vec<usize>,
     means: Vec<f64>,
     nurture_param: Option<usize>,
-    pipeline: Vec<(usize, f32, u16, u16, Cdf)>,
+    /// Open deals: stage, amount, channel, remaining delay.
+    pipeline: Vec<(usize, f32, u16, Cdf)>,
 }
 
 impl<'a> LeadEngine<'a> {
@@ -265,7 +289,6 @@ impl<'a> LeadEngine<'a> {
                     d.stage,
                     d.amount as f32,
                     ch as u16,
-                    d.channel.map_or(u16::MAX, |c| c as u16),
                     Cdf::new(&delay.remaining_after(d.age_weeks)),
                 )
             })
@@ -390,6 +413,7 @@ impl<'a> LeadEngine<'a> {
                         amount: -1.0,
                         channel: c as u16,
                         report: c as u16,
+                        born: a as u16,
                         max: start as u8,
                     };
                     self.enter(
@@ -421,6 +445,7 @@ impl<'a> LeadEngine<'a> {
                             amount: -1.0,
                             channel: c as u16,
                             report: c as u16,
+                            born: a as u16,
                             max: 1,
                         };
                         self.enter(
@@ -445,23 +470,29 @@ impl<'a> LeadEngine<'a> {
     pub(super) fn seed_pipeline(&self, seed: u64, trial: u64, ws: &mut Workspace) {
         let (h, n) = (self.weeks, self.stages);
         let mut pr = rng::stream(seed, trial, purpose::PIPELINE);
-        for (stage, amount, channel, report, remaining) in &self.pipeline {
+        for (stage, amount, channel, remaining) in &self.pipeline {
             let mut lr = LeadRng(pr.next_u64());
             let d = remaining.sample(lr.unit()) as usize;
+            let lead = Lead {
+                rng: lr,
+                score: f32::NAN,
+                amount: *amount,
+                channel: *channel,
+                report: self.channels.len() as u16,
+                born: IN_FLIGHT,
+                max: *stage as u8,
+            };
             if d < h {
-                ws.dec[d * n + stage].push(Lead {
-                    rng: lr,
-                    score: f32::NAN,
-                    amount: *amount,
-                    channel: *channel,
-                    report: *report,
-                    max: *stage as u8,
-                });
+                ws.dec[d * n + stage].push(lead);
+            } else {
+                ws.after.push((lead, *stage));
             }
         }
     }
 
-    /// Moves every lead and deal week by week to the end of the horizon.
+    /// Moves every lead and deal week by week to the end of the horizon,
+    /// then follows what is still in flight to its outcome (for the
+    /// eventual figures of each cohort).
     pub(super) fn run_weeks(
         &self,
         ctx: &Context,
@@ -471,8 +502,7 @@ impl<'a> LeadEngine<'a> {
         vals: &[f64],
     ) {
         let (h, n) = (self.weeks, self.stages);
-        let gate = self.accept;
-        if let Some((_, _)) = &self.team {
+        if self.team.is_some() {
             rec.demand.resize(h, 0.0);
             rec.over.resize(h, false);
         }
@@ -484,30 +514,13 @@ impl<'a> LeadEngine<'a> {
                         as usize;
                     if t + d < h {
                         ws.dec[(t + d) * n + i].push(lead);
+                    } else {
+                        ws.after.push((lead, i));
                     }
                 }
                 ws.ent[t * n + i] = entries;
                 let mut decisions = std::mem::take(&mut ws.dec[t * n + i]);
-                // Follow-up thinning at the acceptance gate.
-                let mut thin = (1.0, 0.0);
-                if Some(i) == gate
-                    && let (Some((touches, contact)), Capacity::Team(team)) =
-                        (&self.team, &self.m.capacity)
-                {
-                    let demand: f64 = decisions
-                        .iter()
-                        .filter(|l| l.amount < 0.0)
-                        .map(|l| team.sla_touches(f64::from(l.score)))
-                        .sum();
-                    rec.demand[t] = demand;
-                    rec.over[t] = demand > touches[t];
-                    let f = if demand > 0.0 {
-                        (touches[t] / demand).min(1.0)
-                    } else {
-                        1.0
-                    };
-                    thin = (f, vals[*contact]);
-                }
+                let thin = self.follow_up(rec, vals, &decisions, i, t);
                 for lead in decisions.drain(..) {
                     self.decide(ctx, ws, rec, acc, vals, lead, i, t, thin);
                 }
@@ -518,9 +531,48 @@ impl<'a> LeadEngine<'a> {
         for v in ws.ent.iter_mut().chain(ws.dec.iter_mut()) {
             v.clear();
         }
+        let mut after = std::mem::take(&mut ws.after);
+        for (lead, stage) in after.drain(..) {
+            self.resolve(ctx, rec, acc, vals, lead, stage);
+        }
+        ws.after = after;
     }
 
-    /// A lead enters stage `i` in week `t`.
+    /// Follow-up at the acceptance gate in week `t`: the share of the SLA's
+    /// touches each MQL decided this week gets (below 1 when the team is
+    /// short), and P(one touch reaches the lead). (1, 0) elsewhere.
+    fn follow_up(
+        &self,
+        rec: &mut TrialRec,
+        vals: &[f64],
+        decisions: &[Lead],
+        i: usize,
+        t: usize,
+    ) -> (f64, f64) {
+        let (Some((touches, contact)), Capacity::Team(team)) = (&self.team, &self.m.capacity)
+        else {
+            return (1.0, 0.0);
+        };
+        if Some(i) != self.accept {
+            return (1.0, 0.0);
+        }
+        let demand: f64 = decisions
+            .iter()
+            .filter(|l| !l.score.is_nan())
+            .map(|l| team.sla_touches(f64::from(l.score)))
+            .sum();
+        rec.demand[t] = demand;
+        rec.over[t] = demand > touches[t];
+        let share = if demand > 0.0 {
+            (touches[t] / demand).min(1.0)
+        } else {
+            1.0
+        };
+        (share, vals[*contact])
+    }
+
+    /// A lead enters stage `i` in week `t` (after the horizon: it is kept
+    /// to be followed to its outcome).
     #[allow(clippy::too_many_arguments)]
     fn enter(
         &self,
@@ -534,15 +586,34 @@ impl<'a> LeadEngine<'a> {
         first: bool,
     ) {
         if t >= self.weeks {
+            ws.after.push((lead, i));
             return;
         }
         if first {
             rec.first[i] += 1.0;
-            if lead.report != u16::MAX {
-                acc.cm_add(ctx, lead.report as usize, t, metric::FIRST + i, 1.0);
-            }
+            let week = lead.report_week(t);
+            acc.cm_add(ctx, lead.report as usize, week, metric::FIRST + i, 1.0);
         }
         ws.ent[t * self.stages + i].push(lead);
+    }
+
+    /// P(a lead reached by `made` touches is accepted).
+    fn p_accept(&self, score: f64, vals: &[f64], made: Option<(f64, f64)>) -> f64 {
+        let p = self.m.scoring.acceptance.at(score, vals);
+        match made {
+            Some((touches, contact)) => p * crate::model::p_reach(touches, contact),
+            None => p,
+        }
+    }
+
+    /// The deal size of a win.
+    fn deal_amount(&self, lead: &mut Lead) -> f64 {
+        if lead.amount >= 0.0 {
+            f64::from(lead.amount)
+        } else {
+            let ch = &self.channels[lead.channel as usize];
+            ch.size.sample(&mut lead.rng) * self.m.scoring.size_factor(f64::from(lead.score))
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -560,28 +631,26 @@ impl<'a> LeadEngine<'a> {
     ) {
         let ch = &self.channels[lead.channel as usize];
         let tr = &self.m.channels[lead.channel as usize].funnel.transitions[i];
-        let report = (lead.report != u16::MAX).then_some(lead.report as usize);
-        let count = |acc: &mut BlockAcc, metric: usize, x: f64| {
-            if let Some(c) = report {
-                acc.cm_add(ctx, c, t, metric, x);
-            }
-        };
+        let (row, week) = (lead.report as usize, lead.report_week(t));
+        let count =
+            |acc: &mut BlockAcc, metric: usize, x: f64| acc.cm_add(ctx, row, week, metric, x);
         let advance = match tr.advance {
             Advance::Score => true,
-            Advance::Rate(p) => lead.rng.unit() < vals[p],
+            Advance::Rate(p) => lead.rng.unit() < self.rate(i, vals[p], lead.score),
             Advance::Acceptance => {
-                let mut p = self.m.scoring.acceptance.at(f64::from(lead.score), vals);
-                if follow_up < 1.0
-                    && let Capacity::Team(team) = &self.m.capacity
-                {
-                    // Touches made: a share of the SLA; P(contacted) falls.
-                    let n_sla = team.sla_touches(f64::from(lead.score));
-                    let full = 1.0 - (1.0 - contact).powf(n_sla);
-                    let got = 1.0 - (1.0 - contact).powf(follow_up * n_sla);
-                    p *= if full > 0.0 { got / full } else { 0.0 };
-                }
+                let score = f64::from(lead.score);
+                let made = match &self.m.capacity {
+                    // The touches made (a share of the SLA's when the team
+                    // is short) must reach the lead before it is judged.
+                    Capacity::Team(team) => {
+                        let made = team.sla_touches(score) * follow_up;
+                        rec.touches_made += made;
+                        Some((made, contact))
+                    }
+                    Capacity::Unlimited => None,
+                };
                 count(acc, metric::DECISIONS, 1.0);
-                let yes = lead.rng.unit() < p;
+                let yes = lead.rng.unit() < self.p_accept(score, vals, made);
                 if yes {
                     count(acc, metric::ACCEPTED, 1.0);
                 }
@@ -594,23 +663,24 @@ impl<'a> LeadEngine<'a> {
                     let d = cdf.sample(lead.rng.unit()) as usize;
                     if t + d < self.weeks {
                         ws.dec[(t + d) * self.stages + i].push(lead);
+                    } else {
+                        ws.after.push((lead, i));
                     }
                     return;
                 }
-                if lead.rng.unit() < vals[w] {
-                    let amount = if lead.amount >= 0.0 {
-                        f64::from(lead.amount)
-                    } else {
-                        ch.size.sample(&mut lead.rng)
-                    };
-                    if lead.amount >= 0.0 {
-                        rec.revenue_pipeline[t] += amount;
-                    } else {
+                if lead.rng.unit() < self.rate(i, vals[w], lead.score) {
+                    let amount = self.deal_amount(&mut lead);
+                    if lead.is_new() {
                         rec.revenue_new[t] += amount;
+                        rec.eventual_new += amount;
+                    } else {
+                        rec.revenue_pipeline[t] += amount;
                     }
                     rec.wins += 1.0;
                     count(acc, metric::WINS, 1.0);
                     count(acc, metric::REVENUE, amount);
+                    count(acc, metric::WINS_EVENTUAL, 1.0);
+                    count(acc, metric::REVENUE_EVENTUAL, amount);
                     return;
                 }
                 count(acc, metric::LOST, 1.0);
@@ -627,30 +697,105 @@ impl<'a> LeadEngine<'a> {
             return;
         }
         // Recycled to an earlier stage, or out.
-        let recycle = &ch.recycle[i];
-        if !recycle.is_empty() {
-            let total: f64 = recycle
-                .iter()
-                .map(|(_, p, _)| vals[*p])
-                .sum::<f64>()
-                .max(1.0);
-            let mut u = lead.rng.unit() * total;
-            for (to, p, cdf) in recycle {
-                if u < vals[*p] {
-                    let open_deal = lead.amount >= 0.0;
-                    if open_deal && self.judged.is_some_and(|g| *to <= g) {
-                        break; // an open deal has no score to be judged on again
-                    }
-                    count(acc, metric::RECYCLED, 1.0);
-                    let d = cdf.sample(lead.rng.unit()) as usize;
-                    self.enter(ctx, ws, rec, acc, lead, *to, t + d, false);
-                    return;
+        match self.recycle_to(&mut lead, i, vals) {
+            Some((to, d)) => {
+                count(acc, metric::RECYCLED, 1.0);
+                self.enter(ctx, ws, rec, acc, lead, to, t + d, false);
+            }
+            None if !matches!(tr.advance, Advance::Win(_)) => count(acc, metric::DROPPED, 1.0),
+            None => {}
+        }
+    }
+
+    /// Where a lead that did not advance from stage `i` goes back to, and
+    /// after how many weeks; `None` when it drops out.
+    fn recycle_to(&self, lead: &mut Lead, i: usize, vals: &[f64]) -> Option<(usize, usize)> {
+        let recycle = &self.channels[lead.channel as usize].recycle[i];
+        if recycle.is_empty() {
+            return None;
+        }
+        let total: f64 = recycle
+            .iter()
+            .map(|(_, p, _)| vals[*p])
+            .sum::<f64>()
+            .max(1.0);
+        let mut u = lead.rng.unit() * total;
+        for (to, p, cdf) in recycle {
+            if u < vals[*p] {
+                if lead.score.is_nan() && self.judged.is_some_and(|g| *to <= g) {
+                    return None; // an open deal has no score to be judged on again
                 }
-                u -= vals[*p];
+                return Some((*to, cdf.sample(lead.rng.unit()) as usize));
+            }
+            u -= vals[*p];
+        }
+        None
+    }
+
+    /// Follows a lead still in flight at the end of the horizon, due at
+    /// stage `i`, to its outcome (with the SLA met; no more time is kept),
+    /// and counts an eventual win in its cohort.
+    fn resolve(
+        &self,
+        ctx: &Context,
+        rec: &mut TrialRec,
+        acc: &mut BlockAcc,
+        vals: &[f64],
+        mut lead: Lead,
+        mut i: usize,
+    ) {
+        let funnel = &self.m.channels[lead.channel as usize].funnel;
+        let full_sla = match &self.m.capacity {
+            Capacity::Team(team) => {
+                let c = self.team.as_ref().map_or(0.0, |t| vals[t.1]);
+                Some((team.sla_touches(f64::from(lead.score)), c))
+            }
+            Capacity::Unlimited => None,
+        };
+        // Every loop of an absorbing chain ends with probability 1; the cap
+        // only guards against a run of recycles of vanishing probability.
+        for _ in 0..10_000 {
+            let advance = match funnel.transitions[i].advance {
+                Advance::Score => true,
+                Advance::Rate(p) => lead.rng.unit() < self.rate(i, vals[p], lead.score),
+                Advance::Acceptance => {
+                    let score = f64::from(lead.score);
+                    lead.rng.unit() < self.p_accept(score, vals, full_sla)
+                }
+                Advance::Win(w) => {
+                    if lead.rng.unit() < self.rate(i, vals[w], lead.score) {
+                        let amount = self.deal_amount(&mut lead);
+                        if lead.is_new() {
+                            rec.eventual_new += amount;
+                        }
+                        let (row, week) = (lead.report as usize, lead.report_week(self.weeks - 1));
+                        acc.cm_add(ctx, row, week, metric::WINS_EVENTUAL, 1.0);
+                        acc.cm_add(ctx, row, week, metric::REVENUE_EVENTUAL, amount);
+                        return;
+                    }
+                    false
+                }
+            };
+            if advance {
+                i += 1;
+                continue;
+            }
+            match self.recycle_to(&mut lead, i, vals) {
+                Some((to, _)) => i = to,
+                None => return,
             }
         }
-        if !matches!(tr.advance, Advance::Win(_)) {
-            count(acc, metric::DROPPED, 1.0);
+    }
+}
+
+impl LeadEngine<'_> {
+    /// The rate of stage `i` for a lead of this score (NaN: an open deal,
+    /// at the quality reference).
+    #[inline]
+    fn rate(&self, i: usize, p: f64, score: f32) -> f64 {
+        match &self.m.scoring.quality {
+            Some(q) => q.rate(i, p, f64::from(score)),
+            None => p,
         }
     }
 }
@@ -659,6 +804,8 @@ impl<'a> LeadEngine<'a> {
 pub struct Workspace {
     pub(super) ent: Vec<Vec<Lead>>,
     pub(super) dec: Vec<Vec<Lead>>,
+    /// Leads and deals due after the horizon, with the stage they are at.
+    pub(super) after: Vec<(Lead, usize)>,
 }
 
 impl LeadEngine<'_> {
@@ -667,6 +814,7 @@ impl LeadEngine<'_> {
         Workspace {
             ent: vec![Vec::new(); cells],
             dec: vec![Vec::new(); cells],
+            after: Vec::new(),
         }
     }
 }

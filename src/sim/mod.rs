@@ -100,9 +100,17 @@ pub struct Context {
     pub target_total: f64,
     /// Lower end of the weekly histograms.
     pub hist_lo: f64,
+    /// The sales team's payroll over the horizon, and the cost of each
+    /// touch made (0 without a team).
+    pub payroll: f64,
+    pub cost_per_touch: f64,
 }
 
-/// Metrics summed per channel and month.
+/// Metrics summed per report row (each channel, then the open pipeline)
+/// and month. A channel's metrics are those of its leads *by arrival
+/// month* (a cohort: the leads of a month and what they became inside the
+/// horizon, or eventually); the open pipeline's are by the month they
+/// happen in.
 pub mod metric {
     pub const LEADS: usize = 0;
     pub const SPEND: usize = 1;
@@ -114,8 +122,12 @@ pub mod metric {
     /// Acceptance decisions (MQLs worked by sales, counting returns).
     pub const DECISIONS: usize = 7;
     pub const ACCEPTED: usize = 8;
+    /// Wins and revenue inside the horizon plus those that come after it
+    /// (leads still in flight at the end, followed to their outcome).
+    pub const WINS_EVENTUAL: usize = 9;
+    pub const REVENUE_EVENTUAL: usize = 10;
     /// First entries into stage j are at `FIRST + j`.
-    pub const FIRST: usize = 9;
+    pub const FIRST: usize = 11;
 }
 
 impl Context {
@@ -158,11 +170,29 @@ impl Context {
             } else {
                 1.0
             },
+            payroll: match &s.model.capacity {
+                crate::model::Capacity::Team(t) => (0..s.weeks()).map(|w| t.cost(w, 0.0)).sum(),
+                crate::model::Capacity::Unlimited => 0.0,
+            },
+            cost_per_touch: match &s.model.capacity {
+                crate::model::Capacity::Team(t) => t.cost_per_touch_made(),
+                crate::model::Capacity::Unlimited => 0.0,
+            },
         }
     }
 
     pub fn metrics(&self) -> usize {
         metric::FIRST + self.stages
+    }
+
+    /// Report rows: one per channel, then the open pipeline.
+    pub fn rows(&self) -> usize {
+        self.channels + 1
+    }
+
+    /// The open pipeline's report row.
+    pub fn pipeline_row(&self) -> usize {
+        self.channels
     }
 
     fn periods(&self) -> usize {
@@ -181,6 +211,10 @@ pub struct TrialRec {
     /// SLA touches asked and available, per week (empty: unlimited).
     pub demand: Vec<f64>,
     pub over: Vec<bool>,
+    /// Follow-up touches made in the horizon.
+    pub touches_made: f64,
+    /// Revenue the new leads of the horizon bring, inside it or after.
+    pub eventual_new: f64,
 }
 
 impl TrialRec {
@@ -193,6 +227,8 @@ impl TrialRec {
             spend: 0.0,
             demand: Vec::new(),
             over: Vec::new(),
+            touches_made: 0.0,
+            eventual_new: 0.0,
         }
     }
 
@@ -204,6 +240,8 @@ impl TrialRec {
         self.spend = 0.0;
         self.demand.iter_mut().for_each(|x| *x = 0.0);
         self.over.iter_mut().for_each(|x| *x = false);
+        self.touches_made = 0.0;
+        self.eventual_new = 0.0;
     }
 }
 
@@ -214,8 +252,11 @@ mod scalar {
     pub const REVENUE_PIPELINE: usize = 2;
     pub const SPEND: usize = 3;
     pub const WINS: usize = 4;
+    pub const SALES_COST: usize = 5;
+    pub const EVENTUAL_NEW: usize = 6;
+    pub const TOUCHES: usize = 7;
     /// First entries into stage j at `FIRST + j`.
-    pub const FIRST: usize = 5;
+    pub const FIRST: usize = 8;
 }
 
 /// Sums over the trials of one block (or of all merged blocks).
@@ -223,6 +264,8 @@ pub struct BlockAcc {
     pub trials: u64,
     /// Per trial: revenue inside the horizon.
     pub totals: Vec<f64>,
+    /// Per trial: contribution (revenue − marketing spend − sales cost).
+    pub contributions: Vec<f64>,
     /// Per trial: revenue of each month then each quarter.
     pub periods: Vec<f32>,
     pub hits_total: u64,
@@ -250,6 +293,7 @@ impl BlockAcc {
         BlockAcc {
             trials: 0,
             totals: Vec::new(),
+            contributions: Vec::new(),
             periods: Vec::new(),
             hits_total: 0,
             hits_periods: vec![0; ctx.periods()],
@@ -259,7 +303,7 @@ impl BlockAcc {
             week_pipeline: vec![0.0; ctx.weeks],
             week_hist: (0..ctx.weeks).map(|_| hist()).collect(),
             cum_hist: (0..ctx.weeks).map(|_| hist()).collect(),
-            cm: vec![0.0; ctx.channels * ctx.months.len() * ctx.metrics()],
+            cm: vec![0.0; ctx.rows() * ctx.months.len() * ctx.metrics()],
 
             params: vec![0.0; params],
             demand: vec![0.0; ctx.weeks],
@@ -268,11 +312,11 @@ impl BlockAcc {
         }
     }
 
-    /// Adds `x` to a channel's metric in the month of `week`.
+    /// Adds `x` to a report row's metric in the month of `week`.
     #[inline]
-    pub fn cm_add(&mut self, ctx: &Context, channel: usize, week: usize, metric: usize, x: f64) {
+    pub fn cm_add(&mut self, ctx: &Context, row: usize, week: usize, metric: usize, x: f64) {
         let m = ctx.month_of_week[week];
-        self.cm[(channel * ctx.months.len() + m) * ctx.metrics() + metric] += x;
+        self.cm[(row * ctx.months.len() + m) * ctx.metrics() + metric] += x;
     }
 
     /// Records a finished trial.
@@ -325,6 +369,12 @@ impl BlockAcc {
         s[scalar::REVENUE_PIPELINE].push_counted(pipe_total, n, inv);
         s[scalar::SPEND].push_counted(r.spend, n, inv);
         s[scalar::WINS].push_counted(r.wins, n, inv);
+        let sales_cost = ctx.payroll + r.touches_made * ctx.cost_per_touch;
+        s[scalar::SALES_COST].push_counted(sales_cost, n, inv);
+        s[scalar::EVENTUAL_NEW].push_counted(r.eventual_new, n, inv);
+        s[scalar::TOUCHES].push_counted(r.touches_made, n, inv);
+        self.contributions
+            .push(crate::metrics::contribution(total, r.spend, sales_cost));
         for (j, f) in r.first.iter().enumerate() {
             s[scalar::FIRST + j].push_counted(*f, n, inv);
         }
@@ -340,6 +390,7 @@ impl BlockAcc {
     pub fn merge(&mut self, o: &BlockAcc) {
         self.trials += o.trials;
         self.totals.extend_from_slice(&o.totals);
+        self.contributions.extend_from_slice(&o.contributions);
         self.periods.extend_from_slice(&o.periods);
         self.hits_total += o.hits_total;
         add_u(&mut self.hits_periods, &o.hits_periods);
@@ -405,7 +456,10 @@ pub fn simulate(
 #[derive(Clone, Debug)]
 pub struct Run {
     pub forecast: Forecast,
+    /// Revenue inside the horizon, per trial.
     pub per_trial: Vec<f64>,
+    /// Contribution (revenue − marketing spend − sales cost), per trial.
+    pub per_trial_contribution: Vec<f64>,
 }
 
 /// The engine to use for every scenario of a family, so that all of them
@@ -474,9 +528,11 @@ pub fn run(
     }
     engine.finish(&ctx, &mut merged);
     let per_trial = merged.totals.clone();
+    let per_trial_contribution = merged.contributions.clone();
     Ok(Run {
         forecast: assemble(s, &ctx, engine.name(), opts, auto, stop_reason, merged),
         per_trial,
+        per_trial_contribution,
     })
 }
 
@@ -660,6 +716,8 @@ pub struct StageMean {
     pub std_error: f64,
 }
 
+/// What a lead source's new leads did: those of a month (a cohort) or of
+/// the whole horizon, means per trial. Ratios follow [`crate::metrics`].
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct ChannelFigures {
     pub leads: f64,
@@ -669,17 +727,73 @@ pub struct ChannelFigures {
     pub sals: f64,
     pub sqls: f64,
     pub opportunities: f64,
+    /// Wins and revenue inside the horizon.
     pub wins: f64,
     pub revenue: f64,
-    /// SALs / acceptance decisions.
+    /// Wins and revenue inside the horizon or after it.
+    pub wins_eventual: f64,
+    pub revenue_eventual: f64,
+    /// SALs / MQLs of these leads.
     pub acceptance_rate: Option<f64>,
-    /// (revenue − spend) / spend.
+    /// (revenue − spend) / spend, inside the horizon.
     pub roi: Option<f64>,
-    /// Spend per win.
+    /// The same with the eventual revenue.
+    pub roi_eventual: Option<f64>,
+    /// Marketing spend per win inside the horizon.
     pub cac: Option<f64>,
+    /// Acceptance decisions (counting recycled MQLs decided again) and
+    /// those that accepted.
+    pub decisions: f64,
+    pub accepted: f64,
     pub lost: f64,
     pub recycled: f64,
     pub dropped: f64,
+}
+
+/// What the deals and leads open at the start did, by the month it
+/// happened in (means per trial).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct PipelineFigures {
+    /// Open deals at the start and their amounts.
+    pub deals: f64,
+    pub value: f64,
+    pub opportunities: f64,
+    pub wins: f64,
+    pub revenue: f64,
+    pub wins_eventual: f64,
+    pub revenue_eventual: f64,
+    pub lost: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PipelineMonth {
+    pub label: String,
+    #[serde(flatten)]
+    pub figures: PipelineFigures,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PipelineStat {
+    #[serde(flatten)]
+    pub figures: PipelineFigures,
+    pub months: Vec<PipelineMonth>,
+}
+
+/// The forecast's headline figures, each as [`crate::metrics`] defines it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ForecastHeadline {
+    /// SALs / MQLs of the new leads.
+    pub acceptance_rate: Option<f64>,
+    pub cost_per_lead: Option<f64>,
+    /// (Marketing spend + sales cost) / wins of the new leads.
+    pub cac: Option<f64>,
+    /// Marketing spend / wins of the new leads.
+    pub cac_marketing: Option<f64>,
+    /// (Revenue of the new leads − marketing spend) / marketing spend.
+    pub roi: Option<f64>,
+    pub roi_eventual: Option<f64>,
+    /// Mean follow-up touches made.
+    pub touches_made: f64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -725,7 +839,15 @@ pub struct Forecast {
     pub revenue_histogram: Histogram,
     pub revenue_new: MeanSe,
     pub revenue_pipeline: MeanSe,
+    /// Revenue the new leads bring inside the horizon or after it.
+    pub revenue_new_eventual: MeanSe,
+    /// Marketing spend: media budgets, program costs and costs per lead.
     pub spend: MeanSe,
+    /// The sales team's cost: payroll and touches.
+    pub sales_cost: MeanSe,
+    /// Revenue − marketing spend − sales cost.
+    pub contribution: Summary,
+    pub headline: ForecastHeadline,
     /// The target's periods (quarters or months).
     pub periods: Vec<PeriodStat>,
     pub quarters: Vec<PeriodStat>,
@@ -733,6 +855,8 @@ pub struct Forecast {
     pub weeks: Vec<WeekStat>,
     pub stages: StageMeans,
     pub channels: Vec<ChannelStat>,
+    /// The deals (and leads) open at the start: apart from the sources.
+    pub pipeline: PipelineStat,
     pub capacity: Option<Vec<CapacityWeek>>,
     pub quantiles: &'static str,
 }
@@ -866,34 +990,7 @@ fn assemble(
     };
     let nm = ctx.months.len();
     let k = ctx.metrics();
-    let figures = |vals: &[f64]| -> ChannelFigures {
-        let at = |i: usize| vals[i] / n;
-        let first = |r: Role| m.stage_of(r).map_or(0.0, |j| at(metric::FIRST + j));
-        let ratio = |a: f64, b: f64| (b > 0.0).then(|| a / b);
-        let (spend, revenue, wins, leads) = (
-            at(metric::SPEND),
-            at(metric::REVENUE),
-            at(metric::WINS),
-            at(metric::LEADS),
-        );
-        ChannelFigures {
-            leads,
-            spend,
-            cost_per_lead: ratio(spend, leads),
-            mqls: first(Role::Mql),
-            sals: first(Role::Sal),
-            sqls: first(Role::Sql),
-            opportunities: first(Role::Opportunity),
-            wins,
-            revenue,
-            acceptance_rate: ratio(at(metric::ACCEPTED), at(metric::DECISIONS)),
-            roi: ratio(revenue - spend, spend),
-            cac: ratio(spend, wins),
-            lost: at(metric::LOST),
-            recycled: at(metric::RECYCLED),
-            dropped: at(metric::DROPPED),
-        }
-    };
+    let row_month = |row: usize, mo: usize| &acc.cm[(row * nm + mo) * k..(row * nm + mo + 1) * k];
     let channels = m
         .channels
         .iter()
@@ -902,22 +999,72 @@ fn assemble(
             let mut total = vec![0.0; k];
             let months = (0..nm)
                 .map(|mo| {
-                    let v = &acc.cm[(c * nm + mo) * k..(c * nm + mo + 1) * k];
+                    let v = row_month(c, mo);
                     add(&mut total, v);
                     ChannelMonth {
                         label: ctx.months[mo].label.clone(),
-                        figures: figures(v),
+                        figures: channel_figures(m, v, n),
                     }
                 })
                 .collect();
             ChannelStat {
                 name: ch.name.clone(),
                 source: ch.source,
-                figures: figures(&total),
+                figures: channel_figures(m, &total, n),
                 months,
             }
         })
-        .collect();
+        .collect::<Vec<_>>();
+    let pipeline = {
+        let row = ctx.pipeline_row();
+        let mut total = vec![0.0; k];
+        let months = (0..nm)
+            .map(|mo| {
+                let v = row_month(row, mo);
+                add(&mut total, v);
+                PipelineMonth {
+                    label: ctx.months[mo].label.clone(),
+                    figures: pipeline_figures(m, v, n, false),
+                }
+            })
+            .collect();
+        PipelineStat {
+            figures: pipeline_figures(m, &total, n, true),
+            months,
+        }
+    };
+    let new_leads = channels.iter().fold(ChannelFigures::default(), |a, c| {
+        let f = &c.figures;
+        ChannelFigures {
+            leads: a.leads + f.leads,
+            spend: a.spend + f.spend,
+            mqls: a.mqls + f.mqls,
+            sals: a.sals + f.sals,
+            wins: a.wins + f.wins,
+            revenue: a.revenue + f.revenue,
+            revenue_eventual: a.revenue_eventual + f.revenue_eventual,
+            ..ChannelFigures::default()
+        }
+    });
+    let spend = &acc.scalars[scalar::SPEND];
+    let sales_cost = &acc.scalars[scalar::SALES_COST];
+    let headline = ForecastHeadline {
+        acceptance_rate: crate::metrics::acceptance_rate(new_leads.sals, new_leads.mqls),
+        cost_per_lead: crate::metrics::cost_per_lead(spend.mean, new_leads.leads),
+        cac: crate::metrics::cac(spend.mean + sales_cost.mean, new_leads.wins),
+        cac_marketing: crate::metrics::cac(spend.mean, new_leads.wins),
+        roi: crate::metrics::roi(new_leads.revenue, spend.mean),
+        roi_eventual: crate::metrics::roi(new_leads.revenue_eventual, spend.mean),
+        touches_made: acc.scalars[scalar::TOUCHES].mean,
+    };
+    let contributions = sorted(std::mem::take(&mut acc.contributions));
+    let contribution = {
+        let mut mo = Moments::default();
+        for x in &contributions {
+            mo.push(*x);
+        }
+        Summary::from_sorted(&contributions, &mo)
+    };
     let capacity = match &m.capacity {
         crate::model::Capacity::Team(team) => Some(
             (0..ctx.weeks)
@@ -948,15 +1095,75 @@ fn assemble(
         revenue_histogram,
         revenue_new: (&acc.scalars[scalar::REVENUE_NEW]).into(),
         revenue_pipeline: (&acc.scalars[scalar::REVENUE_PIPELINE]).into(),
+        revenue_new_eventual: (&acc.scalars[scalar::EVENTUAL_NEW]).into(),
         spend: (&acc.scalars[scalar::SPEND]).into(),
+        sales_cost: (&acc.scalars[scalar::SALES_COST]).into(),
+        contribution,
+        headline,
         periods,
         quarters,
         months,
         weeks,
         stages,
         channels,
+        pipeline,
         capacity,
         quantiles: "nearest rank: P_q is the smallest simulated value with at least q of the trials at or below it; \
                     horizon and period quantiles are exact, weekly ones from log-binned histograms (within 0.39%)",
+    }
+}
+
+/// A channel's figures from its summed metrics over `n` trials.
+fn channel_figures(m: &crate::model::Model, vals: &[f64], n: f64) -> ChannelFigures {
+    use crate::metrics;
+    let at = |i: usize| vals[i] / n;
+    let first = |r: Role| m.stage_of(r).map_or(0.0, |j| at(metric::FIRST + j));
+    let (spend, leads) = (at(metric::SPEND), at(metric::LEADS));
+    let (wins, revenue) = (at(metric::WINS), at(metric::REVENUE));
+    let revenue_eventual = at(metric::REVENUE_EVENTUAL);
+    let (mqls, sals) = (first(Role::Mql), first(Role::Sal));
+    ChannelFigures {
+        leads,
+        spend,
+        cost_per_lead: metrics::cost_per_lead(spend, leads),
+        mqls,
+        sals,
+        sqls: first(Role::Sql),
+        opportunities: first(Role::Opportunity),
+        wins,
+        revenue,
+        wins_eventual: at(metric::WINS_EVENTUAL),
+        revenue_eventual,
+        acceptance_rate: metrics::acceptance_rate(sals, mqls),
+        roi: metrics::roi(revenue, spend),
+        roi_eventual: metrics::roi(revenue_eventual, spend),
+        cac: metrics::cac(spend, wins),
+        decisions: at(metric::DECISIONS),
+        accepted: at(metric::ACCEPTED),
+        lost: at(metric::LOST),
+        recycled: at(metric::RECYCLED),
+        dropped: at(metric::DROPPED),
+    }
+}
+
+/// The open pipeline's figures; `whole` adds the deals and their value
+/// (not per month: they are all open at the start).
+fn pipeline_figures(m: &crate::model::Model, vals: &[f64], n: f64, whole: bool) -> PipelineFigures {
+    let at = |i: usize| vals[i] / n;
+    PipelineFigures {
+        deals: if whole { m.pipeline.len() as f64 } else { 0.0 },
+        value: if whole {
+            m.pipeline.iter().map(|d| d.amount).sum()
+        } else {
+            0.0
+        },
+        opportunities: m
+            .stage_of(Role::Opportunity)
+            .map_or(0.0, |j| at(metric::FIRST + j)),
+        wins: at(metric::WINS),
+        revenue: at(metric::REVENUE),
+        wins_eventual: at(metric::WINS_EVENTUAL),
+        revenue_eventual: at(metric::REVENUE_EVENTUAL),
+        lost: at(metric::LOST),
     }
 }

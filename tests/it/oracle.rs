@@ -189,14 +189,14 @@ fn trial<R: Rng>(s: &Scenario, rng: &mut R) -> Trial {
                 let tr = &f.transitions[i];
                 let advance = match tr.advance {
                     Advance::Score => true,
-                    Advance::Rate(p) => rng.random::<f64>() < vals[p],
+                    Advance::Rate(p) => rng.random::<f64>() < lifted(m, i, vals[p], lead.score),
                     Advance::Acceptance => {
+                        // Reached by one of the touches made, then judged.
                         let mut p = sc.acceptance.at(lead.score, &vals);
                         if let Capacity::Team(team) = &m.capacity {
                             let c = vals[team.contact_p];
-                            let touches = team.sla_touches(lead.score);
-                            p *= (1.0 - (1.0 - c).powf(follow_up * touches))
-                                / (1.0 - (1.0 - c).powf(touches));
+                            let made = follow_up * team.sla_touches(lead.score);
+                            p *= 1.0 - (1.0 - c).powf(made);
                         }
                         rng.random::<f64>() < p
                     }
@@ -210,8 +210,10 @@ fn trial<R: Rng>(s: &Scenario, rng: &mut R) -> Trial {
                             }
                             continue;
                         }
-                        if rng.random::<f64>() < vals[w] {
-                            let amount = lead.amount.unwrap_or_else(|| f.deal_size.sample(rng));
+                        if rng.random::<f64>() < lifted(m, i, vals[w], lead.score) {
+                            let amount = lead.amount.unwrap_or_else(|| {
+                                f.deal_size.sample(rng) * size_factor(m, lead.score)
+                            });
                             out.revenue += amount;
                             out.revenue_weeks[t] += amount;
                             out.wins += 1.0;
@@ -248,6 +250,28 @@ fn trial<R: Rng>(s: &Scenario, rng: &mut R) -> Trial {
         }
     }
     out
+}
+
+/// Tens of score points above the quality reference (0 without a score or
+/// a quality lift).
+fn tens(m: &revplan::model::Model, score: f64) -> Option<(&revplan::model::Quality, f64)> {
+    let q = m.scoring.quality.as_ref()?;
+    (!score.is_nan()).then(|| (q, (score - q.reference) / 10.0))
+}
+
+/// Stage `i`'s rate for a lead of this score: its log-odds shifted.
+fn lifted(m: &revplan::model::Model, i: usize, p: f64, score: f64) -> f64 {
+    match tens(m, score) {
+        Some((q, t)) if p > 0.0 && p < 1.0 => {
+            let log_odds = (p / (1.0 - p)).ln() + q.per_10[i] * t;
+            1.0 / (1.0 + (-log_odds).exp())
+        }
+        _ => p,
+    }
+}
+
+fn size_factor(m: &revplan::model::Model, score: f64) -> f64 {
+    tens(m, score).map_or(1.0, |(q, t)| (q.size_per_10 * t).exp())
 }
 
 /// Mean and standard error of a statistic over trials.
