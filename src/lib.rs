@@ -25,6 +25,7 @@ pub mod load;
 pub mod metrics;
 pub mod model;
 pub mod output;
+pub mod pipeline;
 pub mod plan;
 pub mod read;
 pub mod report;

@@ -618,10 +618,33 @@ fn read_and_build(s: &mut Session, doc: &Node, context: &str) -> Option<(Scenari
     result
 }
 
-const CSV_COLUMNS: &[&str] = &["stage", "amount", "age_weeks", "channel", "id"];
+const CSV_COLUMNS: &[&str] = &[
+    "stage",
+    "amount",
+    "age_weeks",
+    "channel",
+    "id",
+    "score",
+    "probability",
+    "close_in_weeks",
+    "category",
+];
+/// Indices into [`CSV_COLUMNS`].
+mod col {
+    pub const STAGE: usize = 0;
+    pub const AMOUNT: usize = 1;
+    pub const AGE: usize = 2;
+    pub const CHANNEL: usize = 3;
+    pub const ID: usize = 4;
+    pub const SCORE: usize = 5;
+    pub const PROBABILITY: usize = 6;
+    pub const CLOSE: usize = 7;
+    pub const CATEGORY: usize = 8;
+}
 
-/// Parses a pipeline CSV: a header with `stage`, `amount`, `age_weeks` and
-/// optionally `channel` and `id`, then one open deal per row.
+/// Parses a pipeline CSV: a header with `stage` and `age_weeks` and any of
+/// the optional columns, then one open deal (or lead in flight) per row.
+/// Empty optional cells mean "not known".
 pub fn parse_pipeline_csv(sources: &Sources, src: SourceId) -> (Vec<OpenDealSpec>, Vec<Problem>) {
     let text = sources.get(src).text.clone();
     let mut problems = Vec::new();
@@ -647,7 +670,7 @@ pub fn parse_pipeline_csv(sources: &Sources, src: SourceId) -> (Vec<OpenDealSpec
         let r = headers.range(i).unwrap_or(0..0);
         Span::new(src, r)
     };
-    let mut columns = [None; 5];
+    let mut columns = [None; CSV_COLUMNS.len()];
     for (i, h) in headers.iter().enumerate() {
         match CSV_COLUMNS.iter().position(|c| *c == h) {
             Some(k) if columns[k].is_none() => columns[k] = Some(i),
@@ -666,11 +689,12 @@ pub fn parse_pipeline_csv(sources: &Sources, src: SourceId) -> (Vec<OpenDealSpec
             }
         }
     }
-    for (k, required) in ["stage", "amount", "age_weeks"].iter().enumerate() {
+    for k in [col::STAGE, col::AGE] {
         if columns[k].is_none() {
             problems.push(
-                Problem::new(whole, "", format!("missing column `{required}`")).with_help(
-                    "the header needs stage, amount, age_weeks (and optionally channel, id)",
+                Problem::new(whole, "", format!("missing column `{}`", CSV_COLUMNS[k])).with_help(
+                    "the header needs stage and age_weeks; amount, channel, id, score, probability, \
+                     close_in_weeks and category are optional",
                 ),
             );
         }
@@ -678,7 +702,6 @@ pub fn parse_pipeline_csv(sources: &Sources, src: SourceId) -> (Vec<OpenDealSpec
     if !problems.is_empty() {
         return (out, problems);
     }
-    let col = |k: usize| columns[k].expect("checked");
     for record in reader.records() {
         let record = match record {
             Ok(r) => r,
@@ -698,59 +721,107 @@ pub fn parse_pipeline_csv(sources: &Sources, src: SourceId) -> (Vec<OpenDealSpec
                 continue;
             }
         };
-        let pos = record.position().map_or(0, |p| p.byte() as usize);
-        let field = |k: usize| -> Spanned<String> {
-            let i = col(k);
-            let r = record.range(i).unwrap_or(0..0);
-            Spanned {
-                value: record.get(i).unwrap_or_default().to_string(),
-                loc: Loc {
-                    span: Span::new(src, pos + r.start..pos + r.end),
-                    path: CSV_COLUMNS[k].to_string(),
-                },
-            }
-        };
-        let number = |f: &Spanned<String>, problems: &mut Vec<Problem>, max: f64| -> Option<f64> {
-            match f.value.parse::<f64>() {
-                Ok(v) if v.is_finite() && (0.0..=max).contains(&v) => Some(v),
-                _ => {
-                    problems.push(f.loc.problem(format!(
-                        "expected a number from 0 to {max}, found {:?}",
-                        f.value
-                    )));
-                    None
-                }
-            }
-        };
-        let stage = field(0);
-        let amount = number(&field(1), &mut problems, crate::spec::MAX_MONEY);
-        let age_field = field(2);
-        let age = match age_field.value.parse::<u32>() {
-            Ok(a) if i64::from(a) <= crate::read::MAX_WEEKS => Some(a),
-            _ => {
-                problems.push(age_field.loc.problem(format!(
-                    "expected whole weeks from 0 to {}, found {:?}",
-                    crate::read::MAX_WEEKS,
-                    age_field.value
-                )));
-                None
-            }
-        };
-        let channel = columns[3].map(|_| field(3)).filter(|c| !c.value.is_empty());
-        let id = columns[4].map(|_| field(4).value).filter(|c| !c.is_empty());
-        if let (Some(amount), Some(age)) = (amount, age) {
-            out.push(OpenDealSpec {
-                loc: stage.loc.clone(),
-                stage,
-                amount,
-                age_weeks: age,
-                channel,
-                id,
-            });
+        if let Some(d) = csv_row(&record, &columns, src, &mut problems) {
+            out.push(d);
         }
         if problems.len() > crate::diag::MAX_PROBLEMS {
             break;
         }
     }
     (out, problems)
+}
+
+/// One row of a pipeline CSV; problems are pushed, and `None` returned,
+/// when a value is bad.
+fn csv_row(
+    record: &csv::StringRecord,
+    columns: &[Option<usize>],
+    src: SourceId,
+    problems: &mut Vec<Problem>,
+) -> Option<OpenDealSpec> {
+    let pos = record.position().map_or(0, |p| p.byte() as usize);
+    let field = |k: usize| -> Option<Spanned<String>> {
+        let i = columns[k]?;
+        let r = record.range(i).unwrap_or(0..0);
+        let value = record.get(i).unwrap_or_default().to_string();
+        (!value.is_empty()).then(|| Spanned {
+            value,
+            loc: Loc {
+                span: Span::new(src, pos + r.start..pos + r.end),
+                path: CSV_COLUMNS[k].to_string(),
+            },
+        })
+    };
+    let before = problems.len();
+    let mut number = |k: usize, lo: f64, hi: f64| -> Option<f64> {
+        let f = field(k)?;
+        match f.value.parse::<f64>() {
+            Ok(v) if v.is_finite() && (lo..=hi).contains(&v) => Some(v),
+            _ => {
+                problems.push(f.loc.problem(format!(
+                    "expected a number from {lo} to {hi}, found {:?}",
+                    f.value
+                )));
+                None
+            }
+        }
+    };
+    let amount = number(col::AMOUNT, 0.0, crate::spec::MAX_MONEY);
+    let score = number(col::SCORE, -1e9, 1e9);
+    let probability = number(col::PROBABILITY, 0.0, 1.0);
+    let mut weeks = |k: usize| -> Option<u32> {
+        let f = field(k)?;
+        match f.value.parse::<u32>() {
+            Ok(a) if i64::from(a) <= crate::read::MAX_WEEKS => Some(a),
+            _ => {
+                problems.push(f.loc.problem(format!(
+                    "expected whole weeks from 0 to {}, found {:?}",
+                    crate::read::MAX_WEEKS,
+                    f.value
+                )));
+                None
+            }
+        }
+    };
+    let age = weeks(col::AGE);
+    let close_in_weeks = weeks(col::CLOSE);
+    let category = field(col::CATEGORY).and_then(|c| {
+        let known = crate::spec::CATEGORIES
+            .iter()
+            .find(|k| **k == c.value.to_lowercase());
+        if known.is_none() {
+            problems.push(c.loc.problem(format!(
+                "unknown forecast category {:?}; expected one of {}",
+                c.value,
+                crate::spec::CATEGORIES.join(", ")
+            )));
+        }
+        known.copied()
+    });
+    let Some(stage) = field(col::STAGE) else {
+        let at = Span::new(src, pos..pos);
+        problems.push(Problem::new(at, "stage", "every row needs a `stage`"));
+        return None;
+    };
+    let Some(age) = age else {
+        if problems.len() == before {
+            problems.push(stage.loc.problem("every row needs `age_weeks`"));
+        }
+        return None;
+    };
+    if problems.len() > before {
+        return None;
+    }
+    Some(OpenDealSpec {
+        loc: stage.loc.clone(),
+        stage,
+        amount,
+        age_weeks: age,
+        channel: field(col::CHANNEL),
+        id: field(col::ID).map(|f| f.value),
+        score,
+        probability,
+        close_in_weeks,
+        category,
+    })
 }

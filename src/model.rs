@@ -123,10 +123,39 @@ pub struct Slip {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Funnel {
     /// One per stage; the last one's advance is [`Advance::Win`] and its
-    /// delay the sales cycle.
+    /// delay the sales cycle of deals that are won.
     pub transitions: Vec<Transition>,
+    /// The sales cycle of deals that are lost (the won cycle when the
+    /// model does not say otherwise).
+    pub lost_cycle: Delay,
     pub deal_size: Dist,
     pub slip: Option<Slip>,
+    pub quarter_end: Option<QuarterEnd>,
+}
+
+/// The quarter-end push: a deal due in the first `weeks` weeks of a
+/// quarter closes in the last week of the quarter before with probability
+/// `p` (decided when its cycle starts).
+#[derive(Clone, Debug, PartialEq)]
+pub struct QuarterEnd {
+    pub p: ParamId,
+    pub weeks: u32,
+}
+
+impl Funnel {
+    /// The close stage's index.
+    pub fn close_stage(&self) -> usize {
+        self.transitions.len() - 1
+    }
+
+    /// The sales cycle of a deal that will be won, or lost.
+    pub fn cycle(&self, won: bool) -> &Delay {
+        if won {
+            &self.transitions[self.close_stage()].delay
+        } else {
+            &self.lost_cycle
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -534,14 +563,80 @@ impl Channel {
     }
 }
 
-/// An opportunity open at the start.
+/// A deal open at the start, or a lead in flight (an MQL awaiting
+/// acceptance, a lead in nurture).
 #[derive(Clone, Debug, PartialEq)]
 pub struct OpenDeal {
     pub stage: usize,
+    /// Its amount, or the expected deal size when the CRM gives none
+    /// (`known_amount` false: a win then draws its size from the model).
     pub amount: f64,
+    pub known_amount: bool,
+    /// Weeks it has been in its stage (capped by the stale rule "cap").
     pub age_weeks: u32,
     pub channel: Option<usize>,
     pub id: Option<String>,
+    /// Its lead score; `None` for deals, which are past every score gate.
+    pub score: Option<f64>,
+    /// The CRM's win probability, when the model is told to use it.
+    pub probability: Option<f64>,
+    /// The CRM's expected close (weeks from the start), when the model is
+    /// told to use it.
+    pub close_in_weeks: Option<u32>,
+    pub category: Option<Category>,
+}
+
+/// A CRM forecast category.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    Commit,
+    BestCase,
+    Pipeline,
+    Omitted,
+}
+
+impl Category {
+    pub const ALL: [Category; 4] = [
+        Category::Commit,
+        Category::BestCase,
+        Category::Pipeline,
+        Category::Omitted,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Category::Commit => "commit",
+            Category::BestCase => "best_case",
+            Category::Pipeline => "pipeline",
+            Category::Omitted => "omitted",
+        }
+    }
+
+    fn from_name(s: &str) -> Option<Category> {
+        Category::ALL.into_iter().find(|c| c.name() == s)
+    }
+}
+
+/// What to do with open deals older than the sales cycle allows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StalePolicy {
+    /// Leave them out of the forecast (the default), with a warning.
+    Lost,
+    /// Treat them as if they were `stale_after` weeks old.
+    Cap,
+    /// Keep their age: the age-conditional win rate applies as it is.
+    Keep,
+}
+
+/// The open deals that were stale when the model was built.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StaleDeals {
+    pub policy: StalePolicy,
+    pub after_weeks: u32,
+    pub count: usize,
+    pub value: f64,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -556,6 +651,10 @@ pub struct Model {
     pub capacity: Capacity,
     pub channels: Vec<Channel>,
     pub pipeline: Vec<OpenDeal>,
+    /// Open deals the stale rule acted on.
+    pub stale: Option<StaleDeals>,
+    /// Things worth knowing that are not errors, for the user.
+    pub warnings: Vec<String>,
 }
 
 impl Model {
@@ -733,7 +832,22 @@ fn build_model_inner(
     let channels = build_channels(b, spec, &stages, &funnel, &base_deals, &scoring, &capacity);
     let model_funnel = funnel.clone();
     let gates: Vec<GateKind> = spec.stages.value.iter().map(|s| s.gate.value).collect();
-    let pipeline = build_pipeline(b, spec, &gates, csv_deals, &stages, channels.as_deref());
+    let pipeline = build_pipeline(
+        b,
+        spec,
+        &gates,
+        csv_deals,
+        &stages,
+        channels.as_deref(),
+        &scoring,
+    );
+    let (pipeline, stale, warnings) = match (pipeline, channels.as_deref()) {
+        (Some(p), Some(chs)) => {
+            let (p, stale, w) = stale_rule(spec, p, chs);
+            (Some(p), stale, w)
+        }
+        _ => (None, None, Vec::new()),
+    };
     Some(Model {
         name: spec.name.clone(),
         description: spec.description.clone(),
@@ -744,6 +858,8 @@ fn build_model_inner(
         capacity,
         channels: channels?,
         pipeline: pipeline?,
+        stale,
+        warnings,
     })
 }
 
@@ -952,7 +1068,9 @@ struct DealsBuilt {
     win: ParamId,
     size: Dist,
     cycle: Delay,
+    lost_cycle: Option<Delay>,
     slip: Option<Slip>,
+    quarter_end: Option<QuarterEnd>,
 }
 
 /// Builds deals; with `base`, missing keys are inherited from it.
@@ -1027,6 +1145,21 @@ fn build_deals(b: &mut Builder, d: &DealsSpec, base: Option<&DealsBuilt>) -> Opt
         (None, Some(base)) => base.slip.clone(),
         (None, None) => None,
     };
+    let lost_cycle = match (&d.lost_cycle, base) {
+        (Some(c), _) => Some(c.value.to_delay()),
+        (None, Some(base)) if d.cycle.is_none() => base.lost_cycle.clone(),
+        // A channel that sets its own cycle but no lost cycle: losses
+        // take as long as its wins.
+        (None, _) => None,
+    };
+    let quarter_end = match (&d.quarter_end, base) {
+        (Some(q), _) => Some(QuarterEnd {
+            p: b.param(&format!("{}.pull_p", q.loc.path), &q.pull_p),
+            weeks: q.pull_weeks,
+        }),
+        (None, Some(base)) => base.quarter_end.clone(),
+        (None, None) => None,
+    };
     if b.problems.len() > before {
         return None;
     }
@@ -1034,7 +1167,9 @@ fn build_deals(b: &mut Builder, d: &DealsSpec, base: Option<&DealsBuilt>) -> Opt
         win: win?,
         size: size?,
         cycle: cycle?,
+        lost_cycle,
         slip,
+        quarter_end,
     })
 }
 
@@ -1058,8 +1193,13 @@ fn base_funnel(base: BaseTransitions, deals: &DealsBuilt) -> Funnel {
         .collect();
     Funnel {
         transitions,
+        lost_cycle: deals
+            .lost_cycle
+            .clone()
+            .unwrap_or_else(|| deals.cycle.clone()),
         deal_size: deals.size.clone(),
         slip: deals.slip.clone(),
+        quarter_end: deals.quarter_end.clone(),
     }
 }
 
@@ -1496,9 +1636,11 @@ fn build_channel(
         let deals = build_deals(b, d, Some(base_deals))?;
         let last = funnel.transitions.len() - 1;
         funnel.transitions[last].advance = Advance::Win(deals.win);
+        funnel.lost_cycle = deals.lost_cycle.unwrap_or_else(|| deals.cycle.clone());
         funnel.transitions[last].delay = deals.cycle;
         funnel.deal_size = deals.size;
         funnel.slip = deals.slip;
+        funnel.quarter_end = deals.quarter_end;
     }
     if overridden {
         check_absorbing(
@@ -1528,6 +1670,7 @@ fn build_channel(
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn build_pipeline(
     b: &mut Builder,
     spec: &ModelSpec,
@@ -1535,6 +1678,7 @@ fn build_pipeline(
     csv_deals: &[OpenDealSpec],
     stages: &[Stage],
     channels: Option<&[Channel]>,
+    scoring: &Scoring,
 ) -> Option<Vec<OpenDeal>> {
     let inline = spec.pipeline.as_ref().map_or(&[][..], |p| &p.deals[..]);
     let all = inline.iter().chain(csv_deals);
@@ -1545,6 +1689,19 @@ fn build_pipeline(
         }
         return None;
     }
+    let crm_probability = spec
+        .pipeline
+        .as_ref()
+        .is_some_and(|p| p.win_probability == "crm");
+    let crm_close = spec
+        .pipeline
+        .as_ref()
+        .is_some_and(|p| p.close_date == "crm");
+    // The last gate that judges a score: what is at or before it is a lead
+    // in flight, which needs its score.
+    let judged = gates
+        .iter()
+        .rposition(|g| matches!(g, GateKind::Score | GateKind::Acceptance));
     let mut out = Vec::new();
     let mut ok = true;
     for d in all {
@@ -1559,23 +1716,14 @@ fn build_pipeline(
             ok = false;
             continue;
         };
-        // Open deals have no score, so they must be past the gates that
-        // judge one: scoring and sales acceptance.
-        let judged = gates
-            .iter()
-            .rposition(|g| matches!(g, GateKind::Score | GateKind::Acceptance));
-        if judged.is_some_and(|g| stage <= g) || stage == 0 {
-            let first_ok = judged.map_or(1, |g| g + 1);
+        if judged.is_some_and(|g| stage <= g) && d.score.is_none() {
             b.err_help(
                 &d.stage.loc,
                 format!(
-                    "an open deal must be past sales acceptance, not at `{}`",
+                    "a lead in flight at `{}` needs its `score`: sales judges it on it",
                     stages[stage].name
                 ),
-                format!(
-                    "use stage `{}` or later",
-                    stages[first_ok.min(stages.len() - 1)].name
-                ),
+                "give its `score` (or move it to a stage past sales acceptance)",
             );
             ok = false;
         }
@@ -1596,15 +1744,95 @@ fn build_pipeline(
             },
             _ => None,
         };
+        let score = d.score.map(|x| x.clamp(scoring.range.0, scoring.range.1));
+        let expected = channels.map_or(0.0, |chs| {
+            chs[channel.unwrap_or(0)].funnel.deal_size.mean()
+                * score.map_or(1.0, |x| scoring.size_factor(x))
+        });
         out.push(OpenDeal {
             stage,
-            amount: d.amount,
+            amount: d.amount.unwrap_or(expected),
+            known_amount: d.amount.is_some(),
             age_weeks: d.age_weeks,
             channel,
             id: d.id.clone(),
+            score,
+            probability: d.probability.filter(|_| crm_probability),
+            close_in_weeks: d.close_in_weeks.filter(|_| crm_close),
+            category: d.category.and_then(Category::from_name),
         });
     }
     ok.then_some(out)
+}
+
+/// Applies the stale rule to the open deals in the close stage: those
+/// older than `stale_after_weeks` (default: the 99th percentile of their
+/// channel's sales cycle, won or lost) are left out, capped or kept.
+fn stale_rule(
+    spec: &ModelSpec,
+    deals: Vec<OpenDeal>,
+    channels: &[Channel],
+) -> (Vec<OpenDeal>, Option<StaleDeals>, Vec<String>) {
+    let rules = spec.pipeline.as_ref();
+    let policy = match rules.map_or("lost", |p| p.stale) {
+        "cap" => StalePolicy::Cap,
+        "keep" => StalePolicy::Keep,
+        _ => StalePolicy::Lost,
+    };
+    let given = rules.and_then(|p| p.stale_after_weeks.as_ref().map(|w| w.value));
+    let limit = |d: &OpenDeal| -> u32 {
+        given.unwrap_or_else(|| {
+            let f = &channels[d.channel.unwrap_or(0)].funnel;
+            f.cycle(true)
+                .quantile(0.99)
+                .max(f.cycle(false).quantile(0.99))
+        })
+    };
+    let (mut kept, mut count, mut value, mut oldest_limit) = (Vec::new(), 0, 0.0, 0);
+    for mut d in deals {
+        let close = channels[d.channel.unwrap_or(0)].funnel.close_stage();
+        let lim = limit(&d);
+        if d.stage != close || d.age_weeks <= lim {
+            kept.push(d);
+            continue;
+        }
+        count += 1;
+        value += d.amount;
+        oldest_limit = oldest_limit.max(lim);
+        match policy {
+            StalePolicy::Lost => {}
+            StalePolicy::Cap => {
+                d.age_weeks = lim;
+                kept.push(d);
+            }
+            StalePolicy::Keep => kept.push(d),
+        }
+    }
+    if count == 0 {
+        return (kept, None, Vec::new());
+    }
+    let what = match policy {
+        StalePolicy::Lost => "left out of the forecast as lost",
+        StalePolicy::Cap => "treated as if they were that old",
+        StalePolicy::Keep => "kept at their age (the age-conditional win rate applies)",
+    };
+    let warning = format!(
+        "{count} open deal(s) worth {} are older than {oldest_limit} weeks{}: stale, {what} \
+         (set pipeline.stale = \"lost\", \"cap\" or \"keep\", and pipeline.stale_after_weeks)",
+        crate::output::money(value),
+        if given.is_none() {
+            ", the sales cycle's 99th percentile"
+        } else {
+            ""
+        }
+    );
+    let stale = StaleDeals {
+        policy,
+        after_weeks: oldest_limit,
+        count,
+        value,
+    };
+    (kept, Some(stale), vec![warning])
 }
 
 /// Builds a scenario (its model included) from a scenario merged over its

@@ -980,7 +980,43 @@ pub struct DealsSpec {
     pub win_rate: Option<Spanned<Prob>>,
     pub size: Option<Spanned<Dist>>,
     pub cycle: Option<Spanned<Dist>>,
+    pub lost_cycle: Option<Spanned<Dist>>,
     pub slip: Option<SlipSpec>,
+    pub quarter_end: Option<QuarterEndSpec>,
+}
+
+/// The quarter-end push: deals due early in a quarter closed in the last
+/// week of the quarter before.
+#[derive(Debug, Clone)]
+pub struct QuarterEndSpec {
+    pub loc: Loc,
+    pub pull_p: Prob,
+    pub pull_weeks: u32,
+}
+
+impl ReadTable for QuarterEndSpec {
+    const NAME: &'static str = "QuarterEnd";
+    const ABOUT: &'static str = "the quarter-end push: a deal due in the first `pull_weeks` weeks of a \
+        quarter is closed in the last week of the quarter before with probability `pull_p`";
+
+    fn fields(f: &mut Fields<'_, '_>) -> Option<Self> {
+        let loc = f.loc();
+        let p = f.req::<Prob>(
+            "pull_p",
+            "share of the deals due early in a quarter pulled into the quarter before",
+        );
+        let weeks = f.req_int(
+            "pull_weeks",
+            "how many weeks at the start of a quarter the push reaches (1 to 6)",
+            1,
+            6,
+        );
+        Some(QuarterEndSpec {
+            loc,
+            pull_p: p?,
+            pull_weeks: weeks? as u32,
+        })
+    }
 }
 
 impl ReadTable for DealsSpec {
@@ -997,13 +1033,24 @@ impl ReadTable for DealsSpec {
             "cycle",
             "sales cycle: weeks from opportunity to close (rounded to whole weeks)",
         );
+        let lost_cycle = f.opt::<Spanned<Dist>>(
+            "lost_cycle",
+            "weeks from opportunity to a lost close, when losses take longer (or shorter) than wins \
+             (default: `cycle`); an open deal that has outlived most won cycles is then likely lost",
+        );
         let slip = f.opt::<SlipSpec>("slip", "deals that slip past their close date");
+        let quarter_end = f.opt::<QuarterEndSpec>(
+            "quarter_end",
+            "the quarter-end push: deals due early in a quarter pulled into the quarter before",
+        );
         Some(DealsSpec {
             loc,
             win_rate: win?,
             size: size?,
             cycle: cycle?,
+            lost_cycle: lost_cycle?,
             slip: slip?,
+            quarter_end: quarter_end?,
         })
     }
 }
@@ -1396,52 +1443,114 @@ pub struct PipelineSpec {
     pub loc: Loc,
     pub csv: Option<Spanned<String>>,
     pub deals: Vec<OpenDealSpec>,
+    pub stale: &'static str,
+    pub stale_after_weeks: Option<Spanned<u32>>,
+    pub win_probability: &'static str,
+    pub close_date: &'static str,
 }
 
 impl ReadTable for PipelineSpec {
     const NAME: &'static str = "OpenPipeline";
-    const ABOUT: &'static str = "opportunities open at the start: inline `deals` and/or a `csv` file \
-        with columns stage, amount, age_weeks and optional channel, id";
+    const ABOUT: &'static str = "what is open at the start: deals, and leads in flight at any stage \
+        (MQLs awaiting acceptance, the nurture pool), inline `deals` and/or a `csv` file with columns \
+        stage, age_weeks and optional amount, channel, id, score, probability, close_in_weeks, category";
 
     fn fields(f: &mut Fields<'_, '_>) -> Option<Self> {
         let loc = f.loc();
         let csv = f.opt::<Spanned<String>>("csv", "CSV file, relative to the file that names it");
         let deals = f.or::<Vec<OpenDealSpec>>("deals", "open deals written inline", Vec::new());
+        let stale = f.opt_choice(
+            "stale",
+            "what to do with deals older than `stale_after_weeks`: \"lost\" (the default: leave them out, \
+             with a warning), \"cap\" (treat them as that old), \"keep\" (their age as it is)",
+            &["lost", "cap", "keep"],
+        );
+        let after = f.opt::<Spanned<Week>>(
+            "stale_after_weeks",
+            "age in weeks past which a deal is stale (default: the 99th percentile of the sales cycle, \
+             won or lost)",
+        );
+        let prob = f.opt_choice(
+            "win_probability",
+            "\"model\" (default: the win rate given the deal's age) or \"crm\" (each deal's `probability` \
+             where it has one)",
+            &["model", "crm"],
+        );
+        let close = f.opt_choice(
+            "close_date",
+            "\"model\" (default: the cycle's remaining time given the age) or \"crm\" (each deal's \
+             `close_in_weeks` where it has one)",
+            &["model", "crm"],
+        );
         Some(PipelineSpec {
             loc,
             csv: csv?,
             deals: deals?,
+            stale: stale?.unwrap_or("lost"),
+            stale_after_weeks: after?.map(|w| Spanned {
+                value: w.value.0,
+                loc: w.loc,
+            }),
+            win_probability: prob?.unwrap_or("model"),
+            close_date: close?.unwrap_or("model"),
         })
     }
 }
+
+/// Forecast categories of open deals, as CRMs name them.
+pub const CATEGORIES: &[&str] = &["commit", "best_case", "pipeline", "omitted"];
 
 #[derive(Debug, Clone)]
 pub struct OpenDealSpec {
     pub loc: Loc,
     pub stage: Spanned<String>,
-    pub amount: f64,
+    /// Known amount; `None`: drawn from the model's deal size.
+    pub amount: Option<f64>,
     pub age_weeks: u32,
     pub channel: Option<Spanned<String>>,
     pub id: Option<String>,
+    pub score: Option<f64>,
+    pub probability: Option<f64>,
+    pub close_in_weeks: Option<u32>,
+    pub category: Option<&'static str>,
 }
 
 impl ReadTable for OpenDealSpec {
     const NAME: &'static str = "OpenDeal";
-    const ABOUT: &'static str =
-        "an open deal: its stage, amount in dollars, and weeks it has been in that stage";
+    const ABOUT: &'static str = "an open deal or a lead in flight: its stage, weeks it has been in that \
+        stage, and what the CRM knows of it";
 
     fn fields(f: &mut Fields<'_, '_>) -> Option<Self> {
         let loc = f.loc();
         let stage = f.req::<Spanned<String>>("stage", "the stage it is in");
-        let amount = f.req_num(
+        let amount = f.opt_num(
             "amount",
-            "deal amount in dollars",
+            "deal amount in dollars (default: drawn from the model's deal size)",
             Bounds::closed(0.0, MAX_MONEY),
         );
         let age = f.req::<Week>("age_weeks", "weeks it has spent in that stage");
         let channel =
             f.opt::<Spanned<String>>("channel", "the channel it came from, for attribution");
         let id = f.opt::<String>("id", "an identifier, e.g. the CRM id");
+        let score = f.opt_num(
+            "score",
+            "its lead score (needed for leads not yet past sales acceptance)",
+            Bounds::FINITE,
+        );
+        let probability = f.opt_num(
+            "probability",
+            "the CRM's win probability (used with pipeline.win_probability = \"crm\")",
+            Bounds::UNIT,
+        );
+        let close = f.opt::<Week>(
+            "close_in_weeks",
+            "the CRM's expected close, in weeks from the start (used with pipeline.close_date = \"crm\")",
+        );
+        let category = f.opt_choice(
+            "category",
+            "forecast category: commit, best_case, pipeline or omitted",
+            CATEGORIES,
+        );
         Some(OpenDealSpec {
             loc,
             stage: stage?,
@@ -1449,6 +1558,10 @@ impl ReadTable for OpenDealSpec {
             age_weeks: age?.0,
             channel: channel?,
             id: id?,
+            score: score?,
+            probability: probability?,
+            close_in_weeks: close?.map(|w| w.0),
+            category: category?,
         })
     }
 }

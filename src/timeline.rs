@@ -101,6 +101,14 @@ pub enum Seed {
         at: Delay,
         weight: f64,
     },
+    /// An open deal part-way through its sales cycle: won with
+    /// probability `p_win` after `won_at`, else lost after `lost_at`.
+    Close {
+        won_at: Delay,
+        lost_at: Delay,
+        p_win: f64,
+        weight: f64,
+    },
 }
 
 /// The chain of one funnel with its score-dependent values fixed.
@@ -121,13 +129,27 @@ pub struct Propagation<'a> {
 
 impl Propagation<'_> {
     /// Runs the chain for `len` weeks from the seeds.
+    ///
+    /// At the close stage a deal's fate is settled when its cycle starts
+    /// (won with the win rate, after the won cycle; else lost, after the
+    /// lost cycle), so the two fates are kept apart: `dec` holds the deals
+    /// that will be won, `lost` those that will not.
     pub fn run(&self, seeds: &[Seed]) -> Response {
         let n = self.funnel.transitions.len();
+        let close = n - 1;
         let len = self.len;
         let idx = |i: usize, m: usize| m * n + i;
         let mut arr = vec![vec![0.0; len]; n * n];
         let mut dec = vec![vec![0.0; len]; n * n];
+        let mut lost = vec![vec![0.0; len]; n];
         let mut out = Response::zeros(n, len);
+        let put = |v: &mut [f64], at: &Delay, x: f64| {
+            for (d, p) in at.iter() {
+                if let Some(slot) = v.get_mut(d as usize) {
+                    *slot += x * p;
+                }
+            }
+        };
         for seed in seeds {
             match seed {
                 Seed::Arrive {
@@ -136,79 +158,79 @@ impl Propagation<'_> {
                     weight,
                     first,
                 } => {
-                    for (d, p) in at.iter() {
-                        let t = d as usize;
-                        if t < len {
-                            arr[idx(*stage, *stage)][t] += weight * p;
-                            if *first {
-                                out.first[*stage][t] += weight * p;
-                            }
-                        }
+                    put(&mut arr[idx(*stage, *stage)], at, *weight);
+                    if *first {
+                        put(&mut out.first[*stage], at, *weight);
                     }
                 }
                 Seed::Decide { stage, at, weight } => {
-                    for (d, p) in at.iter() {
-                        if (d as usize) < len {
-                            dec[idx(*stage, *stage)][d as usize] += weight * p;
-                        }
-                    }
+                    put(&mut dec[idx(*stage, *stage)], at, *weight);
+                }
+                Seed::Close {
+                    won_at,
+                    lost_at,
+                    p_win,
+                    weight,
+                } => {
+                    put(&mut dec[idx(close, close)], won_at, weight * p_win);
+                    put(&mut lost[close], lost_at, weight * (1.0 - p_win));
                 }
             }
         }
         let slip = self.funnel.slip.as_ref();
+        let s = slip.map_or(0.0, |s| self.params[s.p]);
         for t in 0..len {
             for i in 0..n {
                 let tr = &self.funnel.transitions[i];
                 for m in i..n {
                     let a = arr[idx(i, m)][t];
                     if a != 0.0 {
-                        for (d, p) in tr.delay.iter() {
-                            let tau = t + d as usize;
-                            if tau < len {
-                                dec[idx(i, m)][tau] += a * p;
+                        match tr.advance {
+                            Advance::Win(w) => {
+                                let w = self.params[w];
+                                put(&mut dec[idx(i, m)][t..], &tr.delay, a * w);
+                                put(&mut lost[m][t..], &self.funnel.lost_cycle, a * (1.0 - w));
                             }
+                            _ => put(&mut dec[idx(i, m)][t..], &tr.delay, a),
                         }
                     }
-                    let x = dec[idx(i, m)][t];
-                    if x == 0.0 {
-                        continue;
-                    }
-                    let rest = match tr.advance {
-                        Advance::Win(w) => {
-                            let s = slip.map_or(0.0, |s| self.params[s.p]);
-                            if let Some(sl) = slip {
-                                for (d, p) in sl.delay.iter() {
-                                    let tau = t + d as usize;
-                                    if tau < len {
-                                        dec[idx(i, m)][tau] += x * s * p;
-                                    }
-                                }
-                            }
-                            let closing = x * (1.0 - s);
-                            out.wins[t] += closing * self.params[w];
-                            out.revenue[t] += closing * self.params[w] * self.size;
-                            out.lost[t] += closing * (1.0 - self.params[w]);
-                            closing * (1.0 - self.params[w])
+                    let rest = if let Advance::Win(_) = tr.advance {
+                        // Both fates may slip; what does not, closes.
+                        let (won, gone) = (dec[idx(i, m)][t], lost[m][t]);
+                        if won == 0.0 && gone == 0.0 {
+                            continue;
                         }
-                        advance => {
-                            let p = match advance {
-                                Advance::Score => 1.0,
-                                Advance::Acceptance => {
-                                    out.decisions[t] += x;
-                                    out.touches[t] += x * self.touches;
-                                    out.accepted[t] += x * self.p_accept;
-                                    self.p_accept
-                                }
-                                Advance::Rate(p) => self.params[p],
-                                Advance::Win(_) => unreachable!("matched above"),
-                            };
-                            let j = i + 1;
-                            if m < j {
-                                out.first[j][t] += x * p;
-                            }
-                            arr[idx(j, m.max(j))][t] += x * p;
-                            x * (1.0 - p)
+                        if let Some(sl) = slip {
+                            put(&mut dec[idx(i, m)][t..], &sl.delay, won * s);
+                            put(&mut lost[m][t..], &sl.delay, gone * s);
                         }
+                        let (won, gone) = (won * (1.0 - s), gone * (1.0 - s));
+                        out.wins[t] += won;
+                        out.revenue[t] += won * self.size;
+                        out.lost[t] += gone;
+                        gone
+                    } else {
+                        let x = dec[idx(i, m)][t];
+                        if x == 0.0 {
+                            continue;
+                        }
+                        let p = match tr.advance {
+                            Advance::Score => 1.0,
+                            Advance::Acceptance => {
+                                out.decisions[t] += x;
+                                out.touches[t] += x * self.touches;
+                                out.accepted[t] += x * self.p_accept;
+                                self.p_accept
+                            }
+                            Advance::Rate(p) => self.params[p],
+                            Advance::Win(_) => unreachable!("handled above"),
+                        };
+                        let j = i + 1;
+                        if m < j {
+                            out.first[j][t] += x * p;
+                        }
+                        arr[idx(j, m.max(j))][t] += x * p;
+                        x * (1.0 - p)
                     };
                     if rest <= 0.0 {
                         continue;
@@ -228,12 +250,7 @@ impl Propagation<'_> {
                         let share = rest * self.params[r.p] / total;
                         gone -= share;
                         out.recycled[t] += share;
-                        for (d, p) in r.delay.iter() {
-                            let tau = t + d as usize;
-                            if tau < len {
-                                arr[idx(r.to, m)][tau] += share * p;
-                            }
-                        }
+                        put(&mut arr[idx(r.to, m)][t..], &r.delay, share);
                     }
                     if !closing {
                         out.dropped[t] += gone;
@@ -302,30 +319,67 @@ pub fn judged_gate(funnel: &Funnel) -> Option<usize> {
         .rposition(|t| matches!(t.advance, Advance::Acceptance | Advance::Score))
 }
 
-/// What an open deal is expected to do from week 0: its stage's remaining
-/// delay (given its age), then the chain. Recycles back to sales acceptance
-/// or earlier leave the model: an open deal has no score to be judged on.
+/// What an open deal (or a lead in flight) is expected to do from week 0:
+/// how it goes on given its age ([`crate::pipeline::start`]), then the
+/// chain. A deal has no score: recycles back to sales acceptance or earlier
+/// leave the model, and it stands at the quality reference.
 pub fn deal_response(model: &Model, deal: &OpenDeal, params: &[f64], len: usize) -> Response {
-    let channel = deal.channel.unwrap_or(0);
-    let funnel = &model.channels[channel].funnel;
-    let gate = judged_gate(funnel);
-    let prop = Propagation {
-        funnel,
-        params,
-        p_accept: 0.0,
-        touches: 0.0,
-        drop_recycles_to: gate,
-        len,
-        size: deal.amount,
+    use crate::pipeline::{Start, start};
+    let funnel = &model.channels[deal.channel.unwrap_or(0)].funnel;
+    let n = funnel.transitions.len();
+    let (seed, score) = match start(model, deal, params) {
+        Start::Gone => return Response::zeros(n, len),
+        Start::Decide { stage, due } => (
+            Seed::Decide {
+                stage,
+                at: due,
+                weight: 1.0,
+            },
+            deal.score,
+        ),
+        Start::Close { p_win, won, lost } => (
+            Seed::Close {
+                won_at: won,
+                lost_at: lost,
+                p_win,
+                weight: 1.0,
+            },
+            deal.score,
+        ),
+        Start::Nurture { p, due, score } => (
+            Seed::Arrive {
+                stage: 1,
+                at: due,
+                weight: p,
+                first: true,
+            },
+            Some(score),
+        ),
     };
-    let remaining = funnel.transitions[deal.stage]
-        .delay
-        .remaining_after(deal.age_weeks);
-    prop.run(&[Seed::Decide {
-        stage: deal.stage,
-        at: remaining,
-        weight: 1.0,
-    }])
+    let lifted = match score {
+        Some(x) => model.scoring.params_for(funnel, params, x),
+        None => std::borrow::Cow::Borrowed(params),
+    };
+    let size = if deal.known_amount {
+        deal.amount
+    } else {
+        funnel.deal_size.mean() * score.map_or(1.0, |x| model.scoring.size_factor(x))
+    };
+    // The win rate of a deal in its cycle is already in its seed.
+    Propagation {
+        funnel,
+        params: &lifted,
+        p_accept: score.map_or(0.0, |x| model.p_accept(x, 1.0, params)),
+        touches: score.map_or(0.0, |x| sla_touches(model, x)),
+        drop_recycles_to: if score.is_none() {
+            judged_gate(funnel)
+        } else {
+            None
+        },
+        len,
+        size,
+    }
+    .run(&[seed])
 }
 
 #[cfg(test)]
@@ -351,8 +405,10 @@ mod tests {
         (
             Funnel {
                 transitions,
+                lost_cycle: Delay::fixed(10),
                 deal_size: Dist::fixed(1.0).unwrap(),
                 slip,
+                quarter_end: None,
             },
             vec![0.5, 0.25, 0.4, 0.2],
         )

@@ -324,6 +324,32 @@ impl Flow {
     }
 }
 
+/// What makes two open deals go on alike (their amounts aside).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct PipelineKey {
+    stage: usize,
+    age: u32,
+    channel: Option<usize>,
+    known_amount: bool,
+    score: Option<u64>,
+    probability: Option<u64>,
+    close: Option<u32>,
+}
+
+impl PipelineKey {
+    fn of(d: &crate::model::OpenDeal) -> PipelineKey {
+        PipelineKey {
+            stage: d.stage,
+            age: d.age_weeks,
+            channel: d.channel,
+            known_amount: d.known_amount,
+            score: d.score.map(f64::to_bits),
+            probability: d.probability.map(f64::to_bits),
+            close: d.close_in_weeks,
+        }
+    }
+}
+
 /// Role-named volumes of week t of a flow.
 fn volumes_at(m: &Model, f: &Flow, t: usize) -> Volumes {
     let at = |r: Role| m.stage_of(r).map_or(0.0, |j| f.first[j][t]);
@@ -429,27 +455,23 @@ pub fn plan(s: &Scenario) -> Result<Plan, PlanError> {
     let last_rate = s.target.weekly.last().copied().unwrap_or(0.0);
     let target = |t: usize| if t < h { s.target.weekly[t] } else { last_rate };
 
-    // Open pipeline: group deals with the same start, one response each.
-    let mut groups: BTreeMap<(usize, u32, Option<usize>), (f64, usize)> = BTreeMap::new();
+    // Open pipeline: group what starts alike, one response each.
+    let mut groups: BTreeMap<PipelineKey, (crate::model::OpenDeal, f64, usize)> = BTreeMap::new();
     for d in &m.pipeline {
         let e = groups
-            .entry((d.stage, d.age_weeks, d.channel))
-            .or_insert((0.0, 0));
-        e.0 += d.amount;
-        e.1 += 1;
+            .entry(PipelineKey::of(d))
+            .or_insert_with(|| (d.clone(), 0.0, 0));
+        e.1 += d.amount;
+        e.2 += 1;
     }
     let mut pipe = Flow::zeros(nst, rows);
-    for ((stage, age, channel), (amount, count)) in &groups {
+    for (deal, amount, count) in groups.into_values() {
         let deal = crate::model::OpenDeal {
-            stage: *stage,
-            amount: amount / *count as f64,
-            age_weeks: *age,
-            channel: *channel,
-            id: None,
+            amount: amount / count as f64,
+            ..deal
         };
         let r = deal_response(m, &deal, &params, rows);
-        // `count` deals whose revenue is their own amounts.
-        pipe.add(&r, 0, *count as f64);
+        pipe.add(&r, 0, count as f64);
     }
 
     // Held channels keep their volume from week 0.

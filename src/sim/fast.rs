@@ -97,6 +97,16 @@ impl<'a> FastEngine<'a> {
         if m.scoring.quality.is_some() {
             return Err("lead quality makes each lead's rates depend on its score".into());
         }
+        if let Some(c) = m
+            .channels
+            .iter()
+            .find(|c| c.funnel.lost_cycle != c.funnel.transitions[c.funnel.close_stage()].delay)
+        {
+            return Err(format!(
+                "won and lost deals of channel `{}` have different cycles",
+                c.name
+            ));
+        }
         if let Some(c) = m.channels.iter().find(|c| c.arrival_cv > 0.0) {
             return Err(format!("channel `{}` has over-dispersed arrivals", c.name));
         }
@@ -296,7 +306,8 @@ impl<'a> FastEngine<'a> {
         }
         rec.eventual_new += rec.revenue_new.iter().sum::<f64>();
         if !self.s.model.pipeline.is_empty() {
-            self.leads.seed_pipeline(seed, trial, ws);
+            self.leads
+                .seed_pipeline(ctx, seed, trial, ws, rec, acc, vals);
             self.leads.run_weeks(ctx, ws, rec, acc, vals);
         }
     }

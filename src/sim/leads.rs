@@ -24,6 +24,79 @@ use crate::dist::{Delay, Dist};
 use crate::flow::negative_binomial;
 use crate::model::{Advance, Capacity, Model, Scenario};
 
+/// How an open item is due.
+enum Due {
+    /// A decision at its stage after what is left of the stage's delay.
+    Stage(Cdf),
+    /// A deal in its cycle: its fate from its age (or the CRM), then the
+    /// rest of that fate's cycle.
+    Close {
+        survivals: crate::pipeline::Survivals,
+        p_crm: Option<f64>,
+        won: Cdf,
+        lost: Cdf,
+    },
+    /// A lead in nurture with some weeks left to cross the threshold; then
+    /// the score gate's delay.
+    Nurture { weeks_left: u32, first: Cdf },
+}
+
+/// A deal or lead open at the start, ready to seed.
+struct OpenItem {
+    stage: usize,
+    channel: u16,
+    /// Known amount, or −1: drawn from the model on a win.
+    amount: f32,
+    score: f32,
+    due: Due,
+}
+
+impl OpenItem {
+    fn new(m: &Model, d: &crate::model::OpenDeal) -> OpenItem {
+        let ch = d.channel.unwrap_or(0);
+        let f = &m.channels[ch].funnel;
+        let due = match f.transitions[d.stage].advance {
+            Advance::Win(_) => {
+                let (won, lost) = match d.close_in_weeks {
+                    Some(c) => (Delay::fixed(c), Delay::fixed(c)),
+                    None => (
+                        f.cycle(true).remaining_after(d.age_weeks),
+                        f.cycle(false).remaining_after(d.age_weeks),
+                    ),
+                };
+                Due::Close {
+                    survivals: crate::pipeline::survivals(m, d),
+                    p_crm: d.probability,
+                    won: Cdf::new(&won),
+                    lost: Cdf::new(&lost),
+                }
+            }
+            Advance::Score => Due::Nurture {
+                weeks_left: m
+                    .scoring
+                    .nurture
+                    .as_ref()
+                    .map_or(0, |n| n.weeks.saturating_sub(d.age_weeks)),
+                first: Cdf::new(&f.transitions[0].delay.remaining_after(d.age_weeks)),
+            },
+            _ => Due::Stage(Cdf::new(
+                &f.transitions[d.stage].delay.remaining_after(d.age_weeks),
+            )),
+        };
+        OpenItem {
+            stage: d.stage,
+            channel: ch as u16,
+            amount: if d.known_amount {
+                d.amount as f32
+            } else {
+                -1.0
+            },
+            score: d.score.map_or(f32::NAN, |x| x as f32),
+            due,
+        }
+    }
+}
+
 /// A delay as a cumulative table for inversion.
 #[derive(Clone, Debug)]
 pub struct Cdf {
@@ -153,6 +226,8 @@ struct ChannelSim {
     below_threshold: f64,
     nurture: Option<Nurture>,
     delays: Vec<Cdf>,
+    /// The sales cycle of deals that will be lost.
+    lost_cycle: Cdf,
     recycle: Vec<Vec<(usize, usize, Cdf)>>,
     slip: Option<(usize, Cdf)>,
     size: Dist,
@@ -172,7 +247,13 @@ pub(super) struct Lead {
     /// open at the start, which is reported by the week things happen.
     born: u16,
     max: u8,
+    /// At the close stage: [`WON`] or [`LOST`], settled when its cycle
+    /// starts (0 before).
+    fate: u8,
 }
+
+const WON: u8 = 1;
+const LOST: u8 = 2;
 
 /// `Lead::born` of deals and leads open at the start.
 const IN_FLIGHT: u16 = u16::MAX;
@@ -210,8 +291,8 @@ pub struct LeadEngine<'a> {
     uncertain: Vec<usize>,
     means: Vec<f64>,
     nurture_param: Option<usize>,
-    /// Open deals: stage, amount, channel, remaining delay.
-    pipeline: Vec<(usize, f32, u16, Cdf)>,
+    /// What is open at the start.
+    pipeline: Vec<OpenItem>,
 }
 
 impl<'a> LeadEngine<'a> {
@@ -249,6 +330,7 @@ impl<'a> LeadEngine<'a> {
                         Nurture::new(&c.score, sc.threshold, n.lift, n.weeks, means[n.p_engage])
                     }),
                     delays: f.transitions.iter().map(|t| Cdf::new(&t.delay)).collect(),
+                    lost_cycle: Cdf::new(&f.lost_cycle),
                     recycle: f
                         .transitions
                         .iter()
@@ -279,20 +361,7 @@ impl<'a> LeadEngine<'a> {
             .as_ref()
             .map(|n| n.p_engage)
             .filter(|p| m.params[*p].prob.is_uncertain());
-        let pipeline = m
-            .pipeline
-            .iter()
-            .map(|d| {
-                let ch = d.channel.unwrap_or(0);
-                let delay = &m.channels[ch].funnel.transitions[d.stage].delay;
-                (
-                    d.stage,
-                    d.amount as f32,
-                    ch as u16,
-                    Cdf::new(&delay.remaining_after(d.age_weeks)),
-                )
-            })
-            .collect();
+        let pipeline = m.pipeline.iter().map(|d| OpenItem::new(m, d)).collect();
         LeadEngine {
             m,
             weeks,
@@ -415,6 +484,7 @@ impl<'a> LeadEngine<'a> {
                         report: c as u16,
                         born: a as u16,
                         max: start as u8,
+                        fate: 0,
                     };
                     self.enter(
                         ctx,
@@ -447,6 +517,7 @@ impl<'a> LeadEngine<'a> {
                             report: c as u16,
                             born: a as u16,
                             max: 1,
+                            fate: 0,
                         };
                         self.enter(
                             ctx,
@@ -462,31 +533,103 @@ impl<'a> LeadEngine<'a> {
                 }
             }
         }
-        self.seed_pipeline(seed, trial, ws);
+        self.seed_pipeline(ctx, seed, trial, ws, rec, acc, &vals);
         self.run_weeks(ctx, ws, rec, acc, &vals);
     }
 
-    /// Puts the open deals in their stages, due after their remaining delay.
-    pub(super) fn seed_pipeline(&self, seed: u64, trial: u64, ws: &mut Workspace) {
-        let (h, n) = (self.weeks, self.stages);
+    /// Puts what is open at the start in its stage: deals and in-flight
+    /// MQLs due after what is left of their stage (a deal's fate drawn
+    /// from its age-conditional win rate), nurtured leads when they cross
+    /// the threshold.
+    pub(super) fn seed_pipeline(
+        &self,
+        ctx: &Context,
+        seed: u64,
+        trial: u64,
+        ws: &mut Workspace,
+        rec: &mut TrialRec,
+        acc: &mut BlockAcc,
+        vals: &[f64],
+    ) {
+        let n = self.stages;
         let mut pr = rng::stream(seed, trial, purpose::PIPELINE);
-        for (stage, amount, channel, remaining) in &self.pipeline {
-            let mut lr = LeadRng(pr.next_u64());
-            let d = remaining.sample(lr.unit()) as usize;
-            let lead = Lead {
-                rng: lr,
-                score: f32::NAN,
-                amount: *amount,
-                channel: *channel,
+        for item in &self.pipeline {
+            let mut lead = Lead {
+                rng: LeadRng(pr.next_u64()),
+                score: item.score,
+                amount: item.amount,
+                channel: item.channel,
                 report: self.channels.len() as u16,
                 born: IN_FLIGHT,
-                max: *stage as u8,
+                max: item.stage as u8,
+                fate: 0,
             };
-            if d < h {
-                ws.dec[d * n + stage].push(lead);
-            } else {
-                ws.after.push((lead, *stage));
+            match &item.due {
+                Due::Stage(cdf) => {
+                    let d = cdf.sample(lead.rng.unit()) as usize;
+                    self.schedule(ws, lead, item.stage, d);
+                }
+                Due::Close {
+                    survivals,
+                    p_crm,
+                    won,
+                    lost,
+                } => {
+                    let w = self.rate(n - 1, vals[self.win_param(&lead)], lead.score);
+                    let p = p_crm.unwrap_or_else(|| survivals.p_win(w));
+                    let u = lead.rng.unit();
+                    lead.fate = if u < p { WON } else { LOST };
+                    let cdf = if lead.fate == WON { won } else { lost };
+                    let d = cdf.sample(lead.rng.unit()) as usize;
+                    self.schedule(ws, lead, n - 1, d);
+                }
+                Due::Nurture { weeks_left, first } => {
+                    if let Some((week, score)) = self.nurture_walk(&mut lead, *weeks_left, vals) {
+                        lead.score = score as f32;
+                        let d = first.sample(lead.rng.unit()) as usize;
+                        self.enter(ctx, ws, rec, acc, lead, 1, week + d, true);
+                    }
+                }
             }
+        }
+    }
+
+    /// A decision at `stage` in week `d`, or after the horizon.
+    fn schedule(&self, ws: &mut Workspace, lead: Lead, stage: usize, d: usize) {
+        if d < self.weeks {
+            ws.dec[d * self.stages + stage].push(lead);
+        } else {
+            ws.after.push((lead, stage));
+        }
+    }
+
+    /// A nurtured lead's weeks: each week it engages with the trial's
+    /// probability and gains the lift; the week (and score) at which it
+    /// reaches the threshold, if it does before its time runs out.
+    fn nurture_walk(&self, lead: &mut Lead, weeks_left: u32, vals: &[f64]) -> Option<(usize, f64)> {
+        let sc = &self.m.scoring;
+        let mut score = f64::from(lead.score);
+        if score >= sc.threshold {
+            return Some((0, score));
+        }
+        let n = sc.nurture.as_ref()?;
+        for w in 1..=weeks_left {
+            if lead.rng.unit() < vals[n.p_engage] {
+                score += n.lift;
+                if score >= sc.threshold {
+                    return Some((w as usize, score.min(sc.range.1)));
+                }
+            }
+        }
+        None
+    }
+
+    /// The win-rate parameter of a lead's channel.
+    fn win_param(&self, lead: &Lead) -> usize {
+        let f = &self.m.channels[lead.channel as usize].funnel;
+        match f.transitions[f.close_stage()].advance {
+            Advance::Win(w) => w,
+            _ => unreachable!("the last stage closes"),
         }
     }
 
@@ -510,13 +653,18 @@ impl<'a> LeadEngine<'a> {
             for i in 0..n {
                 let mut entries = std::mem::take(&mut ws.ent[t * n + i]);
                 for mut lead in entries.drain(..) {
-                    let d = self.channels[lead.channel as usize].delays[i].sample(lead.rng.unit())
-                        as usize;
-                    if t + d < h {
-                        ws.dec[(t + d) * n + i].push(lead);
+                    let ch = &self.channels[lead.channel as usize];
+                    let cdf = if i == n - 1 {
+                        // A new opportunity: its fate, then its cycle.
+                        let w = self.rate(i, vals[self.win_param(&lead)], lead.score);
+                        let won = lead.rng.unit() < w;
+                        lead.fate = if won { WON } else { LOST };
+                        if won { &ch.delays[i] } else { &ch.lost_cycle }
                     } else {
-                        ws.after.push((lead, i));
-                    }
+                        &ch.delays[i]
+                    };
+                    let d = cdf.sample(lead.rng.unit()) as usize;
+                    self.schedule(ws, lead, i, t + d);
                 }
                 ws.ent[t * n + i] = entries;
                 let mut decisions = std::mem::take(&mut ws.dec[t * n + i]);
@@ -606,6 +754,17 @@ impl<'a> LeadEngine<'a> {
         }
     }
 
+    /// Whether a deal closing now is won: its fate, when its cycle has
+    /// settled it (a lead that reaches the close stage after the horizon
+    /// has not: it is drawn now).
+    fn wins(&self, lead: &mut Lead, i: usize, w: f64) -> bool {
+        match lead.fate {
+            WON => true,
+            LOST => false,
+            _ => lead.rng.unit() < self.rate(i, w, lead.score),
+        }
+    }
+
     /// The deal size of a win.
     fn deal_amount(&self, lead: &mut Lead) -> f64 {
         if lead.amount >= 0.0 {
@@ -668,7 +827,7 @@ impl<'a> LeadEngine<'a> {
                     }
                     return;
                 }
-                if lead.rng.unit() < self.rate(i, vals[w], lead.score) {
+                if self.wins(&mut lead, i, vals[w]) {
                     let amount = self.deal_amount(&mut lead);
                     if lead.is_new() {
                         rec.revenue_new[t] += amount;
@@ -763,7 +922,7 @@ impl<'a> LeadEngine<'a> {
                     lead.rng.unit() < self.p_accept(score, vals, full_sla)
                 }
                 Advance::Win(w) => {
-                    if lead.rng.unit() < self.rate(i, vals[w], lead.score) {
+                    if self.wins(&mut lead, i, vals[w]) {
                         let amount = self.deal_amount(&mut lead);
                         if lead.is_new() {
                             rec.eventual_new += amount;

@@ -7,10 +7,10 @@
 use revplan::decide::compare::{Candidate, compare};
 use revplan::decide::goal::goal;
 use revplan::decide::levers::{Lever, budget_channels, set_horizon_budget};
-use revplan::decide::optimize::{Objective, bounds, optimize};
+use revplan::decide::optimize::{bounds, optimize};
 use revplan::decide::sensitivity::{Swings, sensitivity};
 use revplan::decide::sweep::sweep;
-use revplan::decide::{Settings, paired};
+use revplan::decide::{Objective, Settings, paired};
 use revplan::model::{ResponseCurve, Scenario, Volume};
 use revplan::sim::{EngineKind, SimOptions, run, simulate};
 use revplan::spec::Trials;
@@ -158,6 +158,7 @@ fn mqls_fall_as_the_threshold_rises() {
     let sw = sweep(
         "scoring.threshold",
         &points,
+        revplan::decide::Objective::PHit,
         &settings(512, 3, EngineKind::Auto),
         &|_| {},
     )
@@ -171,18 +172,22 @@ fn mqls_fall_as_the_threshold_rises() {
     // same leads at every point.
     let leads: Vec<f64> = sw.points.iter().map(|p| p.figures.stages.leads).collect();
     assert!(leads.iter().all(|l| *l == leads[0]), "{leads:?}");
-    let top = sw
-        .points
-        .iter()
-        .map(|p| p.figures.p_hit_target)
-        .fold(f64::NEG_INFINITY, f64::max);
-    assert_eq!(sw.points[sw.best].figures.p_hit_target, top);
+    // The best is the first of the points not worse than the top beyond
+    // two paired standard errors, and the top is among them.
+    let top = (0..sw.points.len())
+        .max_by(|a, b| {
+            let (x, y) = (&sw.points[*a].figures, &sw.points[*b].figures);
+            x.p_hit_target.total_cmp(&y.p_hit_target)
+        })
+        .unwrap();
+    assert!(sw.tied.contains(&top), "{:?} {top}", sw.tied);
+    assert_eq!(sw.best, sw.tied[0]);
 }
 
 #[test]
 fn goal_seek_lands_where_a_fresh_simulation_agrees() {
     let s = load(SMALL, &[]);
-    let confidence = 0.8;
+    let confidence = 0.7;
     let trials = 2048;
     let g = goal(
         &s,

@@ -157,11 +157,10 @@ fn forward_revenue(scenario: &revplan::model::Scenario, p: &Plan) -> Vec<f64> {
     let mut rev = vec![0.0; h];
     for (c, ch) in m.channels.iter().enumerate() {
         let r = channel_response(m, c, &params, h);
-        let size = ch.funnel.deal_size.mean();
         for (s, w) in p.weeks.iter().enumerate() {
             let leads = w.leads_by_channel[&ch.name];
             for (t, slot) in rev.iter_mut().enumerate().skip(s) {
-                *slot += leads * r.wins[t - s] * size;
+                *slot += leads * r.revenue[t - s];
             }
         }
     }
