@@ -771,7 +771,7 @@ fn run_fresh(
         } else {
             format!("{}/{sub}", item.output)
         };
-        let plan = crate::plan::plan(family[i]);
+        let plan = crate::plan::plan(family[i], &crate::plan::PlanOptions::new());
         rows.push(row_of(item, &name, &output, &run.forecast, &plan));
         let written =
             outputs(&run.forecast, plan.as_ref().ok(), charts).map_err(|e| one_line(&e))?;

@@ -249,6 +249,41 @@ impl Calendar {
     }
 }
 
+/// For each week of `len` weeks from the start: the last week of the
+/// quarter before, when the week is one of the first `pull_weeks` of its
+/// quarter (and that quarter end is inside the calendar); else `None`. The
+/// quarter-end push moves closes due in such a week there.
+pub fn pull_targets(cal: &Calendar, pull_weeks: u32, len: usize) -> Vec<Option<usize>> {
+    let mut out = vec![None; len];
+    if pull_weeks == 0 || len == 0 {
+        return out;
+    }
+    let long = Calendar {
+        weeks: len as u32,
+        ..cal.clone()
+    };
+    for q in long.periods(PeriodKind::Quarter).iter().skip(1) {
+        let end = q.weeks.start as usize - 1;
+        for u in q.weeks.start..(q.weeks.start + pull_weeks).min(q.weeks.end) {
+            out[u as usize] = Some(end);
+        }
+    }
+    out
+}
+
+/// Moves a weekly series of closes (wins, revenue, losses) as the
+/// quarter-end push does: a share `p` of what closes in a pull week goes
+/// to the quarter end before it (see [`pull_targets`]).
+pub fn push_to_quarter_end(series: &mut [f64], targets: &[Option<usize>], p: f64) {
+    for u in 0..series.len().min(targets.len()) {
+        if let Some(q) = targets[u] {
+            let moved = p * series[u];
+            series[u] -= moved;
+            series[q] += moved;
+        }
+    }
+}
+
 /// Spreads period totals over weeks along a smooth curve: a monotone cubic
 /// (Fritsch–Carlson PCHIP) through the cumulative total at the period
 /// boundaries, differenced week by week. Each period keeps its exact total,

@@ -244,10 +244,34 @@ struct PlanArgs {
     /// Add the week-by-week table to the terminal view.
     #[arg(long)]
     weekly: bool,
+    /// Size the plan so that P(target reached) is at least P, as simulated.
+    #[arg(long, value_name = "P", value_parser = parse_probability)]
+    confidence: Option<f64>,
+    /// How finely the lead volume may change: one level a week (the exact
+    /// inverse), a month or a quarter.
+    #[arg(long, value_enum, default_value_t = GranularityArg::Month)]
+    granularity: GranularityArg,
+    /// Also buy leads for the revenue they bring after the horizon (the
+    /// target continued); by default only leads that pay for themselves
+    /// inside it.
+    #[arg(long)]
+    beyond_horizon: bool,
+    /// Do not simulate the plan (no P(hit); faster).
+    #[arg(long, conflicts_with = "confidence")]
+    no_simulation: bool,
+    #[command(flatten)]
+    run: RunArgs,
     #[command(flatten)]
     output: OutputArgs,
     #[command(flatten)]
     charts: ChartArgs,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum GranularityArg {
+    Week,
+    Month,
+    Quarter,
 }
 
 #[derive(Args)]
@@ -616,7 +640,33 @@ fn scenario(a: &ScenarioArgs) -> Result<revplan::model::Scenario, Error> {
 fn plan(a: &PlanArgs) -> i32 {
     let run = || -> Result<(), Error> {
         let s = scenario(&a.scenario)?;
-        let p = revplan::plan::plan(&s)?;
+        let opts = revplan::plan::PlanOptions {
+            granularity: match a.granularity {
+                GranularityArg::Week => revplan::plan::Granularity::Week,
+                GranularityArg::Month => revplan::plan::Granularity::Month,
+                GranularityArg::Quarter => revplan::plan::Granularity::Quarter,
+            },
+            beyond_horizon: a.beyond_horizon,
+            aim: 1.0,
+        };
+        let p = if a.no_simulation {
+            revplan::plan::plan(&s, &opts)?
+        } else {
+            let settings = settings(&a.run, &s);
+            let bar = spinner("planning");
+            let p = with_threads(a.run.threads, || {
+                revplan::decide::ask::ask(&s, &opts, a.confidence, &settings, &|aim| {
+                    bar.set_message(format!("aiming at {aim:.2}× the target"));
+                    bar.tick();
+                })
+            })?
+            .map_err(|e| match e {
+                revplan::decide::ask::AskError::Plan(e) => Error::Plan(e),
+                revplan::decide::ask::AskError::Sim(e) => Error::Sim(e),
+            })?;
+            bar.finish_and_clear();
+            p
+        };
         let text = revplan::plan::render::render(&p, a.output.format, a.weekly);
         emit(&text, a.output.out.as_deref())?;
         charts(&a.charts, || revplan::chart::plan_charts(&p))

@@ -472,6 +472,12 @@ pub enum Volume {
         min: f64,
         max: f64,
     },
+    /// A week-by-week schedule (a plan's): expected leads and media budget
+    /// of each week of the horizon, seasonality and activity included.
+    Schedule {
+        leads: Vec<f64>,
+        media: Vec<f64>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -498,6 +504,10 @@ pub struct Channel {
     pub arrival_cv: f64,
     /// Inclusive week ranges; `None` = always active.
     pub active_weeks: Option<Vec<(u32, u32)>>,
+    /// The ranges are weeks of each 52-week year (else of the horizon).
+    pub active_yearly: bool,
+    /// Yearly growth of the volume, compounded week by week.
+    pub growth: f64,
     pub seasonality: Option<Seasonality>,
     /// Lead scores, clamped to the scoring range.
     pub score: Dist,
@@ -512,21 +522,37 @@ impl Channel {
             Volume::Budget {
                 per_week, curve, ..
             } => curve.leads(*per_week),
+            Volume::Schedule { leads, .. } => leads.iter().sum::<f64>() / leads.len().max(1) as f64,
         }
     }
 
     pub fn is_active(&self, week: u32) -> bool {
+        let w = if self.active_yearly {
+            week % WEEKS_PER_YEAR
+        } else {
+            week
+        };
         self.active_weeks
             .as_ref()
-            .is_none_or(|r| r.iter().any(|(a, b)| (*a..=*b).contains(&week)))
+            .is_none_or(|r| r.iter().any(|(a, b)| (*a..=*b).contains(&w)))
     }
 
-    /// Volume multiplier of week `w`: seasonality × activity.
+    /// Volume multiplier of week `w`: seasonality × activity × growth.
     pub fn multiplier(&self, week: u32, cal: &Calendar) -> f64 {
         if !self.is_active(week) {
             return 0.0;
         }
-        self.seasonal_factor(week, cal)
+        self.seasonal_factor(week, cal) * self.growth_factor(f64::from(week))
+    }
+
+    /// Growth from week 0 to week `w` (which may be negative: before the
+    /// start, volumes were lower).
+    pub fn growth_factor(&self, week: f64) -> f64 {
+        if self.growth == 0.0 {
+            1.0
+        } else {
+            (1.0 + self.growth).powf(week / f64::from(WEEKS_PER_YEAR))
+        }
     }
 
     /// The seasonality factor of week `w` alone.
@@ -546,7 +572,10 @@ impl Channel {
 
     /// Expected leads in week `w`.
     pub fn expected_leads(&self, week: u32, cal: &Calendar) -> f64 {
-        self.base_leads_per_week() * self.multiplier(week, cal)
+        match &self.volume {
+            Volume::Schedule { leads, .. } => leads.get(week as usize).copied().unwrap_or(0.0),
+            _ => self.base_leads_per_week() * self.multiplier(week, cal),
+        }
     }
 
     /// Spend in week `w` for `leads` leads: program cost and media budget
@@ -558,6 +587,7 @@ impl Channel {
         let budget = match &self.volume {
             Volume::Budget { per_week, .. } => *per_week,
             Volume::Leads(_) => 0.0,
+            Volume::Schedule { media, .. } => media.get(week as usize).copied().unwrap_or(0.0),
         };
         self.fixed_cost_per_week + budget + leads * self.cost_per_lead
     }
@@ -687,13 +717,52 @@ impl Model {
 /// Revenue target, by period and spread over weeks.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Target {
+    /// What the target counts: revenue (the default), wins, or the first
+    /// entries into a stage (opportunities, SQLs, MQLs…).
+    pub metric: Metric,
     pub period: PeriodKind,
-    /// Target revenue of each week of the horizon.
+    /// Target of each week of the horizon, in the metric's unit.
     pub weekly: Vec<f64>,
     /// Target of each period of the horizon (`calendar.periods(period)`).
     pub periods: Vec<f64>,
     /// Target for the whole horizon.
     pub total: f64,
+}
+
+/// What a target counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Metric {
+    /// Revenue won inside the horizon (dollars).
+    Revenue,
+    /// Deals won inside the horizon.
+    Wins,
+    /// First entries into this stage inside the horizon.
+    Stage(usize),
+}
+
+impl Metric {
+    /// Its name, as the target's `metric` key says it (a stage's role, or
+    /// its name).
+    pub fn name(self, m: &Model) -> String {
+        match self {
+            Metric::Revenue => "revenue".into(),
+            Metric::Wins => "wins".into(),
+            Metric::Stage(j) => m.stages[j].role.map_or(m.stages[j].name.clone(), |r| {
+                match r {
+                    Role::Lead => "leads",
+                    Role::Mql => "mqls",
+                    Role::Sal => "sals",
+                    Role::Sql => "sqls",
+                    Role::Opportunity => "opportunities",
+                }
+                .to_string()
+            }),
+        }
+    }
+
+    pub fn is_money(self) -> bool {
+        self == Metric::Revenue
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1160,6 +1229,31 @@ fn build_deals(b: &mut Builder, d: &DealsSpec, base: Option<&DealsBuilt>) -> Opt
         (None, Some(base)) => base.quarter_end.clone(),
         (None, None) => None,
     };
+    if let (Some(q), Some(cycle)) = (&quarter_end, &cycle) {
+        // A pushed deal must already be in its cycle at the quarter end.
+        let shortest = [
+            Some(cycle),
+            lost_cycle.as_ref(),
+            slip.as_ref().map(|s| &s.delay),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|d| d.first)
+        .min()
+        .unwrap_or(0);
+        if q.weeks > shortest {
+            let loc = d.quarter_end.as_ref().map_or(&d.loc, |q| &q.loc);
+            b.err_help(
+                loc,
+                format!(
+                    "the quarter-end push reaches {} weeks into a quarter, more than the shortest cycle or slip \
+                     ({shortest} weeks): a deal could be pushed into a quarter it did not yet exist in",
+                    q.weeks
+                ),
+                format!("set pull_weeks to {shortest} or less, or give the cycle an at_least"),
+            );
+        }
+    }
     if b.problems.len() > before {
         return None;
     }
@@ -1664,6 +1758,8 @@ fn build_channel(
         fixed_cost_per_week: c.fixed_cost_per_week,
         arrival_cv: c.arrival_cv,
         active_weeks: c.active_weeks.clone(),
+        active_yearly: c.active_yearly,
+        growth: c.growth,
         seasonality,
         score,
         funnel,
@@ -1871,9 +1967,12 @@ pub fn build_scenario(
             None
         }
     };
+    let metric = target_metric(&mut b, spec, model.as_ref());
     let target = calendar
         .as_ref()
-        .and_then(|c| build_target(&mut b, spec, c));
+        .and_then(|c| build_target(&mut b, spec, c))
+        .zip(metric)
+        .map(|(t, metric)| Target { metric, ..t });
     let mix = match (&model, &calendar) {
         (Some(m), Some(c)) => build_mix(&mut b, spec, m, c),
         _ => None,
@@ -1916,6 +2015,46 @@ pub fn build_scenario(
         }
         _ => Err(problems),
     }
+}
+
+/// The target's metric: `revenue`, `wins`, a role (`leads`, `mqls`,
+/// `sals`, `sqls`, `opportunities`) or a stage's name.
+fn target_metric(b: &mut Builder, spec: &ScenarioSpec, model: Option<&Model>) -> Option<Metric> {
+    let Some(name) = &spec.target.metric else {
+        return Some(Metric::Revenue);
+    };
+    match name.value.as_str() {
+        "revenue" => return Some(Metric::Revenue),
+        "wins" => return Some(Metric::Wins),
+        _ => {}
+    }
+    let m = model?;
+    let role = match name.value.as_str() {
+        "leads" => Some(Role::Lead),
+        "mqls" => Some(Role::Mql),
+        "sals" => Some(Role::Sal),
+        "sqls" => Some(Role::Sql),
+        "opportunities" => Some(Role::Opportunity),
+        _ => None,
+    };
+    let stage = role
+        .and_then(|r| m.stage_of(r))
+        .or_else(|| m.stages.iter().position(|s| s.name == name.value));
+    if stage.is_none() {
+        let known = [
+            "revenue",
+            "wins",
+            "leads",
+            "mqls",
+            "sals",
+            "sqls",
+            "opportunities",
+        ]
+        .into_iter()
+        .chain(m.stages.iter().map(|s| s.name.as_str()));
+        unknown_name(b, &name.loc, "target metric", &name.value, known);
+    }
+    stage.map(Metric::Stage)
 }
 
 fn build_target(b: &mut Builder, spec: &ScenarioSpec, cal: &Calendar) -> Option<Target> {
@@ -2006,6 +2145,7 @@ fn build_target(b: &mut Builder, spec: &ScenarioSpec, cal: &Calendar) -> Option<
         None => amounts.iter().sum(),
     };
     Some(Target {
+        metric: Metric::Revenue,
         period,
         weekly,
         periods: amounts,

@@ -73,7 +73,7 @@ pub fn build(
 ) -> Result<Report, ReportError> {
     let s = &loaded.base;
     progress(0, "planning");
-    let plan = crate::plan::plan(s).map_err(|e| e.to_string());
+    let plan = crate::plan::plan(s, &crate::plan::PlanOptions::new()).map_err(|e| e.to_string());
     progress(1, "forecasting");
     // With variants, the comparison's base run is the forecast (same seed,
     // trials and engine); without, a plain simulation.

@@ -1089,6 +1089,11 @@ pub struct ChannelSpec {
     pub arrival_cv: f64,
     /// Inclusive [first, last] week ranges.
     pub active_weeks: Option<Vec<(u32, u32)>>,
+    /// Whether the ranges repeat every 52-week year (else they are weeks
+    /// of the horizon).
+    pub active_yearly: bool,
+    /// Yearly growth of the volume, compounded week by week.
+    pub growth: f64,
     pub seasonality: Option<SeasonalitySpec>,
     pub score: Spanned<Dist>,
     pub stages: Option<Named<StageOverrideSpec>>,
@@ -1127,7 +1132,19 @@ impl ReadTable for ChannelSpec {
         );
         let active = f.opt::<Spanned<Vec<Vec<Week>>>>(
             "active_weeks",
-            "weeks in which the channel produces leads, as [first, last] pairs (default: always)",
+            "weeks of the year (0-51) in which the channel produces leads, as [first, last] pairs, repeated \
+             every 52 weeks (default: always)",
+        );
+        let repeat = f.opt_choice(
+            "active_weeks_repeat",
+            "\"yearly\" (default: active_weeks are weeks of each 52-week year) or \"never\" (weeks of the \
+             horizon, to give each year its own)",
+            &["yearly", "never"],
+        );
+        let growth = f.opt_num(
+            "growth",
+            "yearly growth of the volume, compounded week by week (0.2 = +20% a year; default 0)",
+            Bounds::closed(-0.99, 10.0),
         );
         let seasonality =
             f.opt::<SeasonalitySpec>("seasonality", "multipliers of the weekly volume");
@@ -1140,12 +1157,27 @@ impl ReadTable for ChannelSpec {
             "per-stage overrides for this channel's leads: [channels.<name>.stages.<stage>]",
         );
         let deals = f.opt::<DealsSpec>("deals", "overrides of [deals] for this channel's leads");
+        let yearly = repeat?.unwrap_or("yearly") == "yearly";
         let active_weeks = match active? {
             None => None,
             Some(a) => {
                 let mut ranges = Vec::new();
                 for r in &a.value {
                     match r.as_slice() {
+                        [_, y] if yearly && y.0 >= crate::calendar::WEEKS_PER_YEAR => {
+                            f.problem(
+                                Some("active_weeks"),
+                                format!(
+                                    "week {} is past the end of a year: active_weeks repeat every 52 weeks (0-51)",
+                                    y.0
+                                ),
+                                Some(
+                                    "to give the weeks of a longer horizon one by one, set active_weeks_repeat = \"never\""
+                                        .into(),
+                                ),
+                            );
+                            return None;
+                        }
                         [x, y] if x <= y => ranges.push((x.0, y.0)),
                         _ => {
                             f.problem(
@@ -1168,6 +1200,8 @@ impl ReadTable for ChannelSpec {
             fixed_cost_per_week: fixed?.unwrap_or(0.0),
             arrival_cv: cv?.unwrap_or(0.0),
             active_weeks,
+            active_yearly: yearly,
+            growth: growth?.unwrap_or(0.0),
             seasonality: seasonality?,
             score: score?,
             stages: stages?,
@@ -1642,6 +1676,7 @@ impl ReadTable for ScenarioSpec {
 #[derive(Debug, Clone)]
 pub struct TargetSpec {
     pub loc: Loc,
+    pub metric: Option<Spanned<String>>,
     pub period: &'static str,
     pub annual: Option<f64>,
     pub shares: Option<Spanned<Vec<f64>>>,
@@ -1651,11 +1686,17 @@ pub struct TargetSpec {
 
 impl ReadTable for TargetSpec {
     const NAME: &'static str = "Target";
-    const ABOUT: &'static str = "the revenue target: `annual` (with optional `shares` per period of a year), \
-        `amounts` per period, or a `total` for the horizon; spread evenly over the weeks of each period";
+    const ABOUT: &'static str = "the target, in revenue or in a count (`metric`): `annual` (with optional \
+        `shares` per period of a year), `amounts` per period, or a `total` for the horizon; spread smoothly over \
+        the weeks of each period";
 
     fn fields(f: &mut Fields<'_, '_>) -> Option<Self> {
         let loc = f.loc();
+        let metric = f.opt::<Spanned<String>>(
+            "metric",
+            "what the target counts: \"revenue\" (default), \"wins\", \"opportunities\", \"sqls\", \"sals\", \
+             \"mqls\", \"leads\" or a stage's name (e.g. marketing's MQL commitment)",
+        );
         let period = f.opt_choice(
             "period",
             "reporting period: \"quarter\" (default) or \"month\"",
@@ -1685,6 +1726,7 @@ impl ReadTable for TargetSpec {
         };
         Some(TargetSpec {
             loc,
+            metric: metric?,
             period: period?.unwrap_or("quarter"),
             annual: annual?,
             shares: unwrap(shares?),

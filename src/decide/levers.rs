@@ -112,7 +112,7 @@ impl Lever {
                             let ceiling = curve.leads(f64::MAX / 1e6);
                             Some(ceiling / curve.leads(*per_week).max(1e-12))
                         }
-                        Volume::Leads(_) => None,
+                        Volume::Leads(_) | Volume::Schedule { .. } => None,
                     })
                     .fold(f64::INFINITY, f64::min);
                 self.current(s) * limit * 0.999
@@ -166,6 +166,7 @@ pub fn active_weeks(s: &Scenario, c: usize) -> f64 {
 pub fn horizon_budget(s: &Scenario, c: usize) -> f64 {
     match &s.model.channels[c].volume {
         Volume::Budget { per_week, .. } => per_week * active_weeks(s, c),
+        Volume::Schedule { media, .. } => media.iter().sum(),
         Volume::Leads(_) => 0.0,
     }
 }
@@ -205,6 +206,8 @@ pub fn scale_volume(s: &mut Scenario, c: usize, k: f64) -> Result<(), String> {
     let ch = &mut s.model.channels[c];
     match &mut ch.volume {
         Volume::Leads(l) => *l *= k,
+        // A schedule keeps its media budgets: it scales like a fixed volume.
+        Volume::Schedule { leads, .. } => leads.iter_mut().for_each(|l| *l *= k),
         Volume::Budget {
             per_week, curve, ..
         } => {

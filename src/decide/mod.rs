@@ -8,6 +8,7 @@
 //! measure is the change, not the noise, and their confidence intervals are
 //! much narrower than those of two independent runs.
 
+pub mod ask;
 pub mod compare;
 pub mod goal;
 pub mod levers;
@@ -121,7 +122,7 @@ impl Objective {
         match self {
             Objective::Mean => Some(r.per_trial.clone()),
             Objective::PHit => Some(
-                r.per_trial
+                r.per_trial_goal
                     .iter()
                     .map(|x| f64::from(u8::from(*x >= target)))
                     .collect(),

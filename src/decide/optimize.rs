@@ -88,7 +88,7 @@ pub fn bounds(
             let weeks = super::levers::active_weeks(s, *c);
             match &s.model.channels[*c].volume {
                 Volume::Budget { min, max, .. } => (min * weeks, max * weeks),
-                Volume::Leads(_) => (0.0, 0.0),
+                Volume::Leads(_) | Volume::Schedule { .. } => (0.0, 0.0),
             }
         })
         .collect();
@@ -290,7 +290,11 @@ pub fn optimize(
         objective_current: objective.of(&start_run.forecast),
         objective_best: f0,
         revenue_delta: paired(&start_run.per_trial, &best.per_trial),
-        p_hit_delta: paired_hits(&start_run.per_trial, &best.per_trial, s.target.total),
+        p_hit_delta: paired_hits(
+            &start_run.per_trial_goal,
+            &best.per_trial_goal,
+            s.target.total,
+        ),
         evaluations: evaluations.get(),
         converged,
     })

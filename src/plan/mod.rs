@@ -63,7 +63,7 @@ use std::collections::BTreeMap;
 use nalgebra::{DMatrix, DVector};
 use serde::Serialize;
 
-use crate::calendar::{PeriodKind, WEEKS_PER_YEAR};
+use crate::calendar::{PeriodKind, WEEKS_PER_YEAR, push_to_quarter_end};
 use crate::model::{Capacity, LeadSource, MixBasis, Model, Role, Scenario, Volume};
 use crate::timeline::{Response, channel_response, deal_response};
 
@@ -88,6 +88,61 @@ const SMOOTHING: f64 = 1e-3;
 /// for the revenue they feed, not enough to bend the horizon's fit (0.1
 /// left the board plan's last weeks 0.1% off, 0.01 leaves them 0.09%).
 const POST_WEIGHT: f64 = 0.01;
+
+/// How finely the plan may change the lead volume.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Granularity {
+    /// Every week its own volume: the exact inverse, which can swing.
+    Week,
+    /// One level of leads a week per calendar month (the default): a plan
+    /// marketing can run.
+    #[default]
+    Month,
+    /// One level per quarter.
+    Quarter,
+}
+
+/// What the planner is asked for.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct PlanOptions {
+    pub granularity: Granularity,
+    /// Also plan leads for the revenue they bring after the horizon (the
+    /// target continued at its last weekly rate); by default the plan buys
+    /// only leads whose expected revenue inside the horizon pays for them.
+    pub beyond_horizon: bool,
+    /// Multiplies the target the plan aims at (1 = the target itself): a
+    /// plan sized for a confidence level aims above it.
+    pub aim: f64,
+}
+
+impl PlanOptions {
+    /// The defaults, aiming at the target itself.
+    pub fn new() -> PlanOptions {
+        PlanOptions {
+            aim: 1.0,
+            ..PlanOptions::default()
+        }
+    }
+}
+
+/// What planning at a coarser granularity costs against the exact weekly
+/// inverse.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct GranularityCost {
+    pub granularity: Granularity,
+    /// Budget of this plan and of the weekly inverse.
+    pub budget: f64,
+    pub budget_exact: f64,
+    pub leads: f64,
+    pub leads_exact: f64,
+    /// Largest weekly miss outside the gap, this plan and the exact one.
+    pub max_weekly_error: f64,
+    pub max_weekly_error_exact: f64,
+    /// Largest relative change of total leads from one week to the next.
+    pub max_week_to_week_change: f64,
+    pub max_week_to_week_change_exact: f64,
+}
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum PlanError {
@@ -221,15 +276,20 @@ pub struct SourceSplit {
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Headline {
+    /// Marketing budget: media, program costs and costs per lead.
     pub budget: f64,
+    /// The sales team's cost over the horizon: payroll and touches.
+    pub sales_cost: f64,
     pub cost_per_lead: Option<f64>,
     pub cost_per_opportunity: Option<f64>,
-    /// Spend per win from new leads inside the horizon.
+    /// (Budget + sales cost) per win of new leads inside the horizon.
     pub cac: Option<f64>,
-    /// (Open pipeline + value of planned new opportunities) / target.
+    /// Budget per win of new leads inside the horizon.
+    pub cac_marketing: Option<f64>,
+    /// (Open pipeline + value of planned new opportunities) / target, for
+    /// a revenue target.
     pub pipeline_coverage: Option<f64>,
-    /// SALs per MQL of the plan's leads, counting every SAL they will
-    /// become (a cohort rate, free of the horizon's edges).
+    /// SALs per MQL of the plan's new leads inside the horizon.
     pub lead_acceptance_rate: Option<f64>,
     pub open_pipeline: f64,
     pub marketing_sourced: SourceSplit,
@@ -263,6 +323,10 @@ pub struct Fit {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Plan {
     pub scenario: String,
+    /// What the target counts. `target`, `revenue*`, `gap` and
+    /// `shortfall` (of the plan, its weeks, periods and channels) are in
+    /// its unit: dollars for revenue, else a count.
+    pub metric: String,
     pub horizon_weeks: u32,
     pub start_date: Option<String>,
     pub period: PeriodKind,
@@ -281,7 +345,52 @@ pub struct Plan {
     pub headline: Headline,
     pub capacity: Option<CapacityCheck>,
     pub fit: Fit,
+    pub granularity: Granularity,
+    /// Against the weekly inverse, when the plan is coarser.
+    pub granularity_cost: Option<GranularityCost>,
+    /// The last week in which the plan buys leads: later ones cannot pay
+    /// for themselves inside the horizon (unless planned beyond it).
+    pub last_lead_week: Option<u32>,
+    /// The multiple of the target the plan aims at (1 unless sized for a
+    /// confidence).
+    pub aim: f64,
+    /// The plan's schedule as simulated (see `decide::ask`).
+    pub simulated: Option<PlanSimulated>,
+    /// How the plan was sized for a confidence level.
+    pub sizing: Option<Sizing>,
     pub warnings: Vec<String>,
+}
+
+/// The plan's schedule, simulated with every mechanism of the model.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PlanSimulated {
+    pub trials: u64,
+    pub seed: u64,
+    pub engine: &'static str,
+    /// Revenue inside the horizon.
+    pub mean: f64,
+    pub p10: f64,
+    pub p50: f64,
+    pub p90: f64,
+    /// The target's count, when it is one.
+    pub goal_mean: Option<f64>,
+    /// P(the target is reached).
+    pub p_hit: f64,
+    pub p_hit_std_error: f64,
+    pub spend: f64,
+    pub sales_cost: f64,
+    pub acceptance_rate: Option<f64>,
+}
+
+/// A plan sized so that the target is reached with a confidence.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Sizing {
+    pub confidence: f64,
+    /// The multiple of the target the plan aims at in expectation.
+    pub aim: f64,
+    pub reached: bool,
+    /// (aim, simulated P(hit)) of each evaluation, in order.
+    pub evaluations: Vec<(f64, f64)>,
 }
 
 /// Per-week volumes of a set of responses convolved with lead volumes.
@@ -300,6 +409,25 @@ impl Flow {
             revenue: vec![0.0; len],
             touches: vec![0.0; len],
         }
+    }
+
+    /// The quarter-end push on this flow's closes (a channel's `push`).
+    fn push(&mut self, push: &Option<Push>) {
+        if let Some((targets, p)) = push {
+            push_to_quarter_end(&mut self.wins, targets, *p);
+            push_to_quarter_end(&mut self.revenue, targets, *p);
+        }
+    }
+
+    /// self += other.
+    fn merge(&mut self, o: &Flow) {
+        let add = |a: &mut [f64], b: &[f64]| a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+        for (a, b) in self.first.iter_mut().zip(&o.first) {
+            add(a, b);
+        }
+        add(&mut self.wins, &o.wins);
+        add(&mut self.revenue, &o.revenue);
+        add(&mut self.touches, &o.touches);
     }
 
     /// Adds `volume` leads starting at week `start` (may be negative) with
@@ -322,6 +450,78 @@ impl Flow {
             self.touches[t] += volume * resp.touches[d];
         }
     }
+}
+
+/// A channel's quarter-end push: the week each pulled close goes to, and
+/// the share pulled (see [`crate::calendar::pull_targets`]).
+type Push = (Vec<Option<usize>>, f64);
+
+/// The level group of each column: weeks before and after the horizon
+/// each their own; inside it, one group per week, month or quarter.
+fn column_groups(s: &Scenario, g: Granularity, pre: usize, h: usize, cols: usize) -> Vec<usize> {
+    let kind = match g {
+        Granularity::Week => None,
+        Granularity::Month => Some(PeriodKind::Month),
+        Granularity::Quarter => Some(PeriodKind::Quarter),
+    };
+    let mut period_of = vec![0usize; h];
+    if let Some(k) = kind {
+        for (i, p) in s.calendar.periods(k).iter().enumerate() {
+            for w in p.weeks.clone() {
+                period_of[w as usize] = i;
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(cols);
+    let mut next = 0;
+    let mut last_period = None;
+    for u in 0..cols {
+        let inside = u >= pre && u < pre + h;
+        if inside && kind.is_some() {
+            let p = period_of[u - pre];
+            if last_period != Some(p) {
+                last_period = Some(p);
+                next += 1;
+            }
+        } else {
+            last_period = None;
+            next += 1;
+        }
+        out.push(next - 1);
+    }
+    out
+}
+
+/// A response whose `revenue` is the target's metric: revenue, wins, or a
+/// stage's first entries (the planner inverts that series).
+fn as_goal(mut r: Response, metric: crate::model::Metric) -> Response {
+    use crate::model::Metric;
+    match metric {
+        Metric::Revenue => {}
+        Metric::Wins => r.revenue.clone_from(&r.wins),
+        Metric::Stage(j) => r.revenue.clone_from(&r.first[j]),
+    }
+    r
+}
+
+/// Each channel's push over `len` weeks, with the parameters at `params`
+/// (none for a stage's count, which closes do not move).
+fn pushes(s: &Scenario, params: &[f64], len: usize) -> Vec<Option<Push>> {
+    if matches!(s.target.metric, crate::model::Metric::Stage(_)) {
+        return vec![None; s.model.channels.len()];
+    }
+    s.model
+        .channels
+        .iter()
+        .map(|c| {
+            c.funnel.quarter_end.as_ref().map(|q| {
+                (
+                    crate::calendar::pull_targets(&s.calendar, q.weeks, len),
+                    params[q.p],
+                )
+            })
+        })
+        .collect()
 }
 
 /// What makes two open deals go on alike (their amounts aside).
@@ -372,14 +572,14 @@ fn multiplier(s: &Scenario, c: usize, week: i64) -> f64 {
         return ch.multiplier(week as u32, &s.calendar);
     }
     let w = week.rem_euclid(i64::from(WEEKS_PER_YEAR)) as u32;
-    ch.seasonal_factor(w, &s.calendar)
+    ch.seasonal_factor(w, &s.calendar) * ch.growth_factor(week as f64)
 }
 
 /// Weekly budget (media) of a channel for `leads` leads in a week with
 /// multiplier `mult`; `None` if its response curve cannot deliver them.
 fn budget_for(model: &Model, c: usize, leads: f64, mult: f64) -> Option<f64> {
     match &model.channels[c].volume {
-        Volume::Leads(_) => Some(0.0),
+        Volume::Leads(_) | Volume::Schedule { .. } => Some(0.0),
         Volume::Budget { curve, .. } => {
             if leads <= 0.0 || mult <= 0.0 {
                 Some(0.0)
@@ -390,8 +590,44 @@ fn budget_for(model: &Model, c: usize, leads: f64, mult: f64) -> Option<f64> {
     }
 }
 
-/// Makes the plan of a scenario.
-pub fn plan(s: &Scenario) -> Result<Plan, PlanError> {
+/// Makes the plan of a scenario; when it is coarser than weekly, also the
+/// weekly inverse, to say what the coarser plan costs.
+pub fn plan(s: &Scenario, opts: &PlanOptions) -> Result<Plan, PlanError> {
+    let mut p = plan_once(s, opts)?;
+    if opts.granularity != Granularity::Week {
+        let exact = plan_once(
+            s,
+            &PlanOptions {
+                granularity: Granularity::Week,
+                ..*opts
+            },
+        )?;
+        p.granularity_cost = Some(GranularityCost {
+            granularity: opts.granularity,
+            budget: p.totals.spend,
+            budget_exact: exact.totals.spend,
+            leads: p.totals.leads,
+            leads_exact: exact.totals.leads,
+            max_weekly_error: p.fit.max_weekly_error_outside_gap,
+            max_weekly_error_exact: exact.fit.max_weekly_error_outside_gap,
+            max_week_to_week_change: swing(&p),
+            max_week_to_week_change_exact: swing(&exact),
+        });
+    }
+    Ok(p)
+}
+
+/// Largest relative change of total leads from one week to the next, over
+/// weeks that buy leads.
+fn swing(p: &Plan) -> f64 {
+    p.weeks
+        .windows(2)
+        .filter(|w| w[0].volumes.leads > 1e-9 && w[1].volumes.leads > 1e-9)
+        .map(|w| (w[1].volumes.leads / w[0].volumes.leads - 1.0).abs())
+        .fold(0.0, f64::max)
+}
+
+fn plan_once(s: &Scenario, opts: &PlanOptions) -> Result<Plan, PlanError> {
     let m = &s.model;
     let params = m.param_means();
     let h = s.weeks() as usize;
@@ -416,7 +652,26 @@ pub fn plan(s: &Scenario) -> Result<Plan, PlanError> {
             }
         })
         .collect();
+    // From here on a response's `revenue` is the target's metric.
+    let metric = s.target.metric;
+    let responses: Vec<Response> = responses.into_iter().map(|r| as_goal(r, metric)).collect();
     let scaled: Vec<Option<f64>> = s.mix.shares.clone();
+
+    // What a lead of each channel costs at the scenario's volumes: its
+    // cost per lead and its media budget per lead.
+    let cost_per_lead: Vec<f64> = m
+        .channels
+        .iter()
+        .map(|c| {
+            let media = match &c.volume {
+                Volume::Budget {
+                    per_week, curve, ..
+                } => per_week / curve.leads(*per_week).max(1e-9),
+                _ => 0.0,
+            };
+            c.cost_per_lead + media
+        })
+        .collect();
 
     // The span of the responses of the scaled channels.
     let mut span = 1;
@@ -445,15 +700,17 @@ pub fn plan(s: &Scenario) -> Result<Plan, PlanError> {
             .collect();
         return Err(PlanError::NoWins(names.join(", ")));
     }
-    // A lead from week −span+1 is the earliest that can close inside.
-    let (pre, post) = (span.saturating_sub(1).max(1), span);
+    // A lead from week −span+1 is the earliest that can close inside; the
+    // weeks after the horizon are planned only when asked.
+    let pre = span.saturating_sub(1).max(1);
+    let post = if opts.beyond_horizon { span } else { 0 };
     let rows = h + post;
     let cols = pre + h + post;
     let week_of = |u: usize| u as i64 - pre as i64;
 
-    // Targets: the horizon's, then its last weekly rate.
+    // Targets: the horizon's (times the aim), then its last weekly rate.
     let last_rate = s.target.weekly.last().copied().unwrap_or(0.0);
-    let target = |t: usize| if t < h { s.target.weekly[t] } else { last_rate };
+    let target = |t: usize| opts.aim * if t < h { s.target.weekly[t] } else { last_rate };
 
     // Open pipeline: group what starts alike, one response each.
     let mut groups: BTreeMap<PipelineKey, (crate::model::OpenDeal, f64, usize)> = BTreeMap::new();
@@ -464,24 +721,32 @@ pub fn plan(s: &Scenario) -> Result<Plan, PlanError> {
         e.1 += d.amount;
         e.2 += 1;
     }
+    // Closes pushed to quarter ends, per channel, on every flow.
+    let push = pushes(s, &params, rows);
     let mut pipe = Flow::zeros(nst, rows);
     for (deal, amount, count) in groups.into_values() {
         let deal = crate::model::OpenDeal {
             amount: amount / count as f64,
             ..deal
         };
-        let r = deal_response(m, &deal, &params, rows);
-        pipe.add(&r, 0, count as f64);
+        let r = as_goal(deal_response(m, &deal, &params, rows), metric);
+        let mut one = Flow::zeros(nst, rows);
+        one.add(&r, 0, count as f64);
+        one.push(&push[deal.channel.unwrap_or(0)]);
+        pipe.merge(&one);
     }
 
     // Held channels keep their volume from week 0.
     let mut held = Flow::zeros(nst, rows);
     let mut held_leads = vec![vec![0.0; rows]; nch];
     for c in (0..nch).filter(|c| scaled[*c].is_none()) {
+        let mut own = Flow::zeros(nst, rows);
         for (t, slot) in held_leads[c].iter_mut().enumerate() {
             *slot = m.channels[c].expected_leads(t as u32, &s.calendar);
-            held.add(&responses[c], t as i64, *slot);
+            own.add(&responses[c], t as i64, *slot);
         }
+        own.push(&push[c]);
+        held.merge(&own);
     }
 
     // Lead shares of the scaled channels per column, then (for a budget
@@ -520,8 +785,44 @@ pub fn plan(s: &Scenario) -> Result<Plan, PlanError> {
     let b = DVector::from_fn(rows, |t, _| target(t) - pipe.revenue[t] - held.revenue[t]);
     let periods = s.calendar.periods(s.target.period);
     let mut alpha = vec![1.0; nch];
+    // A channel's leads of a week that cannot pay for themselves inside
+    // the horizon are not bought, unless the plan looks beyond it: the
+    // other channels take its share that week.
+    let pays = |c: usize, u: usize| -> bool {
+        let wk = week_of(u);
+        if opts.beyond_horizon || wk < 0 || wk as usize >= h {
+            return true;
+        }
+        let left = (h - wk as usize).min(KERNEL_WEEKS);
+        let inside: f64 = responses[c].revenue[..left].iter().sum();
+        // A count has no price: any of it is worth a lead.
+        inside > 1e-12 && (!metric.is_money() || inside > cost_per_lead[c])
+    };
+    let lead_shares = |alpha: &[f64]| -> (Vec<Vec<f64>>, Vec<bool>) {
+        let (mut shares, mut pinned) = lead_shares(alpha);
+        for u in 0..cols {
+            for c in 0..nch {
+                if shares[u][c] > 0.0 && !pays(c, u) {
+                    shares[u][c] = 0.0;
+                }
+            }
+            let total: f64 = shares[u].iter().sum();
+            if total > 0.0 {
+                shares[u].iter_mut().for_each(|x| *x /= total);
+            } else {
+                pinned[u] = true;
+            }
+        }
+        (shares, pinned)
+    };
+    let groups = column_groups(s, opts.granularity, pre, h, cols);
     let (mut shares, mut pinned) = lead_shares(&alpha);
-    let mut x = solve_schedule(&responses, &shares, &pinned, &b, &periods, pre, h, rows);
+    let solve = |shares: &[Vec<f64>], pinned: &[bool]| {
+        solve_schedule(
+            &responses, &push, shares, pinned, &b, &periods, pre, h, rows, &groups,
+        )
+    };
+    let mut x = solve(&shares, &pinned);
     if s.mix.basis == MixBasis::Budget {
         let mut worst = f64::INFINITY;
         for _ in 0..BUDGET_ITERATIONS {
@@ -556,7 +857,7 @@ pub fn plan(s: &Scenario) -> Result<Plan, PlanError> {
                 break;
             }
             (shares, pinned) = lead_shares(&alpha);
-            x = solve_schedule(&responses, &shares, &pinned, &b, &periods, pre, h, rows);
+            x = solve(&shares, &pinned);
         }
         if worst >= 1e-4 {
             warnings.push(format!(
@@ -585,17 +886,26 @@ pub fn plan(s: &Scenario) -> Result<Plan, PlanError> {
     let mut gap = Flow::zeros(nst, h);
     let mut per_channel: Vec<Flow> = (0..nch).map(|_| Flow::zeros(nst, h)).collect();
     for c in 0..nch {
+        let mut before = Flow::zeros(nst, h);
         for u in 0..cols {
             let v = leads_c[c][u];
             let wk = week_of(u);
             if wk < 0 {
-                gap.add(&responses[c], wk, v);
+                before.add(&responses[c], wk, v);
             } else if (wk as usize) < h {
-                new.add(&responses[c], wk, v);
                 per_channel[c].add(&responses[c], wk, v);
             }
         }
+        before.push(&push[c]);
+        per_channel[c].push(&push[c]);
+        gap.merge(&before);
+        new.merge(&per_channel[c]);
     }
+
+    let last_lead_week = (0..h)
+        .rev()
+        .find(|t| (0..nch).any(|c| scaled[c].is_some() && leads_c[c][pre + t] > 1e-9))
+        .map(|t| t as u32);
 
     // Spend by channel and week.
     let mut spend_c = vec![vec![0.0; h]; nch];
@@ -618,7 +928,7 @@ pub fn plan(s: &Scenario) -> Result<Plan, PlanError> {
                             Volume::Budget { curve, .. } => curve
                                 .budget_for(0.999 * curve.leads(f64::MAX / 1e6))
                                 .unwrap_or(0.0),
-                            Volume::Leads(_) => 0.0,
+                            Volume::Leads(_) | Volume::Schedule { .. } => 0.0,
                         }
                     }
                 };
@@ -680,12 +990,12 @@ pub fn plan(s: &Scenario) -> Result<Plan, PlanError> {
             date: s.calendar.date_of_week(t as u32).map(|d| d.to_string()),
             quarter: label_of(&quarters_cal, t),
             month: label_of(&months_cal, t),
-            target: s.target.weekly[t],
+            target: opts.aim * s.target.weekly[t],
             revenue,
             revenue_pipeline: pipe.revenue[t],
             revenue_new,
             gap: g,
-            shortfall: s.target.weekly[t] - revenue - g,
+            shortfall: opts.aim * s.target.weekly[t] - revenue - g,
             volumes: v,
             leads_by_channel: (0..nch)
                 .map(|c| (m.channels[c].name.clone(), leads_c[c][pre + t]))
@@ -766,7 +1076,7 @@ pub fn plan(s: &Scenario) -> Result<Plan, PlanError> {
     let gap_weeks: Vec<f64> = gap.revenue.clone();
     let gap_total: f64 = gap_weeks.iter().sum();
     let closed_by_week = (0..h)
-        .find(|t| (*t..h).all(|u| gap_weeks[u] <= GAP_WEEK * s.target.weekly[u]))
+        .find(|t| (*t..h).all(|u| gap_weeks[u] <= GAP_WEEK * opts.aim * s.target.weekly[u]))
         .map(|t| t as u32);
     let pre_leads: Vec<(i64, f64)> = (0..pre)
         .map(|u| (week_of(u), (0..nch).map(|c| leads_c[c][u]).sum::<f64>()))
@@ -826,13 +1136,30 @@ pub fn plan(s: &Scenario) -> Result<Plan, PlanError> {
             .sum()
     });
     let ratio = |a: f64, b: f64| (b > 0.0).then(|| a / b);
+    let sales_cost: f64 = match team {
+        Some(t) => (0..h).map(|w| t.cost(w as u32, new.touches[w])).sum(),
+        None => 0.0,
+    };
+    let first_new = |r: Role| {
+        m.stage_of(r)
+            .map_or(0.0, |j| new.first[j].iter().sum::<f64>())
+    };
     let headline = Headline {
         budget: totals.spend,
-        cost_per_lead: ratio(totals.spend, totals.leads),
+        sales_cost,
+        cost_per_lead: crate::metrics::cost_per_lead(totals.spend, totals.leads),
         cost_per_opportunity: ratio(totals.spend, new_opps),
-        cac: ratio(totals.spend, new_wins),
-        pipeline_coverage: ratio(open_pipeline + opp_value, s.target.total),
-        lead_acceptance_rate: cohort_rate(m, &responses, &leads_c, pre, h, Role::Mql, Role::Sal),
+        cac: crate::metrics::cac(totals.spend + sales_cost, new_wins),
+        cac_marketing: crate::metrics::cac(totals.spend, new_wins),
+        pipeline_coverage: if metric.is_money() {
+            crate::metrics::coverage(open_pipeline + opp_value, s.target.total)
+        } else {
+            None
+        },
+        lead_acceptance_rate: crate::metrics::acceptance_rate(
+            first_new(Role::Sal),
+            first_new(Role::Mql),
+        ),
         open_pipeline,
         marketing_sourced: split(LeadSource::Marketing),
         sales_sourced: split(LeadSource::Sales),
@@ -903,6 +1230,7 @@ pub fn plan(s: &Scenario) -> Result<Plan, PlanError> {
 
     Ok(Plan {
         scenario: s.name.clone(),
+        metric: metric.name(m),
         horizon_weeks: h as u32,
         start_date: s.calendar.start.map(|d| d.to_string()),
         period: s.target.period,
@@ -920,35 +1248,21 @@ pub fn plan(s: &Scenario) -> Result<Plan, PlanError> {
         headline,
         capacity,
         fit,
+        granularity: opts.granularity,
+        granularity_cost: None,
+        last_lead_week,
+        aim: opts.aim,
+        simulated: None,
+        sizing: None,
         warnings,
     })
-}
-
-/// Eventual `to` entries per eventual `from` entry of the leads inside the
-/// horizon.
-fn cohort_rate(
-    m: &Model,
-    responses: &[Response],
-    leads_c: &[Vec<f64>],
-    pre: usize,
-    h: usize,
-    from: Role,
-    to: Role,
-) -> Option<f64> {
-    let (i, j) = (m.stage_of(from)?, m.stage_of(to)?);
-    let (mut a, mut b) = (0.0, 0.0);
-    for (r, leads) in responses.iter().zip(leads_c) {
-        let volume: f64 = leads[pre..pre + h].iter().sum();
-        a += volume * r.first[i].iter().sum::<f64>();
-        b += volume * r.first[j].iter().sum::<f64>();
-    }
-    (a > 0.0).then(|| b / a)
 }
 
 /// Solves for the total scaled leads per column (see the module docs).
 #[allow(clippy::too_many_arguments)]
 fn solve_schedule(
     responses: &[Response],
+    push: &[Option<Push>],
     shares: &[Vec<f64>],
     pinned: &[bool],
     b: &DVector<f64>,
@@ -956,24 +1270,31 @@ fn solve_schedule(
     pre: usize,
     h: usize,
     rows: usize,
+    groups: &[usize],
 ) -> DVector<f64> {
     let cols = shares.len();
-    let weekly = DMatrix::from_fn(rows, cols, |t, u| {
-        if pinned[u] {
-            return 0.0;
-        }
+    let entry = |c: usize, t: usize, u: usize| -> f64 {
         let d = t as i64 - (u as i64 - pre as i64);
-        if d < 0 || d as usize >= KERNEL_WEEKS {
+        if pinned[u] || d < 0 || d as usize >= KERNEL_WEEKS {
             return 0.0;
         }
-        let d = d as usize;
-        shares[u]
-            .iter()
-            .enumerate()
-            .filter(|(_, sh)| **sh > 0.0)
-            .map(|(c, sh)| sh * responses[c].revenue[d])
-            .sum()
-    });
+        shares[u][c] * responses[c].revenue[d as usize]
+    };
+    let mut weekly: DMatrix<f64> = DMatrix::zeros(rows, cols);
+    for c in 0..responses.len() {
+        if shares.iter().all(|sh| sh[c] <= 0.0) {
+            continue;
+        }
+        for u in 0..cols {
+            let mut column: Vec<f64> = (0..rows).map(|t| entry(c, t, u)).collect();
+            if let Some((targets, p)) = &push[c] {
+                push_to_quarter_end(&mut column, targets, *p);
+            }
+            for (t, x) in column.into_iter().enumerate() {
+                weekly[(t, u)] += x;
+            }
+        }
+    }
     // Weekly rows, then one row per period of the horizon.
     let np = periods.len();
     let a = DMatrix::from_fn(rows + np, cols, |i, u| {
@@ -1011,5 +1332,18 @@ fn solve_schedule(
         .sum::<f64>()
         / cols as f64;
     let lambda = SMOOTHING * diag;
-    solve::Problem::new(&a, &bb, &w, lambda).solve_nonnegative(pinned)
+    // Columns of a group share one level: solve for the levels, the sum
+    // of their free columns, then spread it back.
+    let ngroups = groups.iter().max().map_or(0, |g| g + 1);
+    let ag = DMatrix::from_fn(rows + np, ngroups, |i, g| {
+        (0..cols)
+            .filter(|u| groups[*u] == g && !pinned[*u])
+            .map(|u| a[(i, u)])
+            .sum()
+    });
+    let group_pinned: Vec<bool> = (0..ngroups)
+        .map(|g| (0..cols).all(|u| groups[u] != g || pinned[u]))
+        .collect();
+    let z = solve::Problem::new(&ag, &bb, &w, lambda).solve_nonnegative(&group_pinned);
+    DVector::from_fn(cols, |u, _| if pinned[u] { 0.0 } else { z[groups[u]] })
 }

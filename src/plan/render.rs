@@ -39,18 +39,24 @@ fn volume_cells(v: &Volumes) -> Vec<String> {
 
 const VOLUME_HEADERS: [&str; 7] = ["leads", "MQLs", "SALs", "SQLs", "opps", "wins", "spend"];
 
-fn period_table(rows: &[PeriodRow], total: Option<&PeriodRow>) -> String {
+/// Formats an amount in the target's unit: dollars, or a count.
+fn unit(p: &Plan) -> fn(f64) -> String {
+    if p.metric == "revenue" { money } else { count }
+}
+
+fn period_table(p: &Plan, rows: &[PeriodRow], total: Option<&PeriodRow>) -> String {
+    let u = unit(p);
     let mut headers = vec!["period", "target", "pipeline", "new leads", "gap", "short"];
     headers.extend(VOLUME_HEADERS);
     let mut t = TextTable::new(headers);
     for r in rows.iter().chain(total) {
         let mut cells = vec![
             r.label.clone(),
-            money(r.target),
-            money(r.revenue_pipeline),
-            money(r.revenue_new),
-            money(r.gap),
-            money(r.shortfall),
+            u(r.target),
+            u(r.revenue_pipeline),
+            u(r.revenue_new),
+            u(r.gap),
+            u(r.shortfall),
         ];
         cells.extend(volume_cells(&r.volumes));
         t.row(cells);
@@ -64,17 +70,24 @@ fn table(p: &Plan, weekly: bool) -> String {
         .start_date
         .as_ref()
         .map_or(String::new(), |d| format!(" from {d}"));
+    let u = unit(p);
     out.push_str(&format!(
-        "Plan for \"{}\": target {} in {} weeks{from}\n\n",
+        "Plan for \"{}\": target {}{} in {} weeks{from}\n\n",
         p.scenario,
-        money(p.target),
+        u(p.target),
+        if p.metric == "revenue" {
+            String::new()
+        } else {
+            format!(" {}", p.metric)
+        },
         p.horizon_weeks
     ));
+    out.push_str(&story(p));
     let total = PeriodRow {
         label: "total".into(),
         first_week: 0,
         last_week: p.horizon_weeks.saturating_sub(1),
-        target: p.target,
+        target: p.weeks.iter().map(|w| w.target).sum(),
         revenue: p.revenue,
         revenue_pipeline: p.revenue_pipeline,
         revenue_new: p.revenue_new,
@@ -82,11 +95,16 @@ fn table(p: &Plan, weekly: bool) -> String {
         shortfall: p.weeks.iter().map(|w| w.shortfall).sum(),
         volumes: p.totals.clone(),
     };
-    out.push_str(&period_table(&p.quarters, Some(&total)));
-    out.push_str(
-        "  (target = expected revenue from the open pipeline + from new leads + the gap; \
-         short = what the schedule misses)\n",
-    );
+    out.push_str(&period_table(p, &p.quarters, Some(&total)));
+    out.push_str(&format!(
+        "  (target{} = expected {} from the open pipeline + from new leads + the gap; short = what the schedule misses)\n",
+        if (p.aim - 1.0).abs() > 1e-9 {
+            format!(" (the plan's aim: {:.2}× the target)", p.aim)
+        } else {
+            String::new()
+        },
+        p.metric
+    ));
     if weekly {
         out.push('\n');
         let mut headers = vec!["week", "date", "target", "pipeline", "new leads", "gap"];
@@ -98,10 +116,10 @@ fn table(p: &Plan, weekly: bool) -> String {
             let mut cells = vec![
                 w.week.to_string(),
                 w.date.clone().unwrap_or_else(|| w.quarter.clone()),
-                money(w.target),
-                money(w.revenue_pipeline),
-                money(w.revenue_new),
-                money(w.gap),
+                u(w.target),
+                u(w.revenue_pipeline),
+                u(w.revenue_new),
+                u(w.gap),
             ];
             cells.extend(volume_cells(&w.volumes));
             cells.push(match (w.reps_needed, w.over_capacity) {
@@ -117,12 +135,14 @@ fn table(p: &Plan, weekly: bool) -> String {
     let h = &p.headline;
     let opt = |x: Option<f64>, f: fn(f64) -> String| x.map_or("-".to_string(), f);
     out.push_str(&format!(
-        "\nHeadline: budget {} · cost per lead {} · cost per opportunity {} · CAC {} · pipeline coverage {} · \
-         lead acceptance {}\n",
+        "\nHeadline: budget {} · sales team {} · cost per lead {} · cost per opportunity {} · CAC {} \
+         (marketing only {}) · pipeline coverage {} · lead acceptance {}\n",
         money(h.budget),
+        money(h.sales_cost),
         opt(h.cost_per_lead, money),
         opt(h.cost_per_opportunity, money),
         opt(h.cac, money),
+        opt(h.cac_marketing, money),
         opt(h.pipeline_coverage, |c| format!("{c:.1}×")),
         opt(h.lead_acceptance_rate, pct),
     ));
@@ -168,13 +188,13 @@ fn table(p: &Plan, weekly: bool) -> String {
     out.push_str(&t.render("  "));
 
     let g = &p.pipeline_gap;
-    out.push_str(&format!("\nPipeline gap: {}", money(g.total)));
+    out.push_str(&format!("\nPipeline gap: {}", u(g.total)));
     if g.total > 0.0 {
         let parts: Vec<String> = g
             .periods
             .iter()
             .filter(|x| x.amount > 0.5)
-            .map(|x| format!("{} {}", x.label, money(x.amount)))
+            .map(|x| format!("{} {}", x.label, u(x.amount)))
             .collect();
         out.push_str(&format!(" ({})", parts.join(", ")));
         if let Some(w) = g.closed_by_week {
@@ -239,6 +259,113 @@ fn table(p: &Plan, weekly: bool) -> String {
         out.push_str(&format!("warning: {w}\n"));
     }
     out
+}
+
+/// The plan as an ask, in a few sentences: what it costs, what it is built
+/// to bring and why that is not the target, how likely it is to reach the
+/// target as simulated, and what a coarser schedule costs.
+fn story(p: &Plan) -> String {
+    let u = unit(p);
+    let h = &p.headline;
+    let mut out = String::new();
+    let sized = p.sizing.as_ref().filter(|z| z.reached);
+    let what = match sized {
+        Some(z) => format!(
+            "The ask, sized for P({} ≥ {}) ≥ {}",
+            p.metric,
+            u(p.target),
+            pct(z.confidence)
+        ),
+        None => "The ask".to_string(),
+    };
+    let levels = match p.granularity {
+        super::Granularity::Week => "week by week",
+        super::Granularity::Month => "a level a month",
+        super::Granularity::Quarter => "a level a quarter",
+    };
+    out.push_str(&format!(
+        "{what}: a marketing budget of {} for {} leads ({levels}{}), and a sales team costing {}.\n",
+        money(h.budget),
+        count(p.totals.leads),
+        p.last_lead_week
+            .map_or(String::new(), |w| format!(", the last bought in week {w}")),
+        money(h.sales_cost),
+    ));
+    let expected = p.revenue;
+    let aim = if (p.aim - 1.0).abs() > 1e-9 {
+        format!(", aiming at {:.2}× the target", p.aim)
+    } else {
+        String::new()
+    };
+    out.push_str(&format!(
+        "  It is built to bring {} in expectation{aim}: the open pipeline {} and new leads {}",
+        u(expected),
+        u(p.revenue_pipeline),
+        u(p.revenue_new),
+    ));
+    if p.pipeline_gap.total > 0.005 * p.target {
+        out.push_str(&format!(
+            ", short of the target by the pipeline gap of {}: what only leads from before the start could \
+             have brought\n",
+            u(p.pipeline_gap.total)
+        ));
+    } else {
+        out.push_str(".\n");
+    }
+    if let Some(sim) = &p.simulated {
+        out.push_str(&format!(
+            "  Simulated ({} trials, seed {}): revenue mean {} (P10 {}, P90 {}); P({} ≥ {}) = {} ± {}.\n",
+            num(sim.trials as f64, 0),
+            sim.seed,
+            money(sim.mean),
+            money(sim.p10),
+            money(sim.p90),
+            p.metric,
+            u(p.target),
+            pct(sim.p_hit),
+            pct(sim.p_hit_std_error),
+        ));
+    }
+    match &p.sizing {
+        Some(z) if !z.reached => out.push_str(&format!(
+            "  No plan aiming up to {:.1}× the target reaches {}: the pipeline gap, sales capacity and the channels' \
+             ceilings limit it.\n",
+            z.aim,
+            pct(z.confidence)
+        )),
+        None if p.simulated.as_ref().is_some_and(|s| s.p_hit < 0.5) => out.push_str(
+            "  To size the plan for a confidence level: revplan plan SCENARIO --confidence 0.8\n",
+        ),
+        _ => {}
+    }
+    if let Some(c) = &p.granularity_cost {
+        out.push_str(&format!(
+            "  {} levels cost {} against the weekly inverse ({} budget, {} leads) and miss a week by up to {} \
+             (weekly: {}); weeks swing by up to {} (weekly: {}).\n",
+            match c.granularity {
+                super::Granularity::Month => "Monthly",
+                super::Granularity::Quarter => "Quarterly",
+                super::Granularity::Week => "Weekly",
+            },
+            signed_money(c.budget - c.budget_exact),
+            money(c.budget_exact),
+            count(c.leads_exact),
+            pct(c.max_weekly_error),
+            pct(c.max_weekly_error_exact),
+            pct(c.max_week_to_week_change),
+            pct(c.max_week_to_week_change_exact),
+        ));
+    }
+    out.push('\n');
+    out
+}
+
+fn signed_money(x: f64) -> String {
+    if x >= 0.0 {
+        format!("+{}", money(x))
+    } else {
+        format!("−{}", money(-x))
+    }
 }
 
 fn csv(p: &Plan) -> String {

@@ -94,6 +94,18 @@ impl<'a> FastEngine<'a> {
         if matches!(m.capacity, Capacity::Team(_)) {
             return Err("sales capacity couples the leads worked in the same week".into());
         }
+        if let crate::model::Metric::Stage(j) = s.target.metric {
+            return Err(format!(
+                "the target counts `{}` week by week, which only the lead engine follows",
+                m.stages[j].name
+            ));
+        }
+        if let Some(c) = m.channels.iter().find(|c| c.funnel.quarter_end.is_some()) {
+            return Err(format!(
+                "the quarter-end push of channel `{}` ties closes to calendar quarters",
+                c.name
+            ));
+        }
         if m.scoring.quality.is_some() {
             return Err("lead quality makes each lead's rates depend on its score".into());
         }
@@ -291,6 +303,9 @@ impl<'a> FastEngine<'a> {
                 wins_by_channel[c] += 1.0;
             }
             rec.revenue_new[t] = revenue;
+            if ctx.metric == crate::model::Metric::Wins {
+                rec.goal[t] = k as f64;
+            }
         }
         for (c, ch) in self.channels.iter().enumerate() {
             let won = wins_by_channel[c];

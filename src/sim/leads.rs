@@ -22,7 +22,7 @@ use super::rng::{self, LeadRng, purpose};
 use super::{BlockAcc, Context, Engine, TrialRec, metric};
 use crate::dist::{Delay, Dist};
 use crate::flow::negative_binomial;
-use crate::model::{Advance, Capacity, Model, Scenario};
+use crate::model::{Advance, Capacity, Metric, Model, Scenario};
 
 /// How an open item is due.
 enum Due {
@@ -228,6 +228,9 @@ struct ChannelSim {
     delays: Vec<Cdf>,
     /// The sales cycle of deals that will be lost.
     lost_cycle: Cdf,
+    /// For a close due in week u early in a quarter: the last week of the
+    /// quarter before, where the quarter-end push moves it.
+    pull_to: Vec<Option<usize>>,
     recycle: Vec<Vec<(usize, usize, Cdf)>>,
     slip: Option<(usize, Cdf)>,
     size: Dist,
@@ -254,6 +257,10 @@ pub(super) struct Lead {
 
 const WON: u8 = 1;
 const LOST: u8 = 2;
+/// Fate bits: the slip at the next close decision was drawn early (for
+/// the quarter-end push), and it slips or it does not.
+const SLIP_DRAWN: u8 = 4;
+const SLIPS: u8 = 8;
 
 /// `Lead::born` of deals and leads open at the start.
 const IN_FLIGHT: u16 = u16::MAX;
@@ -331,6 +338,9 @@ impl<'a> LeadEngine<'a> {
                     }),
                     delays: f.transitions.iter().map(|t| Cdf::new(&t.delay)).collect(),
                     lost_cycle: Cdf::new(&f.lost_cycle),
+                    pull_to: f.quarter_end.as_ref().map_or(Vec::new(), |q| {
+                        crate::calendar::pull_targets(&s.calendar, q.weeks, weeks)
+                    }),
                     recycle: f
                         .transitions
                         .iter()
@@ -541,6 +551,7 @@ impl<'a> LeadEngine<'a> {
     /// MQLs due after what is left of their stage (a deal's fate drawn
     /// from its age-conditional win rate), nurtured leads when they cross
     /// the threshold.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn seed_pipeline(
         &self,
         ctx: &Context,
@@ -581,7 +592,7 @@ impl<'a> LeadEngine<'a> {
                     lead.fate = if u < p { WON } else { LOST };
                     let cdf = if lead.fate == WON { won } else { lost };
                     let d = cdf.sample(lead.rng.unit()) as usize;
-                    self.schedule(ws, lead, n - 1, d);
+                    self.close_at(ws, lead, d, 0, vals);
                 }
                 Due::Nurture { weeks_left, first } => {
                     if let Some((week, score)) = self.nurture_walk(&mut lead, *weeks_left, vals) {
@@ -592,6 +603,36 @@ impl<'a> LeadEngine<'a> {
                 }
             }
         }
+    }
+
+    /// A close decision due in week `due`, scheduled in week `now`. The
+    /// quarter-end push: when `due` falls early in a quarter whose
+    /// previous quarter end is still ahead, the slip at `due` is drawn now;
+    /// a deal that would close then is closed at the quarter end instead
+    /// with the push's probability.
+    fn close_at(&self, ws: &mut Workspace, mut lead: Lead, due: usize, now: usize, vals: &[f64]) {
+        let close = self.stages - 1;
+        let funnel = &self.m.channels[lead.channel as usize].funnel;
+        let pull_to = &self.channels[lead.channel as usize].pull_to;
+        let target = pull_to.get(due).copied().flatten();
+        let (Some(push), Some(q)) = (&funnel.quarter_end, target) else {
+            return self.schedule(ws, lead, close, due);
+        };
+        if q < now {
+            return self.schedule(ws, lead, close, due);
+        }
+        let slip = funnel.slip.as_ref().map_or(0.0, |s| vals[s.p]);
+        lead.fate |= SLIP_DRAWN;
+        if lead.rng.unit() < slip {
+            lead.fate |= SLIPS;
+            return self.schedule(ws, lead, close, due);
+        }
+        let at = if lead.rng.unit() < vals[push.p] {
+            q
+        } else {
+            due
+        };
+        self.schedule(ws, lead, close, at);
     }
 
     /// A decision at `stage` in week `d`, or after the horizon.
@@ -664,7 +705,11 @@ impl<'a> LeadEngine<'a> {
                         &ch.delays[i]
                     };
                     let d = cdf.sample(lead.rng.unit()) as usize;
-                    self.schedule(ws, lead, i, t + d);
+                    if i == n - 1 {
+                        self.close_at(ws, lead, t + d, t, vals);
+                    } else {
+                        self.schedule(ws, lead, i, t + d);
+                    }
                 }
                 ws.ent[t * n + i] = entries;
                 let mut decisions = std::mem::take(&mut ws.dec[t * n + i]);
@@ -739,6 +784,9 @@ impl<'a> LeadEngine<'a> {
         }
         if first {
             rec.first[i] += 1.0;
+            if ctx.metric == Metric::Stage(i) {
+                rec.goal[t] += 1.0;
+            }
             let week = lead.report_week(t);
             acc.cm_add(ctx, lead.report as usize, week, metric::FIRST + i, 1.0);
         }
@@ -758,7 +806,7 @@ impl<'a> LeadEngine<'a> {
     /// settled it (a lead that reaches the close stage after the horizon
     /// has not: it is drawn now).
     fn wins(&self, lead: &mut Lead, i: usize, w: f64) -> bool {
-        match lead.fate {
+        match lead.fate & (WON | LOST) {
             WON => true,
             LOST => false,
             _ => lead.rng.unit() < self.rate(i, w, lead.score),
@@ -816,15 +864,18 @@ impl<'a> LeadEngine<'a> {
                 yes
             }
             Advance::Win(w) => {
-                if let Some((sp, cdf)) = &ch.slip
-                    && lead.rng.unit() < vals[*sp]
-                {
+                let slips = if lead.fate & SLIP_DRAWN != 0 {
+                    let yes = lead.fate & SLIPS != 0;
+                    lead.fate &= !(SLIP_DRAWN | SLIPS);
+                    yes
+                } else {
+                    ch.slip
+                        .as_ref()
+                        .is_some_and(|(sp, _)| lead.rng.unit() < vals[*sp])
+                };
+                if let (true, Some((_, cdf))) = (slips, &ch.slip) {
                     let d = cdf.sample(lead.rng.unit()) as usize;
-                    if t + d < self.weeks {
-                        ws.dec[(t + d) * self.stages + i].push(lead);
-                    } else {
-                        ws.after.push((lead, i));
-                    }
+                    self.close_at(ws, lead, t + d, t, vals);
                     return;
                 }
                 if self.wins(&mut lead, i, vals[w]) {
@@ -836,6 +887,9 @@ impl<'a> LeadEngine<'a> {
                         rec.revenue_pipeline[t] += amount;
                     }
                     rec.wins += 1.0;
+                    if ctx.metric == Metric::Wins {
+                        rec.goal[t] += 1.0;
+                    }
                     count(acc, metric::WINS, 1.0);
                     count(acc, metric::REVENUE, amount);
                     count(acc, metric::WINS_EVENTUAL, 1.0);

@@ -41,7 +41,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::calendar::{Period, PeriodKind};
-use crate::model::{LeadSource, Role, Scenario};
+use crate::model::{LeadSource, Metric, Role, Scenario};
 use crate::spec::Trials;
 use stats::{LogHist, Moments, nearest_rank};
 
@@ -104,6 +104,8 @@ pub struct Context {
     /// touch made (0 without a team).
     pub payroll: f64,
     pub cost_per_touch: f64,
+    /// What the target counts; the targets above are in its unit.
+    pub metric: Metric,
 }
 
 /// Metrics summed per report row (each channel, then the open pipeline)
@@ -165,10 +167,11 @@ impl Context {
             month_of_week,
             target_weekly: s.target.weekly.clone(),
             target_total: s.target.total,
-            hist_lo: if min_size.is_finite() {
-                min_size / 1e3
-            } else {
-                1.0
+            hist_lo: match s.target.metric {
+                Metric::Revenue if min_size.is_finite() => min_size / 1e3,
+                Metric::Revenue => 1.0,
+                // Counts: whole numbers, the smallest above zero is 1.
+                _ => 0.5,
             },
             payroll: match &s.model.capacity {
                 crate::model::Capacity::Team(t) => (0..s.weeks()).map(|w| t.cost(w, 0.0)).sum(),
@@ -178,6 +181,7 @@ impl Context {
                 crate::model::Capacity::Team(t) => t.cost_per_touch_made(),
                 crate::model::Capacity::Unlimited => 0.0,
             },
+            metric: s.target.metric,
         }
     }
 
@@ -215,6 +219,8 @@ pub struct TrialRec {
     pub touches_made: f64,
     /// Revenue the new leads of the horizon bring, inside it or after.
     pub eventual_new: f64,
+    /// Per week, the count a count target counts (empty for revenue).
+    pub goal: Vec<f64>,
 }
 
 impl TrialRec {
@@ -229,6 +235,11 @@ impl TrialRec {
             over: Vec::new(),
             touches_made: 0.0,
             eventual_new: 0.0,
+            goal: if ctx.metric == Metric::Revenue {
+                Vec::new()
+            } else {
+                vec![0.0; ctx.weeks]
+            },
         }
     }
 
@@ -242,6 +253,7 @@ impl TrialRec {
         self.over.iter_mut().for_each(|x| *x = false);
         self.touches_made = 0.0;
         self.eventual_new = 0.0;
+        self.goal.iter_mut().for_each(|x| *x = 0.0);
     }
 }
 
@@ -266,6 +278,9 @@ pub struct BlockAcc {
     pub totals: Vec<f64>,
     /// Per trial: contribution (revenue − marketing spend − sales cost).
     pub contributions: Vec<f64>,
+    /// Per trial: the target's metric over the horizon, when it is a count
+    /// (for revenue, `totals`).
+    pub goal_totals: Vec<f64>,
     /// Per trial: revenue of each month then each quarter.
     pub periods: Vec<f32>,
     pub hits_total: u64,
@@ -294,6 +309,7 @@ impl BlockAcc {
             trials: 0,
             totals: Vec::new(),
             contributions: Vec::new(),
+            goal_totals: Vec::new(),
             periods: Vec::new(),
             hits_total: 0,
             hits_periods: vec![0; ctx.periods()],
@@ -325,26 +341,34 @@ impl BlockAcc {
         let mut total = 0.0;
         let mut new_total = 0.0;
         let mut pipe_total = 0.0;
-        // cum[t] = revenue of weeks 0..t, so a period's is a difference.
+        let mut goal_total = 0.0;
+        // cum[t] = the target's metric in weeks 0..t, so a period's is a
+        // difference.
         let cum = &mut self.cum_scratch;
         cum.clear();
         cum.push(0.0);
+        let counted = ctx.metric != Metric::Revenue;
         for t in 0..ctx.weeks {
             let w = r.revenue_new[t] + r.revenue_pipeline[t];
             new_total += r.revenue_new[t];
             pipe_total += r.revenue_pipeline[t];
             total += w;
-            cum.push(total);
             self.week_new[t] += r.revenue_new[t];
             self.week_pipeline[t] += r.revenue_pipeline[t];
-            self.week_hist[t].push(w);
-            self.cum_hist[t].push(total);
-            if w >= ctx.target_weekly[t] {
+            let g = if counted { r.goal[t] } else { w };
+            goal_total += g;
+            cum.push(goal_total);
+            self.week_hist[t].push(g);
+            self.cum_hist[t].push(goal_total);
+            if g >= ctx.target_weekly[t] {
                 self.hits_weeks[t] += 1;
             }
         }
         self.totals.push(total);
-        if total >= ctx.target_total {
+        if counted {
+            self.goal_totals.push(goal_total);
+        }
+        if goal_total >= ctx.target_total {
             self.hits_total += 1;
         }
         for (i, p) in ctx.months.iter().chain(&ctx.quarters).enumerate() {
@@ -391,6 +415,7 @@ impl BlockAcc {
         self.trials += o.trials;
         self.totals.extend_from_slice(&o.totals);
         self.contributions.extend_from_slice(&o.contributions);
+        self.goal_totals.extend_from_slice(&o.goal_totals);
         self.periods.extend_from_slice(&o.periods);
         self.hits_total += o.hits_total;
         add_u(&mut self.hits_periods, &o.hits_periods);
@@ -460,6 +485,8 @@ pub struct Run {
     pub per_trial: Vec<f64>,
     /// Contribution (revenue − marketing spend − sales cost), per trial.
     pub per_trial_contribution: Vec<f64>,
+    /// The target's metric, per trial (revenue, or a count).
+    pub per_trial_goal: Vec<f64>,
 }
 
 /// The engine to use for every scenario of a family, so that all of them
@@ -529,10 +556,16 @@ pub fn run(
     engine.finish(&ctx, &mut merged);
     let per_trial = merged.totals.clone();
     let per_trial_contribution = merged.contributions.clone();
+    let per_trial_goal = if ctx.metric == Metric::Revenue {
+        per_trial.clone()
+    } else {
+        merged.goal_totals.clone()
+    };
     Ok(Run {
         forecast: assemble(s, &ctx, engine.name(), opts, auto, stop_reason, merged),
         per_trial,
         per_trial_contribution,
+        per_trial_goal,
     })
 }
 
@@ -830,12 +863,18 @@ pub struct Forecast {
     pub stopped: String,
     pub horizon_weeks: u32,
     pub start_date: Option<String>,
+    /// What the target counts: "revenue", "wins", "opportunities", …
+    /// `target`, the periods' and weeks' figures and P(hit) are in its
+    /// unit; `revenue` is always revenue.
+    pub metric: String,
     pub target: f64,
     pub p_hit_target: f64,
     pub p_hit_std_error: f64,
     pub revenue: Summary,
-    /// Horizon revenue in equal bins from P0.1 to P99.9 (the end bins
-    /// also hold the tails beyond).
+    /// The target's metric over the horizon, when it is a count.
+    pub goal: Option<Summary>,
+    /// The target's metric over the horizon in equal bins from P0.1 to
+    /// P99.9 (the end bins also hold the tails beyond).
     pub revenue_histogram: Histogram,
     pub revenue_new: MeanSe,
     pub revenue_pipeline: MeanSe,
@@ -879,7 +918,22 @@ fn assemble(
     };
     let totals = sorted(std::mem::take(&mut acc.totals));
     let revenue = Summary::from_sorted(&totals, &acc.scalars[scalar::REVENUE]);
-    let revenue_histogram = Histogram::of_sorted(&totals, HISTOGRAM_BINS);
+    // The target's metric: revenue, or a count with its own summary.
+    let goal = (ctx.metric != Metric::Revenue).then(|| {
+        let g = sorted(std::mem::take(&mut acc.goal_totals));
+        let mut mo = Moments::default();
+        for x in &g {
+            mo.push(*x);
+        }
+        (
+            Summary::from_sorted(&g, &mo),
+            Histogram::of_sorted(&g, HISTOGRAM_BINS),
+        )
+    });
+    let revenue_histogram = match &goal {
+        Some((_, h)) => h.clone(),
+        None => Histogram::of_sorted(&totals, HISTOGRAM_BINS),
+    };
 
     let np = ctx.periods();
     let period_stats = |offset: usize, ps: &[Period], targets: &[f64]| -> Vec<PeriodStat> {
@@ -1088,10 +1142,12 @@ fn assemble(
         stopped,
         horizon_weeks: ctx.weeks as u32,
         start_date: s.calendar.start.map(|d| d.to_string()),
+        metric: s.target.metric.name(m),
         target: ctx.target_total,
         p_hit_target: p_hit,
         p_hit_std_error: p_se(p_hit),
         revenue,
+        goal: goal.map(|g| g.0),
         revenue_histogram,
         revenue_new: (&acc.scalars[scalar::REVENUE_NEW]).into(),
         revenue_pipeline: (&acc.scalars[scalar::REVENUE_PIPELINE]).into(),

@@ -213,6 +213,7 @@ fn a_folder_of_good_and_broken_scenarios() {
             "scen/alpha.toml",
             "--variant",
             "higher-bar",
+            "--no-simulation",
             "--format",
             "json",
         ])

@@ -80,7 +80,7 @@ fn every_chart_is_valid_svg_and_png_and_repeatable() {
     let s = revplan::load::load_scenario(&root().join("tests/data/small-scenario.toml"), &[])
         .unwrap()
         .base;
-    let p = revplan::plan::plan(&s).unwrap();
+    let p = revplan::plan::plan(&s, &revplan::plan::PlanOptions::new()).unwrap();
     for c in chart::plan_charts(&p).unwrap() {
         check_chart(&c);
     }

@@ -296,7 +296,7 @@ fn feed(s: &mut Scenario, p: &revplan::plan::Plan) {
 fn the_plan_fed_to_the_simulation_reaches_the_target_minus_the_gap() {
     for file in ["scenarios/acme-52w.toml", "scenarios/board-plan.toml"] {
         let mut s = load(file);
-        let p = plan(&s).unwrap();
+        let p = plan(&s, &revplan::plan::PlanOptions::new()).unwrap();
         feed(&mut s, &p);
         let f = forecast(&s, EngineKind::Auto, 20_000, 7);
         let want = p.target - p.pipeline_gap.total;
