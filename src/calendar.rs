@@ -249,6 +249,11 @@ impl Calendar {
     }
 }
 
+/// How far past an end the quarter-end push can reach back from: the
+/// first weeks of the next quarter begin within 14 weeks, and a push
+/// reaches at most 6 weeks into a quarter.
+pub const PUSH_REACH: usize = 20;
+
 /// For each week of `len` weeks from the start: the last week of the
 /// quarter before, when the week is one of the first `pull_weeks` of its
 /// quarter (and that quarter end is inside the calendar); else `None`. The

@@ -36,7 +36,10 @@ pub struct ModelSummary {
     pub uncertain: Vec<UncertainSummary>,
     pub open_deals: usize,
     pub open_amount: f64,
+    /// Leads in flight at the start (MQLs, nurture).
+    pub open_leads: usize,
     pub channels: Vec<ChannelSummary>,
+    pub warnings: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -385,9 +388,16 @@ fn model_summary(m: &Model, name: &str, file: &str, cal: &Calendar) -> ModelSumm
         capacity,
         quality,
         uncertain,
-        open_deals: m.pipeline.len(),
-        open_amount: m.pipeline.iter().map(|d| d.amount).sum(),
+        open_deals: m.pipeline.iter().filter(|d| d.score.is_none()).count(),
+        open_amount: m
+            .pipeline
+            .iter()
+            .filter(|d| d.score.is_none())
+            .map(|d| d.amount)
+            .sum(),
+        open_leads: m.pipeline.iter().filter(|d| d.score.is_some()).count(),
         channels,
+        warnings: m.warnings.clone(),
     }
 }
 
@@ -484,12 +494,16 @@ fn render_table(r: &CheckReport) -> String {
             .collect();
         out.push_str(&format!("  uncertain, drawn per trial: {}\n", u.join("; ")));
     }
-    if m.open_deals > 0 {
+    if m.open_deals + m.open_leads > 0 {
         out.push_str(&format!(
-            "  open pipeline: {} deals, {}\n",
+            "  open pipeline: {} deals, {}; {} leads in flight\n",
             m.open_deals,
-            money(m.open_amount)
+            money(m.open_amount),
+            m.open_leads
         ));
+    }
+    for w in &m.warnings {
+        out.push_str(&format!("  warning: {w}\n"));
     }
     out.push_str("  channels — expected conversion per step (recycling included, SLA met):\n");
     let steps = m.channels.first().map_or(Vec::new(), |c| c.steps.clone());

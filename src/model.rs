@@ -1973,6 +1973,10 @@ pub fn build_scenario(
         .and_then(|c| build_target(&mut b, spec, c))
         .zip(metric)
         .map(|(t, metric)| Target { metric, ..t });
+    let target = match (target, &model, &calendar) {
+        (Some(t), Some(m), Some(c)) => Some(pushed_target(t, m, c)),
+        (t, _, _) => t,
+    };
     let mix = match (&model, &calendar) {
         (Some(m), Some(c)) => build_mix(&mut b, spec, m, c),
         _ => None,
@@ -2055,6 +2059,45 @@ fn target_metric(b: &mut Builder, spec: &ScenarioSpec, model: Option<&Model>) ->
         unknown_name(b, &name.loc, "target metric", &name.value, known);
     }
     stage.map(Metric::Stage)
+}
+
+/// With a quarter-end push, the weekly target takes the shape expected
+/// closes have — a peak in each quarter's last week — with every period's
+/// total kept: the model's push applied to the smooth weekly target, then
+/// each period scaled back to its amount. (A smooth weekly target would ask
+/// the plan for a weekly shape no lead schedule can give.)
+fn pushed_target(mut t: Target, m: &Model, cal: &Calendar) -> Target {
+    let Some(q) = &m.funnel.quarter_end else {
+        return t;
+    };
+    if matches!(t.metric, Metric::Stage(_)) {
+        return t;
+    }
+    let p = m.params[q.p].prob.mean();
+    // Past the end the target goes on at the last period's weekly rate, so
+    // that the last quarter end gets its peak too.
+    let len = t.weekly.len();
+    let after = cal
+        .periods(t.period)
+        .last()
+        .zip(t.periods.last())
+        .map_or(0.0, |(p, a)| {
+            a / f64::from((p.weeks.end - p.weeks.start).max(1))
+        });
+    let mut shaped = t.weekly.clone();
+    shaped.resize(len + crate::calendar::PUSH_REACH, after);
+    let targets = crate::calendar::pull_targets(cal, q.weeks, shaped.len());
+    crate::calendar::push_to_quarter_end(&mut shaped, &targets, p);
+    shaped.truncate(len);
+    for (period, amount) in cal.periods(t.period).iter().zip(&t.periods) {
+        let r = period.weeks.start as usize..period.weeks.end as usize;
+        let sum: f64 = shaped[r.clone()].iter().sum();
+        if sum > 0.0 {
+            shaped[r].iter_mut().for_each(|x| *x *= amount / sum);
+        }
+    }
+    t.weekly = shaped;
+    t
 }
 
 fn build_target(b: &mut Builder, spec: &ScenarioSpec, cal: &Calendar) -> Option<Target> {

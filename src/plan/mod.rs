@@ -63,7 +63,7 @@ use std::collections::BTreeMap;
 use nalgebra::{DMatrix, DVector};
 use serde::Serialize;
 
-use crate::calendar::{PeriodKind, WEEKS_PER_YEAR, push_to_quarter_end};
+use crate::calendar::{PUSH_REACH, PeriodKind, WEEKS_PER_YEAR, push_to_quarter_end};
 use crate::model::{Capacity, LeadSource, MixBasis, Model, Role, Scenario, Volume};
 use crate::timeline::{Response, channel_response, deal_response};
 
@@ -411,12 +411,21 @@ impl Flow {
         }
     }
 
-    /// The quarter-end push on this flow's closes (a channel's `push`).
-    fn push(&mut self, push: &Option<Push>) {
+    /// The quarter-end push on this flow's closes (a channel's `push`),
+    /// then only the first `len` weeks kept: a flow is made
+    /// [`PUSH_REACH`] weeks longer than it is kept, so that closes just
+    /// past its end can be pulled into it.
+    fn push(&mut self, push: &Option<Push>, len: usize) {
         if let Some((targets, p)) = push {
             push_to_quarter_end(&mut self.wins, targets, *p);
             push_to_quarter_end(&mut self.revenue, targets, *p);
         }
+        for f in &mut self.first {
+            f.truncate(len);
+        }
+        self.wins.truncate(len);
+        self.revenue.truncate(len);
+        self.touches.truncate(len);
     }
 
     /// self += other.
@@ -633,7 +642,7 @@ fn plan_once(s: &Scenario, opts: &PlanOptions) -> Result<Plan, PlanError> {
     let h = s.weeks() as usize;
     let nch = m.channels.len();
     let nst = m.stages.len();
-    let mut warnings = Vec::new();
+    let mut warnings = m.warnings.clone();
 
     let responses: Vec<Response> = (0..nch)
         .map(|c| channel_response(m, c, &params, KERNEL_WEEKS))
@@ -708,8 +717,16 @@ fn plan_once(s: &Scenario, opts: &PlanOptions) -> Result<Plan, PlanError> {
     let cols = pre + h + post;
     let week_of = |u: usize| u as i64 - pre as i64;
 
-    // Targets: the horizon's (times the aim), then its last weekly rate.
-    let last_rate = s.target.weekly.last().copied().unwrap_or(0.0);
+    // Targets: the horizon's (times the aim), then the last period's mean
+    // weekly rate.
+    let last_rate = s
+        .calendar
+        .periods(s.target.period)
+        .last()
+        .zip(s.target.periods.last())
+        .map_or(0.0, |(p, a)| {
+            a / f64::from((p.weeks.end - p.weeks.start).max(1))
+        });
     let target = |t: usize| opts.aim * if t < h { s.target.weekly[t] } else { last_rate };
 
     // Open pipeline: group what starts alike, one response each.
@@ -722,17 +739,17 @@ fn plan_once(s: &Scenario, opts: &PlanOptions) -> Result<Plan, PlanError> {
         e.2 += 1;
     }
     // Closes pushed to quarter ends, per channel, on every flow.
-    let push = pushes(s, &params, rows);
+    let push = pushes(s, &params, rows + PUSH_REACH);
     let mut pipe = Flow::zeros(nst, rows);
     for (deal, amount, count) in groups.into_values() {
         let deal = crate::model::OpenDeal {
             amount: amount / count as f64,
             ..deal
         };
-        let r = as_goal(deal_response(m, &deal, &params, rows), metric);
-        let mut one = Flow::zeros(nst, rows);
+        let r = as_goal(deal_response(m, &deal, &params, rows + PUSH_REACH), metric);
+        let mut one = Flow::zeros(nst, rows + PUSH_REACH);
         one.add(&r, 0, count as f64);
-        one.push(&push[deal.channel.unwrap_or(0)]);
+        one.push(&push[deal.channel.unwrap_or(0)], rows);
         pipe.merge(&one);
     }
 
@@ -740,12 +757,12 @@ fn plan_once(s: &Scenario, opts: &PlanOptions) -> Result<Plan, PlanError> {
     let mut held = Flow::zeros(nst, rows);
     let mut held_leads = vec![vec![0.0; rows]; nch];
     for c in (0..nch).filter(|c| scaled[*c].is_none()) {
-        let mut own = Flow::zeros(nst, rows);
+        let mut own = Flow::zeros(nst, rows + PUSH_REACH);
         for (t, slot) in held_leads[c].iter_mut().enumerate() {
             *slot = m.channels[c].expected_leads(t as u32, &s.calendar);
             own.add(&responses[c], t as i64, *slot);
         }
-        own.push(&push[c]);
+        own.push(&push[c], rows);
         held.merge(&own);
     }
 
@@ -884,9 +901,10 @@ fn plan_once(s: &Scenario, opts: &PlanOptions) -> Result<Plan, PlanError> {
     }
     let mut new = Flow::zeros(nst, h);
     let mut gap = Flow::zeros(nst, h);
-    let mut per_channel: Vec<Flow> = (0..nch).map(|_| Flow::zeros(nst, h)).collect();
+    let long = h + PUSH_REACH;
+    let mut per_channel: Vec<Flow> = (0..nch).map(|_| Flow::zeros(nst, long)).collect();
     for c in 0..nch {
-        let mut before = Flow::zeros(nst, h);
+        let mut before = Flow::zeros(nst, long);
         for u in 0..cols {
             let v = leads_c[c][u];
             let wk = week_of(u);
@@ -896,8 +914,8 @@ fn plan_once(s: &Scenario, opts: &PlanOptions) -> Result<Plan, PlanError> {
                 per_channel[c].add(&responses[c], wk, v);
             }
         }
-        before.push(&push[c]);
-        per_channel[c].push(&push[c]);
+        before.push(&push[c], h);
+        per_channel[c].push(&push[c], h);
         gap.merge(&before);
         new.merge(&per_channel[c]);
     }
@@ -1286,10 +1304,16 @@ fn solve_schedule(
             continue;
         }
         for u in 0..cols {
-            let mut column: Vec<f64> = (0..rows).map(|t| entry(c, t, u)).collect();
+            let len = if push[c].is_some() {
+                rows + PUSH_REACH
+            } else {
+                rows
+            };
+            let mut column: Vec<f64> = (0..len).map(|t| entry(c, t, u)).collect();
             if let Some((targets, p)) = &push[c] {
                 push_to_quarter_end(&mut column, targets, *p);
             }
+            column.truncate(rows);
             for (t, x) in column.into_iter().enumerate() {
                 weekly[(t, u)] += x;
             }
@@ -1327,11 +1351,6 @@ fn solve_schedule(
             1.0
         }
     });
-    let diag: f64 = (0..cols)
-        .map(|u| weekly.column(u).norm_squared())
-        .sum::<f64>()
-        / cols as f64;
-    let lambda = SMOOTHING * diag;
     // Columns of a group share one level: solve for the levels, the sum
     // of their free columns, then spread it back.
     let ngroups = groups.iter().max().map_or(0, |g| g + 1);
@@ -1341,6 +1360,13 @@ fn solve_schedule(
             .map(|u| a[(i, u)])
             .sum()
     });
+    // The smoothness weight, relative to the weekly rows of the levels'
+    // columns (so that a coarser grid is smoothed as much as a weekly one).
+    let diag: f64 = (0..ngroups)
+        .map(|g| ag.column(g).rows(0, rows).norm_squared())
+        .sum::<f64>()
+        / ngroups.max(1) as f64;
+    let lambda = SMOOTHING * diag;
     let group_pinned: Vec<bool> = (0..ngroups)
         .map(|g| (0..cols).all(|u| groups[u] != g || pinned[u]))
         .collect();

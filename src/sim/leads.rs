@@ -45,6 +45,8 @@ enum Due {
 struct OpenItem {
     stage: usize,
     channel: u16,
+    /// Its report row: the open pipeline's, by forecast category.
+    report: u16,
     /// Known amount, or −1: drawn from the model on a win.
     amount: f32,
     score: f32,
@@ -86,6 +88,7 @@ impl OpenItem {
         OpenItem {
             stage: d.stage,
             channel: ch as u16,
+            report: super::pipeline_row(m.channels.len(), d.category) as u16,
             amount: if d.known_amount {
                 d.amount as f32
             } else {
@@ -339,7 +342,10 @@ impl<'a> LeadEngine<'a> {
                     delays: f.transitions.iter().map(|t| Cdf::new(&t.delay)).collect(),
                     lost_cycle: Cdf::new(&f.lost_cycle),
                     pull_to: f.quarter_end.as_ref().map_or(Vec::new(), |q| {
-                        crate::calendar::pull_targets(&s.calendar, q.weeks, weeks)
+                        // Closes due just past the horizon can be pulled
+                        // into its last quarter end too.
+                        let len = weeks + crate::calendar::PUSH_REACH;
+                        crate::calendar::pull_targets(&s.calendar, q.weeks, len)
                     }),
                     recycle: f
                         .transitions
@@ -570,7 +576,7 @@ impl<'a> LeadEngine<'a> {
                 score: item.score,
                 amount: item.amount,
                 channel: item.channel,
-                report: self.channels.len() as u16,
+                report: item.report,
                 born: IN_FLIGHT,
                 max: item.stage as u8,
                 fate: 0,

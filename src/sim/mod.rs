@@ -41,7 +41,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::calendar::{Period, PeriodKind};
-use crate::model::{LeadSource, Metric, Role, Scenario};
+use crate::model::{Category, LeadSource, Metric, Role, Scenario};
 use crate::spec::Trials;
 use stats::{LogHist, Moments, nearest_rank};
 
@@ -189,19 +189,26 @@ impl Context {
         metric::FIRST + self.stages
     }
 
-    /// Report rows: one per channel, then the open pipeline.
+    /// Report rows: one per channel, then the open pipeline: deals with no
+    /// forecast category, then one row per category.
     pub fn rows(&self) -> usize {
-        self.channels + 1
+        self.channels + 1 + Category::ALL.len()
     }
 
-    /// The open pipeline's report row.
-    pub fn pipeline_row(&self) -> usize {
-        self.channels
+    /// The open pipeline's report row for deals of a forecast category.
+    pub fn pipeline_row(&self, category: Option<Category>) -> usize {
+        pipeline_row(self.channels, category)
     }
 
     fn periods(&self) -> usize {
         self.months.len() + self.quarters.len()
     }
+}
+
+/// The report row of the open pipeline's deals of a forecast category,
+/// after the `channels` rows of the lead sources.
+pub fn pipeline_row(channels: usize, category: Option<Category>) -> usize {
+    channels + category.map_or(0, |c| 1 + c as usize)
 }
 
 /// What one trial records; reused from trial to trial.
@@ -790,6 +797,9 @@ pub struct PipelineFigures {
     /// Open deals at the start and their amounts.
     pub deals: f64,
     pub value: f64,
+    /// Leads in flight at the start (MQLs awaiting acceptance, leads in
+    /// nurture).
+    pub leads: f64,
     pub opportunities: f64,
     pub wins: f64,
     pub revenue: f64,
@@ -810,6 +820,16 @@ pub struct PipelineStat {
     #[serde(flatten)]
     pub figures: PipelineFigures,
     pub months: Vec<PipelineMonth>,
+    /// The forecast by the CRM's forecast category (commit, best case,
+    /// pipeline, omitted), when the deals have one.
+    pub by_category: Vec<CategoryStat>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CategoryStat {
+    pub category: Category,
+    #[serde(flatten)]
+    pub figures: PipelineFigures,
 }
 
 /// The forecast's headline figures, each as [`crate::metrics`] defines it.
@@ -898,6 +918,8 @@ pub struct Forecast {
     pub pipeline: PipelineStat,
     pub capacity: Option<Vec<CapacityWeek>>,
     pub quantiles: &'static str,
+    /// What the model's build had to say (stale open deals, …).
+    pub warnings: Vec<String>,
 }
 
 fn assemble(
@@ -1070,21 +1092,42 @@ fn assemble(
         })
         .collect::<Vec<_>>();
     let pipeline = {
-        let row = ctx.pipeline_row();
+        let rows: Vec<usize> = std::iter::once(None)
+            .chain(Category::ALL.map(Some))
+            .map(|c| ctx.pipeline_row(c))
+            .collect();
         let mut total = vec![0.0; k];
         let months = (0..nm)
             .map(|mo| {
-                let v = row_month(row, mo);
-                add(&mut total, v);
+                let mut v = vec![0.0; k];
+                for r in &rows {
+                    add(&mut v, row_month(*r, mo));
+                }
+                add(&mut total, &v);
                 PipelineMonth {
                     label: ctx.months[mo].label.clone(),
-                    figures: pipeline_figures(m, v, n, false),
+                    figures: pipeline_figures(m, &v, n, None),
+                }
+            })
+            .collect();
+        let by_category = Category::ALL
+            .iter()
+            .filter(|c| m.pipeline.iter().any(|d| d.category == Some(**c)))
+            .map(|c| {
+                let mut v = vec![0.0; k];
+                for mo in 0..nm {
+                    add(&mut v, row_month(ctx.pipeline_row(Some(*c)), mo));
+                }
+                CategoryStat {
+                    category: *c,
+                    figures: pipeline_figures(m, &v, n, Some(Some(*c))),
                 }
             })
             .collect();
         PipelineStat {
-            figures: pipeline_figures(m, &total, n, true),
+            figures: pipeline_figures(m, &total, n, Some(None)),
             months,
+            by_category,
         }
     };
     let new_leads = channels.iter().fold(ChannelFigures::default(), |a, c| {
@@ -1164,6 +1207,7 @@ fn assemble(
         channels,
         pipeline,
         capacity,
+        warnings: m.warnings.clone(),
         quantiles: "nearest rank: P_q is the smallest simulated value with at least q of the trials at or below it; \
                     horizon and period quantiles are exact, weekly ones from log-binned histograms (within 0.39%)",
     }
@@ -1202,17 +1246,29 @@ fn channel_figures(m: &crate::model::Model, vals: &[f64], n: f64) -> ChannelFigu
     }
 }
 
-/// The open pipeline's figures; `whole` adds the deals and their value
-/// (not per month: they are all open at the start).
-fn pipeline_figures(m: &crate::model::Model, vals: &[f64], n: f64, whole: bool) -> PipelineFigures {
+/// The open pipeline's figures; `deals` says which deals to count and
+/// value (all: `Some(None)`; a category's: `Some(Some(c))`; none, for a
+/// month: `None`, as they are all open at the start).
+fn pipeline_figures(
+    m: &crate::model::Model,
+    vals: &[f64],
+    n: f64,
+    deals: Option<Option<Category>>,
+) -> PipelineFigures {
     let at = |i: usize| vals[i] / n;
+    let open: Vec<&crate::model::OpenDeal> = match deals {
+        None => Vec::new(),
+        Some(c) => m
+            .pipeline
+            .iter()
+            .filter(|d| c.is_none() || d.category == c)
+            .collect(),
+    };
+    let deals = || open.iter().filter(|d| d.score.is_none());
     PipelineFigures {
-        deals: if whole { m.pipeline.len() as f64 } else { 0.0 },
-        value: if whole {
-            m.pipeline.iter().map(|d| d.amount).sum()
-        } else {
-            0.0
-        },
+        deals: deals().count() as f64,
+        value: deals().map(|d| d.amount).sum(),
+        leads: open.iter().filter(|d| d.score.is_some()).count() as f64,
         opportunities: m
             .stage_of(Role::Opportunity)
             .map_or(0.0, |j| at(metric::FIRST + j)),

@@ -41,11 +41,28 @@ fn table(f: &Forecast, reports: bool) -> String {
         out.push_str(&format!("  trials: stopped because {}\n", f.stopped));
     }
     let r = &f.revenue;
+    let unit: fn(f64) -> String = if f.metric == "revenue" { money } else { count };
     out.push_str(&format!(
-        "\nTarget {}: P(revenue ≥ target) = {}\n",
-        money(f.target),
+        "\nTarget {}{}: P({} ≥ target) = {}\n",
+        unit(f.target),
+        if f.metric == "revenue" {
+            String::new()
+        } else {
+            format!(" {}", f.metric)
+        },
+        f.metric,
         pm(f.p_hit_target, f.p_hit_std_error)
     ));
+    if let Some(g) = &f.goal {
+        out.push_str(&format!(
+            "{}: mean {} · P10 {} · P50 {} · P90 {}\n",
+            f.metric,
+            count(g.mean),
+            count(g.p10),
+            count(g.p50),
+            count(g.p90)
+        ));
+    }
     out.push_str(&format!(
         "Revenue: mean {} ± {} · P5 {} · P10 {} · P50 {} · P90 {} · P95 {}\n",
         money(r.mean),
@@ -57,13 +74,30 @@ fn table(f: &Forecast, reports: bool) -> String {
         money(r.p95)
     ));
     out.push_str(&format!(
-        "  from new leads {}, from the open pipeline {}; spend {}\n",
+        "  from new leads {} (with what they bring after the horizon: {}), from the open pipeline {}\n",
         money(f.revenue_new.mean),
+        money(f.revenue_new_eventual.mean),
         money(f.revenue_pipeline.mean),
-        money(f.spend.mean)
+    ));
+    let h = &f.headline;
+    out.push_str(&format!(
+        "Costs: marketing {} + sales team {}; contribution {} (P10 {}, P90 {})\n",
+        money(f.spend.mean),
+        money(f.sales_cost.mean),
+        money(f.contribution.mean),
+        money(f.contribution.p10),
+        money(f.contribution.p90),
+    ));
+    out.push_str(&format!(
+        "New leads: lead acceptance {} · CAC {} (marketing only {}) · ROI {} (eventually {})\n",
+        h.acceptance_rate.map_or("-".into(), pct),
+        opt_money(h.cac),
+        opt_money(h.cac_marketing),
+        times(h.roi),
+        times(h.roi_eventual),
     ));
     out.push('\n');
-    out.push_str(&periods(&f.periods));
+    out.push_str(&periods(&f.periods, unit));
     let s = &f.stages;
     out.push_str(&format!(
         "\nStages (mean per trial, inside the horizon): leads {} · MQLs {} · SALs {} · SQLs {} · opportunities {} · wins {}\n",
@@ -74,10 +108,26 @@ fn table(f: &Forecast, reports: bool) -> String {
         count(s.opportunities),
         count(s.wins)
     ));
-    out.push_str("\nBy lead source (mean per trial):\n");
+    out.push_str(
+        "\nBy lead source: what each source's new leads of the horizon did (mean per trial; the open pipeline \
+         apart):\n",
+    );
     let mut t = TextTable::new([
-        "channel", "source", "leads", "spend", "per lead", "MQLs", "accepted", "SQLs", "opps",
-        "wins", "revenue", "ROI", "CAC",
+        "channel",
+        "source",
+        "leads",
+        "spend",
+        "per lead",
+        "MQLs",
+        "accepted",
+        "SQLs",
+        "opps",
+        "wins",
+        "revenue",
+        "ROI",
+        "eventually",
+        "ROI",
+        "CAC",
     ]);
     t.right[1] = false;
     for c in &f.channels {
@@ -94,20 +144,60 @@ fn table(f: &Forecast, reports: bool) -> String {
             count(x.opportunities),
             count(x.wins),
             money(x.revenue),
-            x.roi.map_or("-".into(), |v| format!("{v:.1}×")),
+            times(x.roi),
+            money(x.revenue_eventual),
+            times(x.roi_eventual),
             opt_money(x.cac),
         ]);
     }
     out.push_str(&t.render("  "));
+    let pl = &f.pipeline.figures;
+    if pl.deals + pl.leads > 0.0 {
+        out.push_str(&format!(
+            "  open pipeline: {} deals worth {}{} → {} wins, {} inside the horizon ({} eventually)\n",
+            count(pl.deals),
+            money(pl.value),
+            if pl.leads > 0.0 {
+                format!(" and {} leads in flight", count(pl.leads))
+            } else {
+                String::new()
+            },
+            count(pl.wins),
+            money(pl.revenue),
+            money(pl.revenue_eventual),
+        ));
+        for c in &f.pipeline.by_category {
+            out.push_str(&format!(
+                "    {}: {} deals worth {} → {} inside the horizon\n",
+                c.category.name(),
+                count(c.figures.deals),
+                money(c.figures.value),
+                money(c.figures.revenue)
+            ));
+        }
+    }
     if reports {
         for c in &f.channels {
             out.push_str(&format!(
-                "\n{} — monthly reports (mean per trial):\n",
+                "\n{} — monthly reports by arrival month: the leads of each month and what they did (mean per trial):\n",
                 c.name
             ));
             let mut t = TextTable::new([
-                "month", "leads", "spend", "per lead", "MQLs", "accepted", "SQLs", "opps", "won",
-                "lost", "recycled", "dropped", "revenue", "ROI",
+                "month",
+                "leads",
+                "spend",
+                "per lead",
+                "MQLs",
+                "accepted",
+                "SQLs",
+                "opps",
+                "won",
+                "lost",
+                "recycled",
+                "dropped",
+                "revenue",
+                "eventually",
+                "ROI",
             ]);
             for m in &c.months {
                 let x: &ChannelFigures = &m.figures;
@@ -125,13 +215,18 @@ fn table(f: &Forecast, reports: bool) -> String {
                     count(x.recycled),
                     count(x.dropped),
                     money(x.revenue),
-                    x.roi.map_or("-".into(), |v| format!("{v:.1}×")),
+                    money(x.revenue_eventual),
+                    times(x.roi_eventual),
                 ]);
             }
             out.push_str(&t.render("  "));
         }
     }
-    if let Some(cap) = &f.capacity {
+    if let Some(cap) = f
+        .capacity
+        .as_ref()
+        .filter(|c| c.iter().any(|w| w.touches_available.is_finite()))
+    {
         let tight: Vec<&super::CapacityWeek> = cap.iter().filter(|w| w.p_over > 0.5).collect();
         let worst = cap.iter().map(|w| w.p_over).fold(0.0, f64::max);
         if tight.is_empty() {
@@ -149,21 +244,28 @@ fn table(f: &Forecast, reports: bool) -> String {
         }
     }
     out.push_str(&format!("\nQuantiles: {}.\n", f.quantiles));
+    for w in &f.warnings {
+        out.push_str(&format!("warning: {w}\n"));
+    }
     out
 }
 
-fn periods(ps: &[PeriodStat]) -> String {
+fn times(x: Option<f64>) -> String {
+    x.map_or("-".into(), |v| format!("{v:.1}×"))
+}
+
+fn periods(ps: &[PeriodStat], unit: fn(f64) -> String) -> String {
     let mut t = TextTable::new([
         "period", "target", "mean", "P10", "P50", "P90", "P(hit)", "pipeline",
     ]);
     for p in ps {
         t.row(vec![
             p.label.clone(),
-            money(p.target),
-            money(p.mean),
-            money(p.p10),
-            money(p.p50),
-            money(p.p90),
+            unit(p.target),
+            unit(p.mean),
+            unit(p.p10),
+            unit(p.p50),
+            unit(p.p90),
             pct(p.p_hit),
             money(p.pipeline_mean),
         ]);
