@@ -73,14 +73,25 @@ impl OpenItem {
                     lost: Cdf::new(&lost),
                 }
             }
-            Advance::Score => Due::Nurture {
-                weeks_left: m
-                    .scoring
-                    .nurture
-                    .as_ref()
-                    .map_or(0, |n| n.weeks.saturating_sub(d.age_weeks)),
-                first: Cdf::new(&f.transitions[0].delay.remaining_after(d.age_weeks)),
-            },
+            Advance::Score => {
+                // Above the threshold it is an MQL part-way through the
+                // score gate's delay; below, that delay starts when nurture
+                // lifts it over.
+                let first = &f.transitions[0].delay;
+                let above = d.score.is_some_and(|x| x >= m.scoring.threshold);
+                Due::Nurture {
+                    weeks_left: m
+                        .scoring
+                        .nurture
+                        .as_ref()
+                        .map_or(0, |n| n.weeks.saturating_sub(d.age_weeks)),
+                    first: Cdf::new(&if above {
+                        first.remaining_after(d.age_weeks)
+                    } else {
+                        first.clone()
+                    }),
+                }
+            }
             _ => Due::Stage(Cdf::new(
                 &f.transitions[d.stage].delay.remaining_after(d.age_weeks),
             )),

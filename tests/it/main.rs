@@ -15,3 +15,4 @@ mod scenario;
 mod schema;
 mod sim;
 mod support;
+mod truth;

@@ -92,6 +92,20 @@ fn check_against_oracle(file: &str, engine: EngineKind, trials: u64, oracle_tria
             p * 100.0
         );
     }
+    // Revenue in the last week of each quarter, where the quarter-end push
+    // puts its closes (the engine's standard error from the oracle's, by
+    // the trial counts).
+    let ends: Vec<usize> = f.quarters.iter().map(|q| q.last_week as usize).collect();
+    let (om, ose) = oracle::mean_se(
+        o.iter()
+            .map(|t| ends.iter().map(|w| t.revenue_weeks[*w]).sum()),
+    );
+    let em: f64 = ends.iter().map(|w| f.weeks[*w].mean).sum();
+    agree(
+        &label("quarter ends"),
+        (em, ose * (n_o / n_e).sqrt()),
+        (om, ose),
+    );
     let hits = o.iter().filter(|t| t.revenue >= s.target.total).count() as f64 / n_o;
     agree(
         &label("P(hit)"),
@@ -114,6 +128,16 @@ fn the_fast_engine_agrees_with_the_oracle() {
 fn the_lead_engine_agrees_with_the_oracle_on_every_mechanism() {
     check_against_oracle(
         "tests/data/engine-leads.toml",
+        EngineKind::Leads,
+        10_000,
+        3_000,
+    );
+}
+
+#[test]
+fn the_lead_engine_agrees_with_the_oracle_on_what_tells_the_truth() {
+    check_against_oracle(
+        "tests/data/engine-truth.toml",
         EngineKind::Leads,
         10_000,
         3_000,
