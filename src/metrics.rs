@@ -56,7 +56,7 @@ pub fn coverage(pipeline_value: f64, target: f64) -> Option<f64> {
 /// The glossary printed in the README and by `--help`: one line each.
 pub const DEFINITIONS: &[(&str, &str)] = &[
     (
-        "acceptance rate",
+        "lead acceptance rate",
         "SALs / MQLs of the new leads of the horizon (first entries, inside the horizon)",
     ),
     (

@@ -320,7 +320,45 @@ fn headline(h: &mut String, r: &Report) {
         &format!("{} from the open pipeline", money(f.revenue_pipeline.mean)),
         "",
     );
-    card(h, "Spend", &money(f.spend.mean), "mean per trial", "");
+    card(
+        h,
+        "Costs",
+        &money(f.spend.mean + f.sales_cost.mean),
+        &format!(
+            "marketing {} + sales team {}",
+            money(f.spend.mean),
+            money(f.sales_cost.mean)
+        ),
+        "",
+    );
+    card(
+        h,
+        "Contribution",
+        &money(f.contribution.mean),
+        "revenue − marketing − sales team",
+        "",
+    );
+    if let Some(a) = f.headline.acceptance_rate {
+        card(
+            h,
+            "Lead acceptance",
+            &pct(a),
+            "SALs per MQL of the new leads",
+            "",
+        );
+    }
+    if let Some(c) = f.headline.cac {
+        card(
+            h,
+            "CAC",
+            &money(c),
+            &format!(
+                "marketing and sales per win; marketing only {}",
+                opt_money(f.headline.cac_marketing)
+            ),
+            "",
+        );
+    }
     if let Ok(p) = &r.plan {
         card(
             h,
@@ -340,9 +378,6 @@ fn headline(h: &mut String, r: &Report) {
             &format!("budget {}", money(p.headline.budget)),
             "",
         );
-        if let Some(a) = p.headline.lead_acceptance_rate {
-            card(h, "Lead acceptance", &pct(a), "SALs per MQL, planned", "");
-        }
     }
     h.push_str("</div>\n");
     h.push_str(&format!(
@@ -637,8 +672,13 @@ fn sources_section(h: &mut String, r: &Report) {
         None,
     );
     h.push_str("<h3>3. End-to-end return</h3>\n");
+    h.push_str(
+        "<p class=\"note\">What each source's new leads of the horizon brought: inside it, and with what \
+         they go on to bring after it. Deals already open at the start are their own line.</p>\n",
+    );
     let total_revenue: f64 = f.channels.iter().map(|c| c.figures.revenue).sum();
-    let rows: Vec<Vec<String>> = f
+    let times = |x: Option<f64>| x.map_or("–".into(), |v| format!("{v:.1}×"));
+    let mut rows: Vec<Vec<String>> = f
         .channels
         .iter()
         .map(|c| {
@@ -648,17 +688,49 @@ fn sources_section(h: &mut String, r: &Report) {
                 money(x.revenue),
                 opt_pct(ratio(x.revenue, total_revenue)),
                 money(x.spend),
-                x.roi.map_or("–".into(), |v| format!("{v:.1}×")),
+                times(x.roi),
+                money(x.revenue_eventual),
+                times(x.roi_eventual),
                 opt_money(x.cac),
             ]
         })
         .collect();
+    let pl = &f.pipeline.figures;
+    if pl.deals + pl.leads > 0.0 {
+        rows.push(vec![
+            "open pipeline (at the start)".into(),
+            money(pl.revenue),
+            "–".into(),
+            "–".into(),
+            "–".into(),
+            money(pl.revenue_eventual),
+            "–".into(),
+            "–".into(),
+        ]);
+    }
     table(
         h,
-        &["source", "revenue", "share", "spend", "ROI", "CAC"],
+        &[
+            "source",
+            "revenue",
+            "share of new",
+            "spend",
+            "ROI",
+            "eventually",
+            "ROI",
+            "CAC",
+        ],
         &rows,
         None,
     );
+    h.push_str("<p class=\"note\">");
+    for (i, (term, meaning)) in crate::metrics::DEFINITIONS.iter().enumerate() {
+        if i > 0 {
+            h.push_str(" · ");
+        }
+        h.push_str(&format!("<b>{}</b>: {}", escape(term), escape(meaning)));
+    }
+    h.push_str("</p>\n");
     figure(
         h,
         r,

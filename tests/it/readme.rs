@@ -10,6 +10,7 @@ use crate::support::{revplan, root};
 
 /// Commands that simulate, and so take `--trials`.
 const SIMULATING: &[&str] = &[
+    "plan",
     "simulate",
     "compare",
     "sweep",
@@ -42,6 +43,15 @@ fn link(from: &Path, to: &Path) {
     std::os::unix::fs::symlink(from, to).unwrap();
     #[cfg(not(unix))]
     std::fs::create_dir_all(to).unwrap_or_else(|_| panic!("{from:?}"));
+}
+
+#[test]
+fn the_readme_defines_each_figure_as_the_code_does() {
+    let text = std::fs::read_to_string(root().join("README.md")).unwrap();
+    for (term, meaning) in revplan::metrics::DEFINITIONS {
+        let row = format!("| {term} | {meaning} |");
+        assert!(text.contains(&row), "README lacks: {row}");
+    }
 }
 
 #[test]
