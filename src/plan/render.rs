@@ -291,22 +291,27 @@ fn story(p: &Plan) -> String {
             .map_or(String::new(), |w| format!(", the last bought in week {w}")),
         money(h.sales_cost),
     ));
-    let expected = p.revenue;
-    let aim = if (p.aim - 1.0).abs() > 1e-9 {
-        format!(", aiming at {:.2}× the target", p.aim)
-    } else {
-        String::new()
-    };
+    let aimed = (p.aim - 1.0).abs() > 1e-9;
     out.push_str(&format!(
-        "  It is built to bring {} in expectation{aim}: the open pipeline {} and new leads {}",
-        u(expected),
+        "  It {} to bring {} in expectation: the open pipeline {} and new leads {}",
+        if aimed {
+            format!(
+                "aims at {:.2}× the target ({}) and is built",
+                p.aim,
+                u(p.aim * p.target)
+            )
+        } else {
+            "is built".to_string()
+        },
+        u(p.revenue),
         u(p.revenue_pipeline),
         u(p.revenue_new),
     ));
     if p.pipeline_gap.total > 0.005 * p.target {
         out.push_str(&format!(
-            ", short of the target by the pipeline gap of {}: what only leads from before the start could \
-             have brought\n",
+            "; the rest of the {}, the pipeline gap of {}, only leads from before the start could have \
+             brought\n",
+            if aimed { "aim" } else { "target" },
             u(p.pipeline_gap.total)
         ));
     } else {
