@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 use revplan::model::Scenario;
+use revplan::run::Trials;
 use revplan::sim::fast::FastEngine;
-use revplan::sim::{Context, Engine, EngineKind, SimOptions, simulate};
-use revplan::spec::Trials;
+use revplan::sim::{Context, Engine, EngineKind, RunConfig, simulate};
 
 fn load(file: &str) -> Scenario {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -47,7 +47,7 @@ fn peak_rss_mb() -> Option<f64> {
 
 fn million() {
     let s = load("scenarios/acme-52w.toml");
-    let opts = SimOptions {
+    let opts = RunConfig {
         trials: Trials::Fixed(1_000_000),
         seed: 1,
         max_trials: 1_000_000,
@@ -135,7 +135,7 @@ fn main() {
 
     // The board plan: sales capacity, so the lead engine.
     let board = load("scenarios/board-plan.toml");
-    let opts = SimOptions {
+    let opts = RunConfig {
         trials: Trials::Fixed(10_000),
         seed: 2027,
         max_trials: 10_000,

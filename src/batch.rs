@@ -27,9 +27,9 @@ use sha2::{Digest, Sha256};
 
 use crate::decide::{Figures, Settings, run_family};
 use crate::load::{Loaded, is_model_file, load_scenario, read_bytes};
-use crate::output::{Format, write_atomic};
+use crate::output::write_atomic;
+use crate::run::Trials;
 use crate::sim::EngineKind;
-use crate::spec::Trials;
 
 /// The version written into every result: outputs of another version are
 /// never reused.
@@ -175,10 +175,13 @@ fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, BatchError> {
 /// A path as text with `/` separators, for summaries that read the same on
 /// every machine.
 fn slashed(p: &Path) -> String {
-    p.components()
+    let parts: Vec<String> = p
+        .components()
+        .filter(|c| !matches!(c, std::path::Component::RootDir))
         .map(|c| c.as_os_str().to_string_lossy().into_owned())
-        .collect::<Vec<_>>()
-        .join("/")
+        .collect();
+    let root = if p.has_root() { "/" } else { "" };
+    format!("{root}{}", parts.join("/"))
 }
 
 /// One safe path component from any text: letters and digits of any
@@ -350,7 +353,7 @@ impl Shard {
 // ---------------------------------------------------------------------------
 // Results.
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Ok,
@@ -358,7 +361,7 @@ pub enum Status {
 }
 
 /// One row of the summary: a scenario or one of its variants.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Row {
     pub scenario: String,
     /// `base` for the scenario as written, else the variant's name.
@@ -453,7 +456,7 @@ pub struct Manifest {
 }
 
 /// The summary files: rows, and counts.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Summary {
     pub scenarios: usize,
     pub failed: usize,
@@ -473,49 +476,134 @@ impl Summary {
             rows,
         }
     }
+}
 
-    pub fn csv(&self) -> String {
-        let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
-        if self.rows.is_empty() {
-            let _ = w.write_record(["scenario", "variant", "output", "status", "error"]);
-        }
-        for r in &self.rows {
-            let _ = w.serialize(r);
-        }
-        String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+impl crate::export::Exportable for Summary {
+    const KIND: &'static str = "batch_summary";
+
+    fn primary(&self) -> &'static str {
+        "rows"
     }
 
-    pub fn json(&self) -> String {
-        serde_json::to_string_pretty(self).unwrap_or_default() + "\n"
-    }
-
-    /// A table for the terminal.
-    pub fn table(&self) -> String {
-        use crate::output::{TextTable, money, pct};
-        let mut t = TextTable::new([
-            "scenario", "variant", "status", "P(hit)", "P50", "spend", "error",
-        ]);
-        t.right = vec![false, false, false, true, true, true, false];
-        let or_dash = |x: Option<f64>, f: &dyn Fn(f64) -> String| x.map_or("–".into(), f);
+    fn view(&self) -> crate::export::View {
+        use crate::export::{Cell, Table, Unit, View, col};
+        let mut overview = Table::new(
+            "overview",
+            "",
+            vec![
+                col("scenario", "scenario", Unit::Text),
+                col("variant", "variant", Unit::Text),
+                col("status", "status", Unit::Text),
+                col("p_hit", "P(hit)", Unit::Share),
+                col("revenue_p50", "P50", Unit::Money),
+                col("spend", "spend", Unit::Money),
+                col("error", "error", Unit::Text),
+            ],
+        );
         for r in &self.rows {
             let mut error: String = r.error.lines().next().unwrap_or_default().into();
             if error.chars().count() > 70 {
                 error = error.chars().take(69).collect::<String>() + "…";
             }
-            t.row(vec![
-                r.scenario.clone(),
-                r.variant.clone(),
+            overview.row(vec![
+                r.scenario.clone().into(),
+                r.variant.clone().into(),
                 match r.status {
-                    Status::Ok => "ok".into(),
-                    Status::Failed => "FAILED".into(),
+                    Status::Ok => "ok",
+                    Status::Failed => "FAILED",
+                }
+                .into(),
+                r.p_hit.into(),
+                r.revenue_p50.into(),
+                r.spend.into(),
+                if error.is_empty() {
+                    Cell::Empty
+                } else {
+                    error.into()
                 },
-                or_dash(r.p_hit, &pct),
-                or_dash(r.revenue_p50, &money),
-                or_dash(r.spend, &money),
-                error,
             ]);
         }
-        t.render("")
+        let mut rows = Table::new(
+            "rows",
+            "",
+            vec![
+                col("scenario", "scenario", Unit::Text),
+                col("variant", "variant", Unit::Text),
+                col("output", "output", Unit::Text),
+                col("status", "status", Unit::Text),
+                col("error", "error", Unit::Text),
+                col("target", "target", Unit::Money),
+                col("revenue_mean", "mean", Unit::Money),
+                col("revenue_p10", "P10", Unit::Money),
+                col("revenue_p50", "P50", Unit::Money),
+                col("revenue_p90", "P90", Unit::Money),
+                col("p_hit", "P(hit)", Unit::Share),
+                col("p_hit_std_error", "± SE", Unit::Share),
+                col("spend", "spend", Unit::Money),
+                col("cac", "CAC", Unit::Money),
+                col("roi", "ROI", Unit::Ratio),
+                col("leads", "leads", Unit::Count),
+                col("mqls", "MQLs", Unit::Count),
+                col("opportunities", "opps", Unit::Count),
+                col("wins", "wins", Unit::Count),
+                col("plan_leads", "plan leads", Unit::Count),
+                col("plan_budget", "plan budget", Unit::Money),
+                col("pipeline_gap", "gap", Unit::Money),
+                col("trials", "trials", Unit::Number(0)),
+                col("seed", "seed", Unit::Number(0)),
+                col("engine", "engine", Unit::Text),
+            ],
+        )
+        .detail();
+        let text = |s: &Option<String>| s.clone().map_or(Cell::Empty, Cell::from);
+        for r in &self.rows {
+            rows.row(vec![
+                r.scenario.clone().into(),
+                r.variant.clone().into(),
+                r.output.clone().into(),
+                match r.status {
+                    Status::Ok => "ok",
+                    Status::Failed => "failed",
+                }
+                .into(),
+                if r.error.is_empty() {
+                    Cell::Empty
+                } else {
+                    r.error.clone().into()
+                },
+                r.target.into(),
+                r.revenue_mean.into(),
+                r.revenue_p10.into(),
+                r.revenue_p50.into(),
+                r.revenue_p90.into(),
+                r.p_hit.into(),
+                r.p_hit_std_error.into(),
+                r.spend.into(),
+                r.cac.into(),
+                r.roi.into(),
+                r.leads.into(),
+                r.mqls.into(),
+                r.opportunities.into(),
+                r.wins.into(),
+                r.plan_leads.into(),
+                r.plan_budget.into(),
+                r.pipeline_gap.into(),
+                r.trials.map(|x| x as f64).into(),
+                r.seed.map(|x| x as f64).into(),
+                text(&r.engine),
+            ]);
+        }
+        View {
+            title: format!(
+                "{} scenario(s), {} row(s), {} failed",
+                self.scenarios,
+                self.rows.len(),
+                self.failed
+            ),
+            lines: Vec::new(),
+            tables: vec![overview, rows],
+            ..View::default()
+        }
     }
 }
 
@@ -615,25 +703,26 @@ fn outputs(
     plan: Option<&crate::plan::Plan>,
     charts: bool,
 ) -> Result<Vec<(String, Vec<u8>)>, crate::Error> {
-    use crate::{plan::render as plan_render, sim::render as sim_render};
+    use crate::export::{Format, WriteOptions, write};
+    let bytes = |x: Result<Vec<u8>, crate::export::ExportError>| x.map_err(crate::Error::from);
     let mut files = vec![
         (
             "forecast.json".to_string(),
-            sim_render::render(f, Format::Json, true).into_bytes(),
+            bytes(write(f, &WriteOptions::of(Format::Json)))?,
         ),
         (
             "forecast.csv".to_string(),
-            sim_render::render(f, Format::Csv, true).into_bytes(),
+            bytes(write(f, &WriteOptions::of(Format::Csv)))?,
         ),
     ];
     if let Some(p) = plan {
         files.push((
             "plan.json".into(),
-            plan_render::render(p, Format::Json, true).into_bytes(),
+            bytes(write(p, &WriteOptions::of(Format::Json)))?,
         ));
         files.push((
             "plan.csv".into(),
-            plan_render::render(p, Format::Csv, true).into_bytes(),
+            bytes(write(p, &WriteOptions::of(Format::Csv)))?,
         ));
     }
     if charts {
@@ -837,8 +926,21 @@ fn manifest(paths: &[String], items: &[Item], opts: &Options) -> Manifest {
 }
 
 fn write_summary(out: &Path, summary: &Summary) -> Result<(), BatchError> {
-    write(&out.join("summary.csv"), summary.csv().as_bytes())?;
-    write(&out.join("summary.json"), summary.json().as_bytes())
+    use crate::export::{Format, WriteOptions};
+    for (name, format) in [
+        ("summary.csv", Format::Csv),
+        ("summary.json", Format::Json),
+        ("summary.xlsx", Format::Xlsx),
+    ] {
+        let bytes = crate::export::write(summary, &WriteOptions::of(format)).map_err(|e| {
+            BatchError::Write {
+                path: out.join(name),
+                source: std::io::Error::other(e.to_string()),
+            }
+        })?;
+        write(&out.join(name), &bytes)?;
+    }
+    Ok(())
 }
 
 fn write_manifest(out: &Path, m: &Manifest) -> Result<(), BatchError> {

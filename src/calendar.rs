@@ -19,7 +19,7 @@ pub const WEEKS_PER_YEAR: u32 = 52;
 /// Start week of each 4-4-5 month within a 52-week year, and the end.
 const MONTH_STARTS_445: [u32; 13] = [0, 4, 8, 13, 17, 21, 26, 30, 34, 39, 43, 47, 52];
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PeriodKind {
     Quarter,

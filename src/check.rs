@@ -11,12 +11,13 @@ use serde::Serialize;
 
 use crate::calendar::{Calendar, WEEKS_PER_YEAR};
 use crate::dist::{Delay, Prob};
+use crate::export::format::{count, money, pct};
+use crate::export::{Cell, Exportable, Table, Unit, View, col};
 use crate::flow::channel_conversion;
 use crate::load::{Loadable, Loaded};
 use crate::model::{AcceptanceCurve, Advance, Capacity, LeadSource, Model, Scenario};
-use crate::output::{Format, TextTable, csv_text, money, num, pct};
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct CheckReport {
     pub file: String,
     /// "scenario" or "model".
@@ -25,7 +26,7 @@ pub struct CheckReport {
     pub scenario: Option<ScenarioSummary>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct ModelSummary {
     pub name: String,
     pub file: String,
@@ -42,7 +43,7 @@ pub struct ModelSummary {
     pub warnings: Vec<String>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct StageSummary {
     pub name: String,
     pub role: Option<&'static str>,
@@ -50,7 +51,7 @@ pub struct StageSummary {
     pub exit: String,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct UncertainSummary {
     pub key: String,
     pub mean: f64,
@@ -58,7 +59,7 @@ pub struct UncertainSummary {
     pub p90: f64,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct ChannelSummary {
     pub name: String,
     pub source: LeadSource,
@@ -75,24 +76,26 @@ pub struct ChannelSummary {
     pub lag_weeks: Option<f64>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Step {
     pub from: String,
     pub to: String,
     pub rate: f64,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct ScenarioSummary {
     pub name: String,
     pub horizon_weeks: u32,
     pub start_date: Option<String>,
+    /// What the target counts: revenue, wins, mqls, …
+    pub metric: String,
     pub target: f64,
     pub target_periods: Vec<PeriodAmount>,
     pub variants: Vec<String>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct PeriodAmount {
     pub label: String,
     pub amount: f64,
@@ -133,6 +136,7 @@ fn scenario_summary(l: &Loaded) -> ScenarioSummary {
         name: s.name.clone(),
         horizon_weeks: s.weeks(),
         start_date: s.calendar.start.map(|d| d.to_string()),
+        metric: s.target.metric.name(&s.model),
         target: s.target.total,
         target_periods: periods
             .iter()
@@ -417,66 +421,184 @@ fn curve_text(c: &AcceptanceCurve, m: &Model) -> String {
 }
 
 /// Renders reports in a format.
-pub fn render(reports: &[CheckReport], format: Format) -> String {
-    match format {
-        Format::Json => {
-            let mut s = serde_json::to_string_pretty(reports).expect("serializable");
-            s.push('\n');
-            s
+/// The reports of every file checked, for the export layer.
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
+pub struct Checks {
+    pub reports: Vec<CheckReport>,
+}
+
+impl Exportable for Checks {
+    const KIND: &'static str = "check";
+
+    fn primary(&self) -> &'static str {
+        "channels"
+    }
+
+    /// One part per file for the terminal; for files, every file's stages
+    /// and channels in one table each, with the file as a column.
+    fn view(&self) -> View {
+        let mut stages = stage_table(true);
+        let mut channels = channel_table(&self.reports, true);
+        for r in &self.reports {
+            fill_stages(&mut stages, r, true);
+            fill_channels(&mut channels, r, true);
         }
-        Format::Csv => render_csv(reports),
-        Format::Table => reports
-            .iter()
-            .map(render_table)
-            .collect::<Vec<_>>()
-            .join("\n"),
+        View {
+            tables: vec![channels.detail(), stages.detail()],
+            parts: self.reports.iter().map(file_view).collect(),
+            ..View::default()
+        }
     }
 }
 
-fn render_table(r: &CheckReport) -> String {
+fn stage_table(with_file: bool) -> Table {
+    let mut columns = Vec::new();
+    if with_file {
+        columns.push(col("file", "file", Unit::Text));
+    }
+    columns.extend([
+        col("stage", "stage", Unit::Text),
+        col("role", "role", Unit::Text),
+        col("exit", "how leads leave it", Unit::Text),
+    ]);
+    Table::new("stages", "  stages:", columns)
+}
+
+fn fill_stages(t: &mut Table, r: &CheckReport, with_file: bool) {
+    for s in &r.model.stages {
+        let mut row: Vec<Cell> = Vec::new();
+        if with_file {
+            row.push(r.file.clone().into());
+        }
+        row.extend([
+            s.name.clone().into(),
+            s.role.map_or(Cell::Empty, Cell::from),
+            s.exit.clone().into(),
+        ]);
+        t.row(row);
+    }
+}
+
+/// Every step seen in any of the models (they may differ in their stages).
+fn steps(reports: &[CheckReport]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for c in reports.iter().flat_map(|r| &r.model.channels) {
+        for s in &c.steps {
+            let key = (s.from.clone(), s.to.clone());
+            if !out.contains(&key) {
+                out.push(key);
+            }
+        }
+    }
+    out
+}
+
+fn channel_table(reports: &[CheckReport], with_file: bool) -> Table {
+    let mut columns = Vec::new();
+    if with_file {
+        columns.push(col("file", "file", Unit::Text));
+    }
+    columns.extend([
+        col("channel", "channel", Unit::Text),
+        col("source", "source", Unit::Text),
+        col("leads_per_week", "leads/wk", Unit::Number(1)),
+        col("spend_per_week", "spend/wk", Unit::Money),
+    ]);
+    for (from, to) in steps(reports) {
+        columns.push(col(
+            &format!("{from}_to_{to}"),
+            &format!("{from}→{to}"),
+            Unit::Share,
+        ));
+    }
+    columns.extend([
+        col("lead_to_won", "lead→won", Unit::Share),
+        col("lag", "lag wk", Unit::Weeks),
+    ]);
+    Table::new(
+        "channels",
+        "  channels — expected conversion per step (recycling included, SLA met):",
+        columns,
+    )
+}
+
+fn fill_channels(t: &mut Table, r: &CheckReport, with_file: bool) {
+    let keys: Vec<String> = t
+        .columns
+        .iter()
+        .filter(|&c| c.key.contains("_to_") && c.key != "lead_to_won")
+        .map(|c| c.key.clone())
+        .collect();
+    for c in &r.model.channels {
+        let mut row: Vec<Cell> = Vec::new();
+        if with_file {
+            row.push(r.file.clone().into());
+        }
+        row.extend([
+            c.name.clone().into(),
+            c.source.name().into(),
+            c.leads_per_week.into(),
+            c.spend_per_week.into(),
+        ]);
+        for k in &keys {
+            let rate = c
+                .steps
+                .iter()
+                .find(|s| format!("{}_to_{}", s.from, s.to) == *k)
+                .map(|s| s.rate);
+            row.push(rate.into());
+        }
+        row.extend([c.lead_to_won.into(), c.lag_weeks.into()]);
+        t.row(row);
+    }
+}
+
+/// What one file describes, for the terminal.
+fn file_view(r: &CheckReport) -> View {
     let m = &r.model;
-    let mut out = String::new();
+    let mut v = View::default();
     match &r.scenario {
         Some(s) => {
-            out.push_str(&format!(
-                "{}: ok — scenario \"{}\" on model \"{}\" ({})\n",
+            v.title = format!(
+                "{}: ok — scenario \"{}\" on model \"{}\" ({})",
                 r.file, s.name, m.name, m.file
-            ));
+            );
             let from = s
                 .start_date
                 .as_ref()
                 .map_or(String::new(), |d| format!(" from {d}"));
+            let unit: fn(f64) -> String = if s.metric == "revenue" { money } else { count };
             let periods: Vec<String> = s
                 .target_periods
                 .iter()
-                .map(|p| format!("{} {}", p.label, money(p.amount)))
+                .map(|p| format!("{} {}", p.label, unit(p.amount)))
                 .collect();
-            out.push_str(&format!(
-                "  horizon {} weeks{from}; target {} ({})\n",
+            v.lines.push(format!(
+                "  horizon {} weeks{from}; target {}{} ({})",
                 s.horizon_weeks,
-                money(s.target),
+                unit(s.target),
+                if s.metric == "revenue" {
+                    String::new()
+                } else {
+                    format!(" {}", s.metric)
+                },
                 periods.join(", ")
             ));
             if !s.variants.is_empty() {
-                out.push_str(&format!("  variants: {}\n", s.variants.join(", ")));
+                v.lines
+                    .push(format!("  variants: {}", s.variants.join(", ")));
             }
         }
-        None => out.push_str(&format!("{}: ok — model \"{}\"\n", r.file, m.name)),
+        None => v.title = format!("{}: ok — model \"{}\"", r.file, m.name),
     }
-    out.push_str("  stages:\n");
-    let mut t = TextTable::new(["stage", "role", "how leads leave it"]);
-    t.right = vec![false; 3];
-    for s in &m.stages {
-        t.row(vec![
-            s.name.clone(),
-            s.role.unwrap_or("-").to_string(),
-            s.exit.clone(),
-        ]);
-    }
-    out.push_str(&t.render("    "));
-    out.push_str(&format!("  capacity: {}\n", m.capacity));
+    let mut stages = stage_table(false);
+    fill_stages(&mut stages, r, false);
+    v.tables.push(stages);
+    let mut channels = channel_table(std::slice::from_ref(r), false);
+    fill_channels(&mut channels, r, false);
+    channels.notes.push(format!("capacity: {}", m.capacity));
     if let Some(q) = &m.quality {
-        out.push_str(&format!("  lead quality: {q}\n"));
+        channels.notes.push(format!("lead quality: {q}"));
     }
     if !m.uncertain.is_empty() {
         let u: Vec<String> = m
@@ -492,89 +614,21 @@ fn render_table(r: &CheckReport) -> String {
                 )
             })
             .collect();
-        out.push_str(&format!("  uncertain, drawn per trial: {}\n", u.join("; ")));
+        channels
+            .notes
+            .push(format!("uncertain, drawn per trial: {}", u.join("; ")));
     }
     if m.open_deals + m.open_leads > 0 {
-        out.push_str(&format!(
-            "  open pipeline: {} deals, {}; {} leads in flight\n",
+        channels.notes.push(format!(
+            "open pipeline: {} deals, {}; {} leads in flight",
             m.open_deals,
             money(m.open_amount),
             m.open_leads
         ));
     }
-    for w in &m.warnings {
-        out.push_str(&format!("  warning: {w}\n"));
-    }
-    out.push_str("  channels — expected conversion per step (recycling included, SLA met):\n");
-    let steps = m.channels.first().map_or(Vec::new(), |c| c.steps.clone());
-    let mut headers = vec![
-        "channel".to_string(),
-        "source".into(),
-        "leads/wk".into(),
-        "spend/wk".into(),
-    ];
-    headers.extend(steps.iter().map(|s| format!("{}→{}", s.from, s.to)));
-    headers.extend(["lead→won".into(), "lag wk".into()]);
-    let mut t = TextTable::new(headers);
-    t.right[1] = false;
-    for c in &m.channels {
-        let mut row = vec![
-            c.name.clone(),
-            format!("{:?}", c.source).to_lowercase(),
-            num(c.leads_per_week, 1),
-            money(c.spend_per_week),
-        ];
-        row.extend(c.steps.iter().map(|s| pct(s.rate)));
-        row.push(format!("{:.2}%", 100.0 * c.lead_to_won));
-        row.push(c.lag_weeks.map_or("-".into(), |l| num(l, 1)));
-        t.row(row);
-    }
-    out.push_str(&t.render("    "));
-    out
-}
-
-fn render_csv(reports: &[CheckReport]) -> String {
-    // Models may differ in their stages: the header holds every step seen.
-    let mut steps: Vec<String> = Vec::new();
-    for c in reports.iter().flat_map(|r| &r.model.channels) {
-        for s in &c.steps {
-            let key = format!("{}_to_{}", s.from, s.to);
-            if !steps.contains(&key) {
-                steps.push(key);
-            }
-        }
-    }
-    let mut header: Vec<String> = [
-        "file",
-        "channel",
-        "source",
-        "leads_per_week",
-        "spend_per_week",
-    ]
-    .map(String::from)
-    .to_vec();
-    header.extend(steps.iter().cloned());
-    header.extend(["lead_to_won".into(), "lag_weeks".into()]);
-    let mut rows = Vec::new();
-    for r in reports {
-        for c in &r.model.channels {
-            let mut row = vec![
-                r.file.clone(),
-                c.name.clone(),
-                format!("{:?}", c.source).to_lowercase(),
-                num(c.leads_per_week, 4),
-                num(c.spend_per_week, 2),
-            ];
-            row.extend(steps.iter().map(|key| {
-                c.steps
-                    .iter()
-                    .find(|s| &format!("{}_to_{}", s.from, s.to) == key)
-                    .map_or(String::new(), |s| num(s.rate, 6))
-            }));
-            row.push(num(c.lead_to_won, 6));
-            row.push(c.lag_weeks.map_or(String::new(), |l| num(l, 3)));
-            rows.push(row);
-        }
-    }
-    csv_text(&header, &rows)
+    channels
+        .notes
+        .extend(m.warnings.iter().map(|w| format!("warning: {w}")));
+    v.tables.push(channels);
+    v
 }

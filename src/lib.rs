@@ -17,9 +17,11 @@ pub mod calendar;
 pub mod chain;
 pub mod chart;
 pub mod check;
+pub mod cli;
 pub mod decide;
 pub mod diag;
 pub mod dist;
+pub mod export;
 pub mod flow;
 pub mod load;
 pub mod metrics;
@@ -29,6 +31,8 @@ pub mod pipeline;
 pub mod plan;
 pub mod read;
 pub mod report;
+pub mod run;
+pub mod schema;
 pub mod sim;
 pub mod spec;
 pub mod timeline;
@@ -69,6 +73,9 @@ pub enum Error {
     /// A batch could not run, or shards could not be merged.
     #[error(transparent)]
     Batch(#[from] batch::BatchError),
+    /// An output could not be made in the format asked.
+    #[error(transparent)]
+    Export(#[from] export::ExportError),
     /// An output could not be written.
     #[error("cannot write {}: {source}", path.display())]
     Write {
@@ -84,7 +91,47 @@ impl Error {
         match self {
             Error::Input(_) | Error::NoVariant { .. } | Error::Sim(_) | Error::Usage(_) => 2,
             Error::Plan(_) | Error::Write { .. } | Error::Threads(_) | Error::Chart(_) => 1,
+            Error::Export(e) => match e {
+                export::ExportError::NoTable { .. } => 2,
+                export::ExportError::Xlsx(_) => 1,
+            },
             Error::Batch(e) => e.exit_code(),
+        }
+    }
+}
+
+impl From<decide::ask::AskError> for Error {
+    fn from(e: decide::ask::AskError) -> Self {
+        match e {
+            decide::ask::AskError::Plan(e) => Error::Plan(e),
+            decide::ask::AskError::Sim(e) => Error::Sim(e),
+        }
+    }
+}
+
+impl From<decide::goal::GoalError> for Error {
+    fn from(e: decide::goal::GoalError) -> Self {
+        match e {
+            decide::goal::GoalError::Sim(e) => Error::Sim(e),
+            decide::goal::GoalError::Lever(m) => Error::Usage(m),
+        }
+    }
+}
+
+impl From<decide::optimize::OptimizeError> for Error {
+    fn from(e: decide::optimize::OptimizeError) -> Self {
+        match e {
+            decide::optimize::OptimizeError::Sim(e) => Error::Sim(e),
+            decide::optimize::OptimizeError::Setup(m) => Error::Usage(m),
+        }
+    }
+}
+
+impl From<report::ReportError> for Error {
+    fn from(e: report::ReportError) -> Self {
+        match e {
+            report::ReportError::Sim(e) => Error::Sim(e),
+            report::ReportError::Chart(e) => Error::Chart(e),
         }
     }
 }

@@ -412,11 +412,20 @@ pub enum Capacity {
     Team(SalesTeam),
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LeadSource {
     Marketing,
     Sales,
+}
+
+impl LeadSource {
+    pub fn name(self) -> &'static str {
+        match self {
+            LeadSource::Marketing => "marketing",
+            LeadSource::Sales => "sales",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -617,7 +626,7 @@ pub struct OpenDeal {
 }
 
 /// A CRM forecast category.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Category {
     Commit,
@@ -780,21 +789,14 @@ pub struct Mix {
 }
 
 #[derive(Clone, Debug, PartialEq)]
-pub struct RunSettings {
-    pub trials: Trials,
-    pub seed: u64,
-}
-
-pub const DEFAULT_SEED: u64 = 1;
-
-#[derive(Clone, Debug, PartialEq)]
 pub struct Scenario {
     pub name: String,
     pub description: Option<String>,
     pub model: Model,
     pub calendar: Calendar,
     pub target: Target,
-    pub run: RunSettings,
+    /// Trials and seed from the file (`[run]`).
+    pub run: crate::run::RunConfig,
     pub mix: Mix,
 }
 
@@ -1915,7 +1917,7 @@ fn stale_rule(
     let warning = format!(
         "{count} open deal(s) worth {} are older than {oldest_limit} weeks{}: stale, {what} \
          (set pipeline.stale = \"lost\", \"cap\" or \"keep\", and pipeline.stale_after_weeks)",
-        crate::output::money(value),
+        crate::export::format::money(value),
         if given.is_none() {
             ", the sales cycle's 99th percentile"
         } else {
@@ -2010,9 +2012,10 @@ pub fn build_scenario(
                 model,
                 calendar,
                 target,
-                run: RunSettings {
+                run: crate::run::RunConfig {
                     trials: run.and_then(|r| r.trials).unwrap_or(Trials::Auto),
-                    seed: run.and_then(|r| r.seed).unwrap_or(DEFAULT_SEED),
+                    seed: run.and_then(|r| r.seed).unwrap_or(crate::run::DEFAULT_SEED),
+                    ..crate::run::RunConfig::default()
                 },
                 mix,
             })

@@ -13,10 +13,11 @@ use crate::chart::{self, Chart, ChartError};
 use crate::decide::compare::{Candidate, Comparison, compare};
 use crate::decide::sensitivity::{Sensitivity, Swings, sensitivity};
 use crate::decide::{Settings, Z95};
+use crate::export::format::{count, money, pct};
+use crate::export::{Exportable, Table};
 use crate::load::Loaded;
-use crate::output::{count, money, pct};
 use crate::plan::Plan;
-use crate::sim::{ChannelFigures, Forecast, PeriodStat, SimError, SimOptions, simulate};
+use crate::sim::{Forecast, RunConfig, SimError, simulate};
 
 /// What the report includes beyond the base forecast and plan.
 #[derive(Clone, Copy, Debug)]
@@ -95,7 +96,7 @@ pub fn build(
         Some(c) => c.base_forecast.clone(),
         None => simulate(
             s,
-            &SimOptions {
+            &RunConfig {
                 trials: settings.trials,
                 seed: settings.seed,
                 max_trials: settings.max_trials,
@@ -156,20 +157,7 @@ pub fn files(r: &Report) -> Vec<(String, Vec<u8>)> {
 }
 
 /// Text made safe for HTML, in element content and in quoted attributes.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use crate::export::html::escape;
 
 const STYLE: &str = r#"
 :root { --ink: #282830; --muted: #6e6e78; --rule: #e1e1e6; --accent: #1f77b4; --good: #2c9646; --bad: #c81e2d; --card: #f6f7f9; }
@@ -401,33 +389,9 @@ fn figure(h: &mut String, r: &Report, name: &str, caption: &str) {
     }
 }
 
-/// A table: header cells and rows of cells (already escaped), with an
-/// optional total row.
-fn table(h: &mut String, head: &[&str], rows: &[Vec<String>], total: Option<Vec<String>>) {
-    h.push_str("<div class=\"scroll\"><table>\n<thead><tr>");
-    for c in head {
-        h.push_str(&format!("<th>{}</th>", escape(c)));
-    }
-    h.push_str("</tr></thead>\n<tbody>\n");
-    for r in rows {
-        h.push_str("<tr>");
-        for (i, c) in r.iter().enumerate() {
-            if i == 0 {
-                h.push_str(&format!("<td class=\"name\">{c}</td>"));
-            } else {
-                h.push_str(&format!("<td>{c}</td>"));
-            }
-        }
-        h.push_str("</tr>\n");
-    }
-    if let Some(t) = total {
-        h.push_str("<tr class=\"total\">");
-        for c in t {
-            h.push_str(&format!("<td>{c}</td>"));
-        }
-        h.push_str("</tr>\n");
-    }
-    h.push_str("</tbody>\n</table></div>\n");
+/// A table of a view, as HTML; `total` marks its last row.
+fn table(h: &mut String, t: &Table, total: bool) {
+    h.push_str(&crate::export::html::table(t, total));
 }
 
 fn plan_section(h: &mut String, r: &Report) {
@@ -457,53 +421,30 @@ fn plan_section(h: &mut String, r: &Report) {
             " A lead arriving after week {w} cannot close inside the horizon."
         ))
     ));
-    let head = [
-        "period",
-        "target",
-        "open pipeline",
-        "new leads",
-        "gap",
-        "leads",
-        "MQLs",
-        "SALs",
-        "SQLs",
-        "opportunities",
-        "wins",
-        "spend",
-    ];
-    let row = |label: &str, q: &crate::plan::PeriodRow| -> Vec<String> {
-        vec![
-            escape(label),
-            money(q.target),
-            money(q.revenue_pipeline),
-            money(q.revenue_new),
-            money(q.gap),
-            count(q.volumes.leads),
-            count(q.volumes.mqls),
-            count(q.volumes.sals),
-            count(q.volumes.sqls),
-            count(q.volumes.opportunities),
-            count(q.volumes.wins),
-            money(q.volumes.spend),
-        ]
-    };
-    let rows: Vec<Vec<String>> = p.quarters.iter().map(|q| row(&q.label, q)).collect();
-    let t = &p.totals;
-    let total = vec![
-        "total".to_string(),
-        money(p.target),
-        money(p.revenue_pipeline),
-        money(p.revenue_new),
-        money(p.pipeline_gap.total),
-        count(t.leads),
-        count(t.mqls),
-        count(t.sals),
-        count(t.sqls),
-        count(t.opportunities),
-        count(t.wins),
-        money(t.spend),
-    ];
-    table(h, &head, &rows, Some(total));
+    let view = p.view();
+    if let Some(q) = view.table("quarters") {
+        table(
+            h,
+            &q.select(
+                "quarters",
+                &[
+                    "period",
+                    "target",
+                    "pipeline",
+                    "new_leads",
+                    "gap",
+                    "leads",
+                    "mqls",
+                    "sals",
+                    "sqls",
+                    "opportunities",
+                    "wins",
+                    "spend",
+                ],
+            ),
+            true,
+        );
+    }
     figure(
         h,
         r,
@@ -517,35 +458,6 @@ fn plan_section(h: &mut String, r: &Report) {
         "The plan's totals at each stage of the revenue cycle.",
     );
     h.push_str("</section>\n");
-}
-
-fn periods_table(h: &mut String, periods: &[PeriodStat]) {
-    let head = [
-        "period",
-        "target",
-        "mean",
-        "P10",
-        "P50",
-        "P90",
-        "P(hit)",
-        "from the pipeline",
-    ];
-    let rows: Vec<Vec<String>> = periods
-        .iter()
-        .map(|p| {
-            vec![
-                escape(&p.label),
-                money(p.target),
-                money(p.mean),
-                money(p.p10),
-                money(p.p50),
-                money(p.p90),
-                pct(p.p_hit),
-                money(p.pipeline_mean),
-            ]
-        })
-        .collect();
-    table(h, &head, &rows, None);
 }
 
 fn forecast_section(h: &mut String, r: &Report) {
@@ -566,7 +478,9 @@ fn forecast_section(h: &mut String, r: &Report) {
         "fan",
         "Cumulative revenue: the shaded bands hold 8 in 10 and half of the outcomes; the grey area is the open pipeline's part.",
     );
-    periods_table(h, &f.periods);
+    if let Some(t) = f.view().table("periods") {
+        table(h, t, false);
+    }
     figure(
         h,
         r,
@@ -586,14 +500,6 @@ fn opt_money(x: Option<f64>) -> String {
     x.map_or("–".into(), money)
 }
 
-fn opt_pct(x: Option<f64>) -> String {
-    x.map_or("–".into(), pct)
-}
-
-fn ratio(a: f64, b: f64) -> Option<f64> {
-    (b > 0.0).then(|| a / b)
-}
-
 fn sources_section(h: &mut String, r: &Report) {
     let f = &r.forecast;
     h.push_str("<section>\n<h2>By lead source</h2>\n");
@@ -606,123 +512,51 @@ fn sources_section(h: &mut String, r: &Report) {
         "channel-roi",
         "Spend against the revenue each source's new leads bring inside the horizon.",
     );
-    let name = |c: &crate::sim::ChannelStat| escape(&c.name);
+    let view = f.view();
+    let Some(sources) = view.table("sources") else {
+        return;
+    };
     h.push_str("<h3>1. Lead production</h3>\n");
-    let rows: Vec<Vec<String>> = f
-        .channels
-        .iter()
-        .map(|c| {
-            let x = &c.figures;
-            vec![
-                name(c),
-                format!("{:?}", c.source).to_lowercase(),
-                count(x.leads),
-                money(x.spend),
-                opt_money(x.cost_per_lead),
-                count(x.mqls),
-                opt_pct(ratio(x.mqls, x.leads)),
-            ]
-        })
-        .collect();
-    table(
-        h,
-        &[
-            "source",
-            "kind",
-            "leads",
-            "spend",
-            "per lead",
-            "MQLs handed over",
-            "MQL rate",
-        ],
-        &rows,
-        None,
-    );
+    let keys = [
+        "source",
+        "sourced_by",
+        "leads",
+        "spend",
+        "cost_per_lead",
+        "mqls",
+        "mql_rate",
+    ];
+    table(h, &sources.select("production", &keys), false);
     h.push_str("<h3>2. Sales performance against those leads</h3>\n");
-    let rows: Vec<Vec<String>> = f
-        .channels
-        .iter()
-        .map(|c| {
-            let x = &c.figures;
-            vec![
-                name(c),
-                opt_pct(x.acceptance_rate),
-                count(x.sqls),
-                count(x.opportunities),
-                count(x.wins),
-                count(x.lost),
-                count(x.recycled),
-                count(x.dropped),
-            ]
-        })
-        .collect();
-    table(
-        h,
-        &[
-            "source",
-            "accepted",
-            "SQLs",
-            "opportunities",
-            "won",
-            "lost",
-            "recycled",
-            "dropped",
-        ],
-        &rows,
-        None,
-    );
+    let keys = [
+        "source",
+        "acceptance_rate",
+        "sqls",
+        "opportunities",
+        "wins",
+        "lost",
+        "recycled",
+        "dropped",
+    ];
+    table(h, &sources.select("performance", &keys), false);
     h.push_str("<h3>3. End-to-end return</h3>\n");
     h.push_str(
         "<p class=\"note\">What each source's new leads of the horizon brought: inside it, and with what \
-         they go on to bring after it. Deals already open at the start are their own line.</p>\n",
+         they go on to bring after it. Deals already open at the start are their own line, below.</p>\n",
     );
-    let total_revenue: f64 = f.channels.iter().map(|c| c.figures.revenue).sum();
-    let times = |x: Option<f64>| x.map_or("–".into(), |v| format!("{v:.1}×"));
-    let mut rows: Vec<Vec<String>> = f
-        .channels
-        .iter()
-        .map(|c| {
-            let x = &c.figures;
-            vec![
-                name(c),
-                money(x.revenue),
-                opt_pct(ratio(x.revenue, total_revenue)),
-                money(x.spend),
-                times(x.roi),
-                money(x.revenue_eventual),
-                times(x.roi_eventual),
-                opt_money(x.cac),
-            ]
-        })
-        .collect();
-    let pl = &f.pipeline.figures;
-    if pl.deals + pl.leads > 0.0 {
-        rows.push(vec![
-            "open pipeline (at the start)".into(),
-            money(pl.revenue),
-            "–".into(),
-            "–".into(),
-            "–".into(),
-            money(pl.revenue_eventual),
-            "–".into(),
-            "–".into(),
-        ]);
+    let keys = [
+        "source",
+        "revenue",
+        "spend",
+        "roi",
+        "revenue_eventual",
+        "roi_eventual",
+        "cac",
+    ];
+    table(h, &sources.select("return", &keys), false);
+    if let Some(t) = view.table("pipeline") {
+        table(h, t, true);
     }
-    table(
-        h,
-        &[
-            "source",
-            "revenue",
-            "share of new",
-            "spend",
-            "ROI",
-            "eventually",
-            "ROI",
-            "CAC",
-        ],
-        &rows,
-        None,
-    );
     h.push_str("<p class=\"note\">");
     for (i, (term, meaning)) in crate::metrics::DEFINITIONS.iter().enumerate() {
         if i > 0 {
@@ -756,91 +590,16 @@ fn variants_section(h: &mut String, r: &Report) {
         "variants",
         "Revenue over the horizon for each variant: P10–P90 bars, P25–P75 boxes, P50 ticks and mean dots.",
     );
-    let rows: Vec<Vec<String>> = c
-        .variants
-        .iter()
-        .enumerate()
-        .map(|(i, v)| {
-            let f = &v.figures;
-            let d = &v.delta_vs_base;
-            let p = &v.p_hit_delta;
-            let (dp, dm) = if i == 0 {
-                ("–".to_string(), "–".to_string())
-            } else {
-                let class = if p.ci_low > 0.0 {
-                    "good"
-                } else if p.ci_high < 0.0 {
-                    "bad"
-                } else {
-                    ""
-                };
-                (
-                    format!(
-                        "<span class=\"{class}\">{:+.1} pts</span><span class=\"sub\">{:+.1} … {:+.1}</span>",
-                        100.0 * p.mean,
-                        100.0 * p.ci_low,
-                        100.0 * p.ci_high
-                    ),
-                    format!(
-                        "{}<span class=\"sub\">{} … {}</span>",
-                        signed(d.mean),
-                        signed(d.ci_low),
-                        signed(d.ci_high)
-                    ),
-                )
-            };
-            let name = match &v.description {
-                Some(desc) => format!(
-                    "{}<span class=\"sub\">{}</span>",
-                    escape(&v.name),
-                    escape(desc)
-                ),
-                None => escape(&v.name),
-            };
-            vec![
-                name,
-                pct(f.p_hit_target),
-                dp,
-                money(f.revenue.mean),
-                dm,
-                money(f.revenue.p50),
-                money(f.spend.mean),
-                opt_money(f.cac),
-                count(f.stages.mqls),
-                opt_pct(f.acceptance_rate),
-                count(f.stages.opportunities),
-                count(f.stages.wins),
-            ]
-        })
-        .collect();
-    table(
-        h,
-        &[
-            "variant",
-            "P(hit)",
-            "Δ P(hit)",
-            "mean",
-            "Δ mean",
-            "P50",
-            "spend",
-            "CAC",
-            "MQLs",
-            "accepted",
-            "opportunities",
-            "wins",
-        ],
-        &rows,
-        None,
-    );
-    h.push_str("</section>\n");
-}
-
-fn signed(x: f64) -> String {
-    if x >= 0.5 {
-        format!("+{}", money(x))
-    } else {
-        money(x)
+    let view = c.view();
+    for name in ["revenue", "costs"] {
+        if let Some(t) = view.table(name) {
+            table(h, t, false);
+        }
     }
+    for l in &view.footer {
+        h.push_str(&format!("<p class=\"note\">{}</p>\n", escape(l.trim())));
+    }
+    h.push_str("</section>\n");
 }
 
 fn sensitivity_section(h: &mut String, r: &Report) {
@@ -857,39 +616,9 @@ fn sensitivity_section(h: &mut String, r: &Report) {
         s.trials
     ));
     figure(h, r, "tornado", "Largest swing of revenue P50 on top.");
-    let rows: Vec<Vec<String>> = s
-        .inputs
-        .iter()
-        .map(|i| {
-            vec![
-                escape(&i.input),
-                escape(i.kind),
-                escape(&i.low.value),
-                escape(&i.high.value),
-                money(i.low.p50),
-                money(i.high.p50),
-                money(i.swing_p50),
-                pct(i.low.p_hit),
-                pct(i.high.p_hit),
-            ]
-        })
-        .collect();
-    table(
-        h,
-        &[
-            "input",
-            "kind",
-            "low",
-            "high",
-            "P50 low",
-            "P50 high",
-            "swing",
-            "P(hit) low",
-            "P(hit) high",
-        ],
-        &rows,
-        None,
-    );
+    if let Some(t) = s.view().table("inputs") {
+        table(h, t, false);
+    }
     if !s.skipped.is_empty() {
         h.push_str("<p class=\"note\">Not swung: ");
         let items: Vec<String> = s.skipped.iter().map(|x| escape(x)).collect();
@@ -902,44 +631,40 @@ fn sensitivity_section(h: &mut String, r: &Report) {
 fn appendix(h: &mut String, r: &Report) {
     let f = &r.forecast;
     h.push_str("<section>\n<h2>Appendix: monthly reports by lead source</h2>\n");
-    h.push_str("<p class=\"note\">Mean per simulated year.</p>\n");
+    h.push_str(
+        "<p class=\"note\">Mean per simulated year, by arrival month: the leads of each month and what they \
+         did.</p>\n",
+    );
+    let view = f.view();
+    let Some(monthly) = view.table("sources_monthly") else {
+        return;
+    };
+    let keys = [
+        "month",
+        "leads",
+        "spend",
+        "cost_per_lead",
+        "mqls",
+        "acceptance_rate",
+        "sqls",
+        "opportunities",
+        "wins",
+        "lost",
+        "revenue",
+        "revenue_eventual",
+        "roi_eventual",
+    ];
     for c in &f.channels {
         h.push_str(&format!("<h3>{}</h3>\n", escape(&c.name)));
-        let rows: Vec<Vec<String>> = c
-            .months
-            .iter()
-            .map(|m| month_row(&m.label, &m.figures))
-            .collect();
         table(
             h,
-            &[
-                "month", "leads", "spend", "per lead", "MQLs", "accepted", "SQLs", "opps", "won",
-                "lost", "recycled", "dropped", "revenue", "ROI",
-            ],
-            &rows,
-            Some(month_row("total", &c.figures)),
+            &monthly
+                .rows_where("source", &c.name)
+                .select("monthly", &keys),
+            false,
         );
     }
     h.push_str("</section>\n");
-}
-
-fn month_row(label: &str, x: &ChannelFigures) -> Vec<String> {
-    vec![
-        escape(label),
-        count(x.leads),
-        money(x.spend),
-        opt_money(x.cost_per_lead),
-        count(x.mqls),
-        opt_pct(x.acceptance_rate),
-        count(x.sqls),
-        count(x.opportunities),
-        count(x.wins),
-        count(x.lost),
-        count(x.recycled),
-        count(x.dropped),
-        money(x.revenue),
-        x.roi.map_or("–".into(), |v| format!("{v:.1}×")),
-    ]
 }
 
 #[cfg(test)]

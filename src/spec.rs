@@ -1750,13 +1750,7 @@ impl Read for Month {
     }
 }
 
-/// How many trials to run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Trials {
-    /// Until the standard errors are small enough.
-    Auto,
-    Fixed(u64),
-}
+pub use crate::run::Trials;
 
 impl Read for Trials {
     fn schema(_: &mut SchemaGen) -> Json {

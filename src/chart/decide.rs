@@ -13,7 +13,7 @@ use super::{
 use crate::decide::compare::Comparison;
 use crate::decide::sensitivity::Sensitivity;
 use crate::decide::sweep::Sweep;
-use crate::output::{money, pct, thousands};
+use crate::export::format::{money, pct, thousands};
 
 /// Rows of names down the left of a chart whose y runs −0.5..n−0.5, the
 /// first name on top.

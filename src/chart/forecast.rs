@@ -11,7 +11,7 @@ use super::{
     TARGET, WIDTH, bold, colour, count_tick, font, heading, label, legend, mesh, money_tick, muted,
     pct_tick, render, stroke, swatch, top,
 };
-use crate::output::{count, money, pct, thousands};
+use crate::export::format::{count, money, pct, thousands};
 use crate::sim::Forecast;
 
 /// Every forecast chart; the waterfall of each channel too when asked.

@@ -11,7 +11,7 @@ use super::{
     Chart, ChartError, Drawn, Figure, PIPELINE, TARGET, WIDTH, colour, count_tick, font, heading,
     legend, mesh, money_tick, panel, render, top,
 };
-use crate::output::{count, money};
+use crate::export::format::{count, money};
 use crate::plan::Plan;
 
 /// Every plan chart.

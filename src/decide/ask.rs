@@ -12,8 +12,8 @@
 
 use crate::model::{Scenario, Volume};
 use crate::plan::{Plan, PlanError, PlanOptions, PlanSimulated, Sizing, plan};
-use crate::sim::{EngineKind, SimError, SimOptions, common_engine, run};
-use crate::spec::Trials;
+use crate::run::Trials;
+use crate::sim::{EngineKind, RunConfig, SimError, common_engine, run};
 
 use super::Settings;
 
@@ -77,7 +77,7 @@ pub fn ask(
         EngineKind::Auto => EngineKind::Leads,
         e => e,
     };
-    let sim = SimOptions {
+    let sim = RunConfig {
         trials: Trials::Fixed(trials),
         seed: settings.seed,
         max_trials: trials,

@@ -3,9 +3,10 @@
 
 use serde::Serialize;
 
-use super::{Delta, Figures, Settings, columns_csv, paired, paired_hits, run_family};
+use super::{Delta, Figures, Settings, paired, paired_hits, run_family};
+use crate::export::format::{count, money};
+use crate::export::{Cell, Exportable, Table, Unit, View, col};
 use crate::model::Scenario;
-use crate::output::{Format, TextTable, money, num, pct};
 use crate::sim::SimError;
 
 /// An alternative to compare with the base.
@@ -16,7 +17,7 @@ pub struct Candidate {
     pub scenario: Scenario,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct VariantRow {
     pub name: String,
     pub description: Option<String>,
@@ -31,7 +32,7 @@ pub struct VariantRow {
     pub contribution_delta: Delta,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Comparison {
     pub scenario: String,
     pub engine: &'static str,
@@ -43,6 +44,44 @@ pub struct Comparison {
     /// The base's whole forecast (for reports; not printed).
     #[serde(skip)]
     pub base_forecast: crate::sim::Forecast,
+}
+
+/// The variants to compare: the file's (all, or those named in `only`),
+/// then the ad-hoc ones, each a name and the overrides that define it on
+/// top of the base's.
+pub fn candidates(
+    file: &std::path::Path,
+    base_sets: &[String],
+    only: &[String],
+    adhoc: &[(String, Vec<String>)],
+) -> Result<(crate::load::Loaded, Vec<Candidate>), crate::Error> {
+    let loaded = crate::load::load_scenario(file, base_sets)?;
+    let chosen: Vec<&crate::load::Variant> = if only.is_empty() {
+        loaded.all_variants()?.iter().collect()
+    } else {
+        only.iter()
+            .map(|name| loaded.variant(name))
+            .collect::<Result<_, _>>()?
+    };
+    let mut out: Vec<Candidate> = chosen
+        .into_iter()
+        .map(|v| Candidate {
+            name: v.name.clone(),
+            description: v.description.clone(),
+            scenario: v.scenario.clone(),
+        })
+        .collect();
+    for (name, sets) in adhoc {
+        let mut own = base_sets.to_vec();
+        own.extend(sets.iter().cloned());
+        let adhoc = crate::load::load_scenario(file, &own)?;
+        out.push(Candidate {
+            name: name.clone(),
+            description: Some("ad-hoc, from the command line".into()),
+            scenario: adhoc.base,
+        });
+    }
+    Ok((loaded, out))
 }
 
 /// Simulates the base and every candidate on the same random numbers.
@@ -86,177 +125,156 @@ pub fn compare(
     })
 }
 
-fn signed_money(x: f64) -> String {
-    if x >= 0.5 {
-        format!("+{}", money(x))
-    } else {
-        money(x)
-    }
-}
+impl Exportable for Comparison {
+    const KIND: &'static str = "compare";
 
-fn points(x: f64) -> String {
-    format!("{:+.1} pts", 100.0 * x)
-}
+    fn primary(&self) -> &'static str {
+        "all"
+    }
 
-pub fn render(c: &Comparison, format: Format) -> String {
-    match format {
-        Format::Json => {
-            let mut s = serde_json::to_string_pretty(c).expect("serializable");
-            s.push('\n');
-            s
-        }
-        Format::Csv => csv(c),
-        Format::Table => table(c),
-    }
-}
-
-fn table(c: &Comparison) -> String {
-    let mut out = format!(
-        "Compare \"{}\": {} trials each (seed {}, {} engine), every variant on the same random numbers\n\
-         Target {}. Differences are variant − base, trial by trial, with 95% intervals; better/same/worse: \
-         share of trials in which the variant's revenue is higher, equal, lower.\n\n",
-        c.scenario,
-        c.trials,
-        c.seed,
-        c.engine,
-        money(c.target)
-    );
-    let mut t = TextTable::new([
-        "variant",
-        "P(hit)",
-        "Δ P(hit)",
-        "mean",
-        "Δ mean",
-        "95% CI",
-        "better/same/worse",
-        "P10",
-        "P50",
-        "P90",
-    ]);
-    for v in &c.variants {
-        let f = &v.figures;
-        let base = v.name == "base";
-        t.row(vec![
-            v.name.clone(),
-            pct(f.p_hit_target),
-            if base {
-                "-".into()
-            } else {
-                points(v.p_hit_delta.mean)
-            },
-            money(f.revenue.mean),
-            if base {
-                "-".into()
-            } else {
-                signed_money(v.delta_vs_base.mean)
-            },
-            if base {
-                "-".into()
-            } else {
-                format!(
-                    "{} … {}",
-                    signed_money(v.delta_vs_base.ci_low),
-                    signed_money(v.delta_vs_base.ci_high)
-                )
-            },
-            if base {
-                "-".into()
-            } else {
-                let d = &v.delta_vs_base;
-                format!(
-                    "{:.0}/{:.0}/{:.0}%",
-                    100.0 * d.p_better,
-                    100.0 * d.p_tie,
-                    100.0 * d.p_worse
-                )
-            },
-            money(f.revenue.p10),
-            money(f.revenue.p50),
-            money(f.revenue.p90),
-        ]);
-    }
-    out.push_str(&t.render("  "));
-    out.push('\n');
-    let mut t = TextTable::new([
-        "variant",
-        "spend",
-        "sales cost",
-        "contribution",
-        "Δ contribution",
-        "CAC",
-        "ROI",
-        "leads",
-        "MQLs",
-        "accepted",
-        "opps",
-        "wins",
-    ]);
-    for v in &c.variants {
-        let f = &v.figures;
-        t.row(vec![
-            v.name.clone(),
-            money(f.spend.mean),
-            money(f.sales_cost.mean),
-            money(f.contribution.mean),
-            if v.name == "base" {
-                "-".into()
-            } else {
-                signed_money(v.contribution_delta.mean)
-            },
-            f.cac.map_or("-".into(), money),
-            f.roi.map_or("-".into(), |r| format!("{r:.1}×")),
-            num(f.stages.leads, 0),
-            num(f.stages.mqls, 0),
-            f.acceptance_rate.map_or("-".into(), pct),
-            num(f.stages.opportunities, 0),
-            num(f.stages.wins, 1),
-        ]);
-    }
-    out.push_str(&t.render("  "));
-    for v in c
-        .variants
-        .iter()
-        .filter(|v| v.description.is_some() && v.name != "base")
-    {
-        out.push_str(&format!(
-            "\n  {}: {}",
-            v.name,
-            v.description.as_deref().unwrap_or_default()
+    fn view(&self) -> View {
+        let c = self;
+        let mut v = View {
+            title: format!(
+                "Compare \"{}\": {} trials each (seed {}, {} engine), every variant on the same random numbers",
+                c.scenario,
+                count(c.trials as f64),
+                c.seed,
+                c.engine
+            ),
+            ..View::default()
+        };
+        v.lines.push(format!(
+            "Target {}. Differences are variant − base, trial by trial, with 95% intervals; better/same/worse: \
+             the share of trials in which the variant's revenue is higher, equal, lower.",
+            money(c.target)
         ));
-    }
-    if c.variants.len() > 1 {
-        out.push('\n');
-    }
-    out
-}
-
-fn csv(c: &Comparison) -> String {
-    columns_csv(
-        c.variants
+        let mut revenue = Table::new(
+            "revenue",
+            "",
+            vec![
+                col("variant", "variant", Unit::Text),
+                col("p_hit", "P(hit)", Unit::Share),
+                col("p_hit_delta", "Δ P(hit)", Unit::Share).signed(),
+                col("revenue_mean", "mean", Unit::Money),
+                col("revenue_delta", "Δ mean", Unit::Money).signed(),
+                col("revenue_delta_ci_low", "95% low", Unit::Money).signed(),
+                col("revenue_delta_ci_high", "95% high", Unit::Money).signed(),
+                col("p_better", "better", Unit::Share),
+                col("p_tie", "same", Unit::Share),
+                col("p_worse", "worse", Unit::Share),
+                col("revenue_p10", "P10", Unit::Money),
+                col("revenue_p50", "P50", Unit::Money),
+                col("revenue_p90", "P90", Unit::Money),
+            ],
+        );
+        let mut costs = Table::new(
+            "costs",
+            "",
+            vec![
+                col("variant", "variant", Unit::Text),
+                col("spend", "spend", Unit::Money),
+                col("sales_cost", "sales cost", Unit::Money),
+                col("contribution", "contribution", Unit::Money),
+                col("contribution_delta", "Δ contribution", Unit::Money).signed(),
+                col("cac", "CAC", Unit::Money),
+                col("roi", "ROI", Unit::Ratio),
+                col("leads", "leads", Unit::Count),
+                col("mqls", "MQLs", Unit::Count),
+                col("acceptance_rate", "accepted", Unit::Share),
+                col("opportunities", "opps", Unit::Count),
+                col("wins", "wins", Unit::Count),
+            ],
+        );
+        let mut columns = vec![col("variant", "variant", Unit::Text)];
+        columns.extend(Figures::columns());
+        columns.extend([
+            col("p_hit_delta", "Δ P(hit)", Unit::Share).signed(),
+            col("p_hit_delta_ci_low", "Δ P(hit) 95% low", Unit::Share).signed(),
+            col("p_hit_delta_ci_high", "Δ P(hit) 95% high", Unit::Share).signed(),
+            col("revenue_delta", "Δ mean", Unit::Money).signed(),
+            col("revenue_delta_std_error", "Δ mean ± SE", Unit::Money),
+            col("revenue_delta_ci_low", "95% low", Unit::Money).signed(),
+            col("revenue_delta_ci_high", "95% high", Unit::Money).signed(),
+            col("p_better", "better", Unit::Share),
+            col("p_tie", "same", Unit::Share),
+            col("p_worse", "worse", Unit::Share),
+            col("contribution_delta", "Δ contribution", Unit::Money).signed(),
+            col(
+                "contribution_delta_std_error",
+                "Δ contribution ± SE",
+                Unit::Money,
+            ),
+            col("description", "description", Unit::Text),
+        ]);
+        let mut all = Table::new("all", "", columns).detail();
+        for r in &c.variants {
+            let f = &r.figures;
+            let (d, h, k) = (&r.delta_vs_base, &r.p_hit_delta, &r.contribution_delta);
+            let base = r.name == "base";
+            let delta = |x: f64| if base { Cell::Empty } else { x.into() };
+            revenue.row(vec![
+                r.name.clone().into(),
+                f.p_hit_target.into(),
+                delta(h.mean),
+                f.revenue.mean.into(),
+                delta(d.mean),
+                delta(d.ci_low),
+                delta(d.ci_high),
+                delta(d.p_better),
+                delta(d.p_tie),
+                delta(d.p_worse),
+                f.revenue.p10.into(),
+                f.revenue.p50.into(),
+                f.revenue.p90.into(),
+            ]);
+            costs.row(vec![
+                r.name.clone().into(),
+                f.spend.mean.into(),
+                f.sales_cost.mean.into(),
+                f.contribution.mean.into(),
+                delta(k.mean),
+                f.cac.into(),
+                f.roi.into(),
+                f.stages.leads.into(),
+                f.stages.mqls.into(),
+                f.acceptance_rate.into(),
+                f.stages.opportunities.into(),
+                f.stages.wins.into(),
+            ]);
+            let mut row: Vec<Cell> = vec![r.name.clone().into()];
+            row.extend(f.cells());
+            row.extend([
+                h.mean.into(),
+                h.ci_low.into(),
+                h.ci_high.into(),
+                d.mean.into(),
+                d.std_error.into(),
+                d.ci_low.into(),
+                d.ci_high.into(),
+                d.p_better.into(),
+                d.p_tie.into(),
+                d.p_worse.into(),
+                k.mean.into(),
+                k.std_error.into(),
+                r.description.clone().map_or(Cell::Empty, Cell::from),
+            ]);
+            all.row(row);
+        }
+        let revenue =
+            revenue.with_chart("variant", &["revenue_mean", "revenue_p10", "revenue_p90"]);
+        v.tables.extend([revenue, costs, all]);
+        for r in c
+            .variants
             .iter()
-            .map(|v| {
-                let mut row = vec![("variant", v.name.clone())];
-                row.extend(v.figures.columns());
-                let (d, h) = (&v.delta_vs_base, &v.p_hit_delta);
-                row.extend([
-                    ("p_hit_delta", num(h.mean, 6)),
-                    ("p_hit_delta_ci_low", num(h.ci_low, 6)),
-                    ("p_hit_delta_ci_high", num(h.ci_high, 6)),
-                    ("mean_delta", num(d.mean, 2)),
-                    ("mean_delta_std_error", num(d.std_error, 2)),
-                    ("mean_delta_ci_low", num(d.ci_low, 2)),
-                    ("mean_delta_ci_high", num(d.ci_high, 2)),
-                    ("p_better", num(d.p_better, 6)),
-                    ("p_tie", num(d.p_tie, 6)),
-                    ("p_worse", num(d.p_worse, 6)),
-                    ("contribution_delta", num(v.contribution_delta.mean, 2)),
-                    (
-                        "contribution_delta_std_error",
-                        num(v.contribution_delta.std_error, 2),
-                    ),
-                ]);
-                row
-            })
-            .collect(),
-    )
+            .filter(|r| r.description.is_some() && r.name != "base")
+        {
+            v.footer.push(format!(
+                "  {}: {}",
+                r.name,
+                r.description.as_deref().unwrap_or_default()
+            ));
+        }
+        v
+    }
 }

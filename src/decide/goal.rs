@@ -11,10 +11,11 @@ use serde::Serialize;
 
 use super::levers::Lever;
 use super::{Figures, Settings};
+use crate::export::format::{count, money, pct};
+use crate::export::{Exportable, Table, Unit, View, col};
 use crate::model::Scenario;
-use crate::output::{Format, money, num, pct};
-use crate::sim::{EngineKind, SimError, SimOptions, common_engine, run};
-use crate::spec::Trials;
+use crate::run::Trials;
+use crate::sim::{EngineKind, RunConfig, SimError, common_engine, run};
 
 /// Trials per evaluation when `--trials auto` is asked.
 pub const DEFAULT_TRIALS: u64 = 4096;
@@ -23,13 +24,13 @@ pub const MAX_FACTOR: f64 = 20.0;
 /// Most reps added to the current team.
 pub const MAX_EXTRA_REPS: f64 = 200.0;
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Evaluation {
     pub value: f64,
     pub p_hit: f64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct GoalResult {
     pub scenario: String,
     pub lever: String,
@@ -79,7 +80,7 @@ pub fn goal(
     } else {
         engine
     };
-    let opts = SimOptions {
+    let opts = RunConfig {
         trials: Trials::Fixed(trials),
         seed: settings.seed,
         max_trials: trials,
@@ -196,56 +197,72 @@ fn fmt_value(lever: &Lever, x: f64) -> String {
     }
 }
 
-pub fn render(g: &GoalResult, format: Format) -> String {
-    match format {
-        Format::Json => {
-            let mut s = serde_json::to_string_pretty(g).expect("serializable");
-            s.push('\n');
-            s
-        }
-        Format::Csv => {
-            let header: Vec<String> = ["value", "p_hit"].map(String::from).to_vec();
-            let rows: Vec<Vec<String>> = g
-                .evaluations
-                .iter()
-                .map(|e| vec![num(e.value, 4), num(e.p_hit, 6)])
-                .collect();
-            crate::output::csv_text(&header, &rows)
-        }
-        Format::Table => {
-            let f = &g.figures;
-            let mut out = format!(
-                "Goal on \"{}\": P(revenue ≥ {}) ≥ {} by moving {}\n({} trials an evaluation, seed {}, {} engine, {} evaluations)\n\n",
+impl Exportable for GoalResult {
+    const KIND: &'static str = "goal";
+
+    fn primary(&self) -> &'static str {
+        "evaluations"
+    }
+
+    fn view(&self) -> View {
+        let g = self;
+        let f = &g.figures;
+        let mut v = View {
+            title: format!(
+                "Goal on \"{}\": P(revenue ≥ {}) ≥ {} by moving {}",
                 g.scenario,
                 money(g.target),
                 pct(g.confidence),
-                g.lever,
-                g.trials,
-                g.seed,
-                g.engine,
-                g.evaluations.len()
-            );
-            out.push_str(if g.reached {
+                g.lever
+            ),
+            ..View::default()
+        };
+        v.lines.push(format!(
+            "({} trials an evaluation, seed {}, {} engine, {} evaluations)",
+            count(g.trials as f64),
+            g.seed,
+            g.engine,
+            g.evaluations.len()
+        ));
+        v.lines.push(String::new());
+        v.lines.push(format!(
+            "{}{}",
+            if g.reached {
                 "Reached: "
             } else {
                 "Not reached: "
-            });
-            out.push_str(&g.message);
-            out.push_str("\n\n");
-            out.push_str(&format!(
-                "At that value: revenue mean {} (P10 {}, P50 {}, P90 {}), spend {}, leads {}, MQLs {}, opportunities {}, wins {}, CAC {}\n",
-                money(f.revenue.mean),
-                money(f.revenue.p10),
-                money(f.revenue.p50),
-                money(f.revenue.p90),
-                money(f.spend.mean),
-                num(f.stages.leads, 0),
-                num(f.stages.mqls, 0),
-                num(f.stages.opportunities, 0),
-                num(f.stages.wins, 1),
-                f.cac.map_or("-".into(), money)
-            ));
-            out
+            },
+            g.message
+        ));
+        v.lines.push(String::new());
+        v.lines.push(format!(
+            "At that value: revenue mean {} (P10 {}, P50 {}, P90 {}), spend {}, sales team {}, leads {}, MQLs {}, \
+             opportunities {}, wins {}, CAC {}",
+            money(f.revenue.mean),
+            money(f.revenue.p10),
+            money(f.revenue.p50),
+            money(f.revenue.p90),
+            money(f.spend.mean),
+            money(f.sales_cost.mean),
+            count(f.stages.leads),
+            count(f.stages.mqls),
+            count(f.stages.opportunities),
+            count(f.stages.wins),
+            f.cac.map_or("-".into(), money)
+        ));
+        let mut t = Table::new(
+            "evaluations",
+            "Evaluations, in order:",
+            vec![
+                col("value", "value", Unit::Number(4)),
+                col("p_hit", "P(hit)", Unit::Share),
+            ],
+        )
+        .detail();
+        for e in &g.evaluations {
+            t.row(vec![e.value.into(), e.p_hit.into()]);
         }
+        v.tables.push(t);
+        v
     }
 }

@@ -19,15 +19,14 @@ pub mod sweep;
 use serde::Serialize;
 
 use crate::model::Scenario;
-use crate::output::{csv_text, num};
-use crate::sim::{EngineKind, Forecast, Run, SimError, SimOptions, common_engine, run};
-use crate::spec::Trials;
+use crate::run::Trials;
+use crate::sim::{EngineKind, Forecast, Run, RunConfig, SimError, common_engine, run};
 
 /// z for a two-sided 95% interval.
 pub const Z95: f64 = 1.959_963_984_540_054;
 
 /// A paired difference (other − base) over the same trials.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Delta {
     pub mean: f64,
     pub std_error: f64,
@@ -83,7 +82,7 @@ pub fn paired_hits(base: &[f64], other: &[f64], target: f64) -> Delta {
 }
 
 /// What a decision maximises.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Objective {
     /// Mean revenue.
@@ -91,7 +90,6 @@ pub enum Objective {
     /// Median revenue.
     P50,
     /// P(revenue ≥ target).
-    #[value(alias = "p_hit")]
     PHit,
     /// Mean contribution: revenue − marketing spend − sales cost.
     Contribution,
@@ -111,8 +109,10 @@ impl Objective {
     /// The value as printed.
     pub fn show(self, v: f64) -> String {
         match self {
-            Objective::Mean | Objective::P50 | Objective::Contribution => crate::output::money(v),
-            Objective::PHit => crate::output::pct(v),
+            Objective::Mean | Objective::P50 | Objective::Contribution => {
+                crate::export::format::money(v)
+            }
+            Objective::PHit => crate::export::format::pct(v),
         }
     }
 
@@ -158,23 +158,15 @@ pub fn best_of(runs: &[Run], objective: Objective, target: f64) -> (usize, Vec<u
     (tied.first().copied().unwrap_or(top), tied)
 }
 
-/// How a decision command simulates.
-#[derive(Clone, Debug)]
-pub struct Settings {
-    pub trials: Trials,
-    pub seed: u64,
-    pub max_trials: u64,
-    pub engine: EngineKind,
-}
+/// How a decision command simulates: the one run configuration.
+pub type Settings = crate::run::RunConfig;
 
-impl Settings {
-    fn options(&self, trials: Trials, engine: EngineKind) -> SimOptions {
-        SimOptions {
-            trials,
-            seed: self.seed,
-            max_trials: self.max_trials,
-            engine,
-        }
+/// The run configuration with these trials and engine.
+fn options(settings: &Settings, trials: Trials, engine: EngineKind) -> RunConfig {
+    RunConfig {
+        trials,
+        engine,
+        ..settings.clone()
     }
 }
 
@@ -191,13 +183,13 @@ pub fn run_family(
     let Some((first, rest)) = scenarios.split_first() else {
         return Ok(Vec::new());
     };
-    let base = run(first, &settings.options(settings.trials, engine), &|_| {})?;
+    let base = run(first, &options(settings, settings.trials, engine), &|_| {})?;
     let finished = std::sync::atomic::AtomicUsize::new(1);
     progress(1);
     // The base fixes the trial count; the alternatives then run side by side
     // (each is deterministic on its own, so the order of work is free), which
     // keeps every core busy when each run is a single block.
-    let options = settings.options(Trials::Fixed(base.forecast.trials), engine);
+    let options = options(settings, Trials::Fixed(base.forecast.trials), engine);
     let alternatives = rest
         .par_iter()
         .map(|s| {
@@ -212,7 +204,7 @@ pub fn run_family(
 /// The figures a decision is judged on: the summary keys of `simulate`
 /// (`p_hit_target`, `revenue`, `spend`, `stages`), the sales cost and
 /// contribution, and the headline ratios as [`crate::metrics`] defines them.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Figures {
     pub p_hit_target: f64,
     pub p_hit_std_error: f64,
@@ -249,46 +241,55 @@ impl Figures {
     }
 }
 
-/// A CSV column: its header and the value of one row.
-pub type Column = (&'static str, String);
-
 impl Figures {
-    /// The figures as CSV columns, in the same order for every command.
-    pub fn columns(&self) -> Vec<Column> {
-        let opt = |x: Option<f64>| x.map_or(String::new(), |v| num(v, 6));
+    /// The figures' columns, in the same order for every command.
+    pub fn columns() -> Vec<crate::export::Column> {
+        use crate::export::{Unit, col};
         vec![
-            ("p_hit", num(self.p_hit_target, 6)),
-            ("p_hit_std_error", num(self.p_hit_std_error, 6)),
-            ("mean", num(self.revenue.mean, 2)),
-            ("p10", num(self.revenue.p10, 2)),
-            ("p50", num(self.revenue.p50, 2)),
-            ("p90", num(self.revenue.p90, 2)),
-            ("spend", num(self.spend.mean, 2)),
-            ("sales_cost", num(self.sales_cost.mean, 2)),
-            ("contribution", num(self.contribution.mean, 2)),
-            ("cac", opt(self.cac)),
-            ("cac_marketing", opt(self.cac_marketing)),
-            ("roi", opt(self.roi)),
-            ("leads", num(self.stages.leads, 2)),
-            ("mqls", num(self.stages.mqls, 2)),
-            ("sals", num(self.stages.sals, 2)),
-            ("acceptance_rate", opt(self.acceptance_rate)),
-            ("opportunities", num(self.stages.opportunities, 2)),
-            ("wins", num(self.stages.wins, 3)),
+            col("p_hit", "P(hit)", Unit::Share),
+            col("p_hit_std_error", "± SE", Unit::Share),
+            col("revenue_mean", "mean", Unit::Money),
+            col("revenue_p10", "P10", Unit::Money),
+            col("revenue_p50", "P50", Unit::Money),
+            col("revenue_p90", "P90", Unit::Money),
+            col("spend", "spend", Unit::Money),
+            col("sales_cost", "sales cost", Unit::Money),
+            col("contribution", "contribution", Unit::Money),
+            col("cac", "CAC", Unit::Money),
+            col("cac_marketing", "marketing CAC", Unit::Money),
+            col("roi", "ROI", Unit::Ratio),
+            col("leads", "leads", Unit::Count),
+            col("mqls", "MQLs", Unit::Count),
+            col("sals", "SALs", Unit::Count),
+            col("acceptance_rate", "accepted", Unit::Share),
+            col("opportunities", "opps", Unit::Count),
+            col("wins", "wins", Unit::Count),
         ]
     }
-}
 
-/// CSV text of rows of columns; the header is the first row's names.
-pub fn columns_csv(rows: Vec<Vec<Column>>) -> String {
-    let header: Vec<String> = rows.first().map_or(Vec::new(), |r| {
-        r.iter().map(|(h, _)| (*h).to_string()).collect()
-    });
-    let rows: Vec<Vec<String>> = rows
-        .into_iter()
-        .map(|r| r.into_iter().map(|(_, v)| v).collect())
-        .collect();
-    csv_text(&header, &rows)
+    /// The cells of [`Figures::columns`].
+    pub fn cells(&self) -> Vec<crate::export::Cell> {
+        vec![
+            self.p_hit_target.into(),
+            self.p_hit_std_error.into(),
+            self.revenue.mean.into(),
+            self.revenue.p10.into(),
+            self.revenue.p50.into(),
+            self.revenue.p90.into(),
+            self.spend.mean.into(),
+            self.sales_cost.mean.into(),
+            self.contribution.mean.into(),
+            self.cac.into(),
+            self.cac_marketing.into(),
+            self.roi.into(),
+            self.stages.leads.into(),
+            self.stages.mqls.into(),
+            self.stages.sals.into(),
+            self.acceptance_rate.into(),
+            self.stages.opportunities.into(),
+            self.stages.wins.into(),
+        ]
+    }
 }
 
 #[cfg(test)]

@@ -21,17 +21,18 @@ use serde::Serialize;
 
 use super::levers::{budget_channels, horizon_budget, set_horizon_budget};
 use super::{Delta, Figures, Objective, Settings, paired, paired_hits};
+use crate::export::format::{count, money, pct};
+use crate::export::{Exportable, Table, Unit, View, col};
 use crate::model::{Scenario, Volume};
-use crate::output::{Format, TextTable, csv_text, money, num, pct};
-use crate::sim::{EngineKind, Run, SimError, SimOptions, common_engine, run};
-use crate::spec::Trials;
+use crate::run::Trials;
+use crate::sim::{EngineKind, Run, RunConfig, SimError, common_engine, run};
 
 /// Trials per evaluation when `--trials auto` is asked.
 pub const DEFAULT_TRIALS: u64 = 2048;
 /// Most evaluations before giving up on convergence.
 pub const MAX_EVALUATIONS: usize = 400;
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Allocation {
     pub channel: String,
     pub budget_per_week: f64,
@@ -40,7 +41,7 @@ pub struct Allocation {
     pub leads_per_week: f64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Optimization {
     pub scenario: String,
     pub objective: Objective,
@@ -108,6 +109,26 @@ pub fn bounds(
         }
     }
     Ok(out)
+}
+
+/// Parses a bound given on the command line: `CHANNEL=AMOUNT`, the amount
+/// a number ≥ 0 (over the horizon).
+pub fn parse_bound(text: &str) -> Result<(String, f64), String> {
+    let (k, x) = text
+        .split_once('=')
+        .ok_or_else(|| format!("expected CHANNEL=AMOUNT, got `{text}`"))?;
+    let x: f64 = x
+        .trim()
+        .parse()
+        .ok()
+        .filter(|x: &f64| x.is_finite() && (0.0..=crate::spec::MAX_MONEY).contains(x))
+        .ok_or_else(|| {
+            format!(
+                "`{text}`: the amount must be a number from 0 to {}",
+                crate::spec::MAX_MONEY
+            )
+        })?;
+    Ok((k.trim().to_string(), x))
 }
 
 /// Scales `x` to sum to `total` within the bounds.
@@ -180,7 +201,7 @@ pub fn optimize(
         EngineKind::Auto => EngineKind::Leads,
         e => e,
     };
-    let opts = SimOptions {
+    let opts = RunConfig {
         trials: Trials::Fixed(trials),
         seed: settings.seed,
         max_trials: trials,
@@ -300,119 +321,105 @@ pub fn optimize(
     })
 }
 
-pub fn render(o: &Optimization, format: Format) -> String {
-    match format {
-        Format::Json => {
-            let mut s = serde_json::to_string_pretty(o).expect("serializable");
-            s.push('\n');
-            s
-        }
-        Format::Csv => {
-            let header: Vec<String> = [
-                "channel",
-                "current_budget",
-                "current_share",
-                "best_budget",
-                "best_share",
-                "current_budget_per_week",
-                "best_budget_per_week",
-                "current_leads_per_week",
-                "best_leads_per_week",
-            ]
-            .map(String::from)
-            .to_vec();
-            let rows: Vec<Vec<String>> = o
-                .current
-                .iter()
-                .zip(&o.best)
-                .map(|(c, b)| {
-                    vec![
-                        c.channel.clone(),
-                        num(c.budget, 2),
-                        num(c.share, 6),
-                        num(b.budget, 2),
-                        num(b.share, 6),
-                        num(c.budget_per_week, 2),
-                        num(b.budget_per_week, 2),
-                        num(c.leads_per_week, 3),
-                        num(b.leads_per_week, 3),
-                    ]
-                })
-                .collect();
-            csv_text(&header, &rows)
-        }
-        Format::Table => {
-            let name = match o.objective {
-                Objective::Mean => "mean revenue",
-                Objective::P50 => "median revenue",
-                Objective::PHit => "P(revenue ≥ target)",
-                Objective::Contribution => "mean contribution",
-            };
-            let mut out = format!(
-                "Optimize \"{}\": split a media budget of {} over the horizon to maximise {}\n\
-                 ({} trials an evaluation, seed {}, {} engine, {} evaluations{})\n\n",
+impl Exportable for Optimization {
+    const KIND: &'static str = "optimize";
+
+    fn primary(&self) -> &'static str {
+        "split"
+    }
+
+    fn view(&self) -> View {
+        let o = self;
+        let name = match o.objective {
+            Objective::Mean => "mean revenue",
+            Objective::P50 => "median revenue",
+            Objective::PHit => "P(revenue ≥ target)",
+            Objective::Contribution => "mean contribution",
+        };
+        let mut v = View {
+            title: format!(
+                "Optimize \"{}\": split a media budget of {} over the horizon to maximise {}",
                 o.scenario,
                 money(o.budget),
-                name,
-                o.trials,
-                o.seed,
-                o.engine,
-                o.evaluations,
-                if o.converged {
-                    ""
-                } else {
-                    ", stopped before converging"
-                }
-            );
-            out.push_str(&format!(
-                "The current split is the scenario's ({} over the horizon), scaled to {}.\n\n",
-                money(o.scenario_budget),
-                money(o.budget)
-            ));
-            let mut t = TextTable::new([
-                "channel", "current", "share", "per week", "leads/wk", "best", "share", "per week",
-                "leads/wk",
-            ]);
-            for (c, b) in o.current.iter().zip(&o.best) {
-                t.row(vec![
-                    c.channel.clone(),
-                    money(c.budget),
-                    pct(c.share),
-                    money(c.budget_per_week),
-                    num(c.leads_per_week, 1),
-                    money(b.budget),
-                    pct(b.share),
-                    money(b.budget_per_week),
-                    num(b.leads_per_week, 1),
-                ]);
+                name
+            ),
+            ..View::default()
+        };
+        v.lines.push(format!(
+            "({} trials an evaluation, seed {}, {} engine, {} evaluations{})",
+            count(o.trials as f64),
+            o.seed,
+            o.engine,
+            o.evaluations,
+            if o.converged {
+                ""
+            } else {
+                ", stopped before converging"
             }
-            out.push_str(&t.render("  "));
-            let (c, b) = (&o.current_figures, &o.best_figures);
-            out.push_str(&format!(
-                "\n  {name}: {} now, {} with the best split\n",
-                o.objective.show(o.objective_current),
-                o.objective.show(o.objective_best)
-            ));
-            out.push_str(&format!(
-                "  revenue {} → {} ({} … {} at 95%, better in {} of trials); P(hit) {} → {}\n",
-                money(c.revenue.mean),
-                money(b.revenue.mean),
-                money(o.revenue_delta.ci_low),
-                money(o.revenue_delta.ci_high),
-                pct(o.revenue_delta.p_better),
-                pct(c.p_hit_target),
-                pct(b.p_hit_target)
-            ));
-            out.push_str(&format!(
-                "  leads {} → {}, wins {} → {}, CAC {} → {}\n",
-                num(c.stages.leads, 0),
-                num(b.stages.leads, 0),
-                num(c.stages.wins, 1),
-                num(b.stages.wins, 1),
-                c.cac.map_or("-".into(), money),
-                b.cac.map_or("-".into(), money)
-            ));
-            out
+        ));
+        v.lines.push(format!(
+            "The current split is the scenario's ({} over the horizon), scaled to {}.",
+            money(o.scenario_budget),
+            money(o.budget)
+        ));
+        let mut t = Table::new(
+            "split",
+            "",
+            vec![
+                col("channel", "channel", Unit::Text),
+                col("current_budget", "current", Unit::Money),
+                col("current_share", "share", Unit::Share),
+                col("current_budget_per_week", "per week", Unit::Money),
+                col("current_leads_per_week", "leads/wk", Unit::Count),
+                col("best_budget", "best", Unit::Money),
+                col("best_share", "share", Unit::Share),
+                col("best_budget_per_week", "per week", Unit::Money),
+                col("best_leads_per_week", "leads/wk", Unit::Count),
+            ],
+        );
+        for (c, b) in o.current.iter().zip(&o.best) {
+            t.row(vec![
+                c.channel.clone().into(),
+                c.budget.into(),
+                c.share.into(),
+                c.budget_per_week.into(),
+                c.leads_per_week.into(),
+                b.budget.into(),
+                b.share.into(),
+                b.budget_per_week.into(),
+                b.leads_per_week.into(),
+            ]);
         }
+        v.tables.push(t);
+        let (c, b) = (&o.current_figures, &o.best_figures);
+        v.footer.push(format!(
+            "  {name}: {} now, {} with the best split",
+            o.objective.show(o.objective_current),
+            o.objective.show(o.objective_best)
+        ));
+        v.footer.push(format!(
+            "  revenue {} → {} ({} … {} at 95%; better/same/worse in {}/{}/{} of trials); P(hit) {} → {}",
+            money(c.revenue.mean),
+            money(b.revenue.mean),
+            money(o.revenue_delta.ci_low),
+            money(o.revenue_delta.ci_high),
+            pct(o.revenue_delta.p_better),
+            pct(o.revenue_delta.p_tie),
+            pct(o.revenue_delta.p_worse),
+            pct(c.p_hit_target),
+            pct(b.p_hit_target)
+        ));
+        v.footer.push(format!(
+            "  leads {} → {}, wins {} → {}, contribution {} → {}, CAC {} → {}",
+            count(c.stages.leads),
+            count(b.stages.leads),
+            count(c.stages.wins),
+            count(b.stages.wins),
+            money(c.contribution.mean),
+            money(b.contribution.mean),
+            c.cac.map_or("-".into(), money),
+            b.cac.map_or("-".into(), money)
+        ));
+        v
     }
 }

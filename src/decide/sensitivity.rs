@@ -14,10 +14,11 @@ use serde::Serialize;
 use super::levers::{scale_deal_size, scale_volume};
 use super::{Settings, run_family};
 use crate::dist::Prob;
+use crate::export::format::{count, money, pct};
+use crate::export::{Cell, Exportable, Table, Unit, View, col};
 use crate::model::Scenario;
-use crate::output::{Format, TextTable, csv_text, money, num, pct};
+use crate::run::Trials;
 use crate::sim::SimError;
-use crate::spec::Trials;
 
 /// Trials per run when `--trials auto` is asked.
 pub const DEFAULT_TRIALS: u64 = 2048;
@@ -40,18 +41,42 @@ impl Default for Swings {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// What an input's low and high values are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Setting {
+    /// The value of a rate (a probability).
+    Rate,
+    /// A relative change of a volume or a size (−0.1 = 10% less).
+    Change,
+    /// The MQL threshold, in score points.
+    Score,
+}
+
+impl Setting {
+    fn show(self, x: f64) -> String {
+        match self {
+            Setting::Rate => pct(x),
+            Setting::Change => format!("{:+.0}%", 100.0 * x),
+            Setting::Score => format!("{x:.1}"),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Side {
-    pub value: String,
+    /// The input's value (in the row's `setting`).
+    pub value: f64,
     pub p50: f64,
     pub mean: f64,
     pub p_hit: f64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct InputRow {
     pub input: String,
     pub kind: &'static str,
+    pub setting: Setting,
     pub low: Side,
     pub high: Side,
     /// |P50 at high − P50 at low|.
@@ -60,7 +85,7 @@ pub struct InputRow {
     pub swing_p_hit: f64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Sensitivity {
     pub scenario: String,
     pub engine: &'static str,
@@ -82,8 +107,9 @@ pub struct Sensitivity {
 struct Case {
     input: String,
     kind: &'static str,
-    low: (String, Scenario),
-    high: (String, Scenario),
+    setting: Setting,
+    low: (f64, Scenario),
+    high: (f64, Scenario),
 }
 
 fn cases(s: &Scenario, sw: Swings, skipped: &mut Vec<String>) -> Vec<Case> {
@@ -108,25 +134,27 @@ fn cases(s: &Scenario, sw: Swings, skipped: &mut Vec<String>) -> Vec<Case> {
         let with = |v: f64| {
             let mut t = s.clone();
             t.model.params[p].prob = Prob::Fixed(v);
-            (pct(v), t)
+            (v, t)
         };
         out.push(Case {
             input: param.key.clone(),
             kind,
+            setting: Setting::Rate,
             low: with(lo),
             high: with(hi),
         });
     }
     for (c, ch) in m.channels.iter().enumerate() {
-        let scaled = |k: f64| -> Result<(String, Scenario), String> {
+        let scaled = |k: f64| -> Result<(f64, Scenario), String> {
             let mut t = s.clone();
             scale_volume(&mut t, c, k)?;
-            Ok((format!("{:+.0}%", 100.0 * (k - 1.0)), t))
+            Ok((k - 1.0, t))
         };
         match (scaled(1.0 - sw.relative), scaled(1.0 + sw.relative)) {
             (Ok(low), Ok(high)) => out.push(Case {
                 input: format!("channels.{}.volume", ch.name),
                 kind: "volume",
+                setting: Setting::Change,
                 low,
                 high,
             }),
@@ -136,11 +164,12 @@ fn cases(s: &Scenario, sw: Swings, skipped: &mut Vec<String>) -> Vec<Case> {
     let size = |k: f64| {
         let mut t = s.clone();
         scale_deal_size(&mut t, k);
-        (format!("{:+.0}%", 100.0 * (k - 1.0)), t)
+        (k - 1.0, t)
     };
     out.push(Case {
         input: "deals.size (every channel)".into(),
         kind: "deal size",
+        setting: Setting::Change,
         low: size(1.0 - sw.relative),
         high: size(1.0 + sw.relative),
     });
@@ -149,12 +178,13 @@ fn cases(s: &Scenario, sw: Swings, skipped: &mut Vec<String>) -> Vec<Case> {
         let mut t = s.clone();
         let v = (sc.threshold + d).clamp(sc.range.0, sc.range.1);
         t.model.scoring.threshold = v;
-        (num(v, 1), t)
+        (v, t)
     };
     if m.channels[0].funnel.transitions[0].advance == crate::model::Advance::Score {
         out.push(Case {
             input: "scoring.threshold".into(),
             kind: "threshold",
+            setting: Setting::Score,
             low: threshold(-sw.threshold_points),
             high: threshold(sw.threshold_points),
         });
@@ -183,8 +213,8 @@ pub fn sensitivity(
     let total = family.len();
     let runs = run_family(&family, &settings, &|done| progress(done, total))?;
     let base = &runs[0].forecast;
-    let side = |value: &str, f: &crate::sim::Forecast| Side {
-        value: value.to_string(),
+    let side = |value: f64, f: &crate::sim::Forecast| Side {
+        value,
         p50: f.revenue.p50,
         mean: f.revenue.mean,
         p_hit: f.p_hit_target,
@@ -197,8 +227,9 @@ pub fn sensitivity(
             InputRow {
                 input: c.input.clone(),
                 kind: c.kind,
-                low: side(&c.low.0, lo),
-                high: side(&c.high.0, hi),
+                setting: c.setting,
+                low: side(c.low.0, lo),
+                high: side(c.high.0, hi),
                 swing_p50: (hi.revenue.p50 - lo.revenue.p50).abs(),
                 swing_p_hit: (hi.p_hit_target - lo.p_hit_target).abs(),
             }
@@ -224,95 +255,111 @@ pub fn sensitivity(
     })
 }
 
-pub fn render(s: &Sensitivity, format: Format) -> String {
-    match format {
-        Format::Json => {
-            let mut t = serde_json::to_string_pretty(s).expect("serializable");
-            t.push('\n');
-            t
-        }
-        Format::Csv => {
-            let header: Vec<String> = [
-                "input",
-                "kind",
-                "low",
-                "high",
-                "p50_low",
-                "p50_high",
-                "swing_p50",
-                "p_hit_low",
-                "p_hit_high",
-                "mean_low",
-                "mean_high",
-            ]
-            .map(String::from)
-            .to_vec();
-            let rows: Vec<Vec<String>> = s
-                .inputs
-                .iter()
-                .map(|r| {
-                    vec![
-                        r.input.clone(),
-                        r.kind.to_string(),
-                        r.low.value.clone(),
-                        r.high.value.clone(),
-                        num(r.low.p50, 2),
-                        num(r.high.p50, 2),
-                        num(r.swing_p50, 2),
-                        num(r.low.p_hit, 6),
-                        num(r.high.p_hit, 6),
-                        num(r.low.mean, 2),
-                        num(r.high.mean, 2),
-                    ]
-                })
-                .collect();
-            csv_text(&header, &rows)
-        }
-        Format::Table => {
-            let mut out = format!(
-                "Sensitivity of \"{}\": {} trials a run (seed {}, {} engine), every run on the same random numbers\n\
-                                  Base: P50 {}, P(revenue ≥ {}) {}. Uncertain rates at P10/P90; fixed ones, volumes and sizes ±{:.0}%; \
-                 the threshold ±{} points.\n\n",
+impl Exportable for Sensitivity {
+    const KIND: &'static str = "sensitivity";
+
+    fn primary(&self) -> &'static str {
+        "all"
+    }
+
+    fn view(&self) -> View {
+        let s = self;
+        let mut v = View {
+            title: format!(
+                "Sensitivity of \"{}\": {} trials a run (seed {}, {} engine), every run on the same random numbers",
                 s.scenario,
-                s.trials,
+                count(s.trials as f64),
                 s.seed,
-                s.engine,
-                money(s.base_p50),
-                money(s.target),
-                pct(s.base_p_hit),
-                100.0 * s.relative_swing,
-                s.threshold_points
-            );
-            let mut t = TextTable::new([
-                "input",
-                "kind",
-                "low",
-                "high",
-                "P50 low",
-                "P50 high",
-                "swing",
-                "P(hit) low",
-                "P(hit) high",
+                s.engine
+            ),
+            ..View::default()
+        };
+        v.lines.push(format!(
+            "Base: P50 {}, P(revenue ≥ {}) {}. Uncertain rates at P10/P90; fixed ones, volumes and sizes ±{:.0}%; \
+             the threshold ±{} points.",
+            money(s.base_p50),
+            money(s.target),
+            pct(s.base_p_hit),
+            100.0 * s.relative_swing,
+            s.threshold_points
+        ));
+        let mut t = Table::new(
+            "inputs",
+            "",
+            vec![
+                col("input", "input", Unit::Text),
+                col("kind", "kind", Unit::Text),
+                col("low", "low", Unit::Text),
+                col("high", "high", Unit::Text),
+                col("p50_low", "P50 low", Unit::Money),
+                col("p50_high", "P50 high", Unit::Money),
+                col("swing_p50", "swing", Unit::Money),
+                col("p_hit_low", "P(hit) low", Unit::Share),
+                col("p_hit_high", "P(hit) high", Unit::Share),
+            ],
+        );
+        let mut all = Table::new(
+            "all",
+            "",
+            vec![
+                col("input", "input", Unit::Text),
+                col("kind", "kind", Unit::Text),
+                col("low_rate", "low rate", Unit::Share),
+                col("high_rate", "high rate", Unit::Share),
+                col("low_change", "low change", Unit::Share),
+                col("high_change", "high change", Unit::Share),
+                col("low_score", "low score", Unit::Number(1)),
+                col("high_score", "high score", Unit::Number(1)),
+                col("p50_low", "P50 low", Unit::Money),
+                col("p50_high", "P50 high", Unit::Money),
+                col("swing_p50", "swing", Unit::Money),
+                col("p_hit_low", "P(hit) low", Unit::Share),
+                col("p_hit_high", "P(hit) high", Unit::Share),
+                col("mean_low", "mean low", Unit::Money),
+                col("mean_high", "mean high", Unit::Money),
+            ],
+        )
+        .detail();
+        for r in &s.inputs {
+            t.row(vec![
+                r.input.clone().into(),
+                r.kind.to_string().into(),
+                r.setting.show(r.low.value).into(),
+                r.setting.show(r.high.value).into(),
+                r.low.p50.into(),
+                r.high.p50.into(),
+                r.swing_p50.into(),
+                r.low.p_hit.into(),
+                r.high.p_hit.into(),
             ]);
-            t.right[1] = false;
-            for r in &s.inputs {
-                t.row(vec![
-                    r.input.clone(),
-                    r.kind.to_string(),
-                    r.low.value.clone(),
-                    r.high.value.clone(),
-                    money(r.low.p50),
-                    money(r.high.p50),
-                    money(r.swing_p50),
-                    pct(r.low.p_hit),
-                    pct(r.high.p_hit),
-                ]);
-            }
-            out.push_str(&t.render("  "));
-            for k in &s.skipped {
-                out.push_str(&format!("  skipped: {k}\n"));
-            }
-            out
+            let at = |which: Setting, x: f64| {
+                if r.setting == which {
+                    x.into()
+                } else {
+                    Cell::Empty
+                }
+            };
+            all.row(vec![
+                r.input.clone().into(),
+                r.kind.to_string().into(),
+                at(Setting::Rate, r.low.value),
+                at(Setting::Rate, r.high.value),
+                at(Setting::Change, r.low.value),
+                at(Setting::Change, r.high.value),
+                at(Setting::Score, r.low.value),
+                at(Setting::Score, r.high.value),
+                r.low.p50.into(),
+                r.high.p50.into(),
+                r.swing_p50.into(),
+                r.low.p_hit.into(),
+                r.high.p_hit.into(),
+                r.low.mean.into(),
+                r.high.mean.into(),
+            ]);
         }
+        t.notes
+            .extend(s.skipped.iter().map(|k| format!("skipped: {k}")));
+        v.tables.extend([t, all]);
+        v
     }
 }

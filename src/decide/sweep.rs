@@ -4,12 +4,13 @@
 
 use serde::Serialize;
 
-use super::{Figures, Objective, Settings, best_of, columns_csv, run_family};
+use super::{Figures, Objective, Settings, best_of, run_family};
+use crate::export::format::{count, money};
+use crate::export::{Cell, Exportable, Table, Unit, View, col};
 use crate::model::Scenario;
-use crate::output::{Format, TextTable, money, num, pct};
 use crate::sim::{Forecast, SimError};
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct SweepPoint {
     /// The value as given.
     pub value: String,
@@ -22,7 +23,7 @@ pub struct SweepPoint {
     pub weeks_over_capacity: Option<f64>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Sweep {
     pub scenario: String,
     pub param: String,
@@ -92,6 +93,66 @@ pub fn sweep(
     })
 }
 
+/// The values of a numeric range as `--set` takes them: whole numbers
+/// without a decimal point, others rounded to nine places.
+pub fn range_values(from: f64, to: f64, step: f64) -> Result<Vec<String>, String> {
+    Ok(range(from, to, step)?
+        .into_iter()
+        .map(|v| {
+            let r = (v * 1e9).round() / 1e9;
+            if r.fract() == 0.0 {
+                format!("{r:.0}")
+            } else {
+                format!("{r}")
+            }
+        })
+        .collect())
+}
+
+/// The scenario (or its variant) at each value of `param`, on top of the
+/// overrides `sets`.
+pub fn points(
+    file: &std::path::Path,
+    sets: &[String],
+    variant: Option<&str>,
+    param: &str,
+    values: &[String],
+) -> Result<Vec<(String, Scenario)>, crate::Error> {
+    if values.is_empty() {
+        return Err(crate::Error::Usage(
+            "give --values A,B,C or --from X --to Y --step Z".into(),
+        ));
+    }
+    if values.len() > MAX_POINTS {
+        return Err(crate::Error::Usage(format!(
+            "{} points is too many; at most {MAX_POINTS}",
+            values.len()
+        )));
+    }
+    values
+        .iter()
+        .map(|v| {
+            let v = v.trim();
+            if v.is_empty() {
+                return Err(crate::Error::Usage(format!(
+                    "--values has an empty value for `{param}`"
+                )));
+            }
+            let mut all = sets.to_vec();
+            all.push(format!("{param}={v}"));
+            let loaded = crate::load::load_scenario(file, &all)?;
+            let s = match variant {
+                None => loaded.base,
+                Some(name) => loaded.variant(name)?.scenario.clone(),
+            };
+            Ok((v.to_string(), s))
+        })
+        .collect()
+}
+
+/// Most points a sweep runs.
+pub const MAX_POINTS: usize = 1001;
+
 /// Values from `from` to `to` (inclusive) by `step`.
 pub fn range(from: f64, to: f64, step: f64) -> Result<Vec<f64>, String> {
     if !(from.is_finite() && to.is_finite() && step.is_finite()) || step <= 0.0 {
@@ -101,118 +162,121 @@ pub fn range(from: f64, to: f64, step: f64) -> Result<Vec<f64>, String> {
     if n < 0.0 {
         return Err("--to must not be below --from".into());
     }
-    if n > 1000.0 {
-        return Err(format!("{} points is too many; at most 1001", n + 1.0));
+    if n + 1.0 > MAX_POINTS as f64 {
+        return Err(format!(
+            "{} points is too many; at most {MAX_POINTS}",
+            n + 1.0
+        ));
     }
     Ok((0..=n as usize).map(|i| from + step * i as f64).collect())
 }
 
-pub fn render(s: &Sweep, format: Format) -> String {
-    match format {
-        Format::Json => {
-            let mut t = serde_json::to_string_pretty(s).expect("serializable");
-            t.push('\n');
-            t
-        }
-        Format::Csv => csv(s),
-        Format::Table => table(s),
-    }
-}
+impl Exportable for Sweep {
+    const KIND: &'static str = "sweep";
 
-fn table(s: &Sweep) -> String {
-    let mut out = format!(
-        "Sweep of `{}` on \"{}\": {} trials a point (seed {}, {} engine), every point on the same random numbers\n\
-         Target {}.\n\n",
-        s.param,
-        s.scenario,
-        s.trials,
-        s.seed,
-        s.engine,
-        money(s.target)
-    );
-    let capacity = s.points.iter().any(|p| p.sales_load.is_some());
-    let mut headers = vec!["value", "leads", "MQLs", "accepted"];
-    if capacity {
-        headers.extend(["sales load", "weeks over"]);
+    fn primary(&self) -> &'static str {
+        "all"
     }
-    headers.extend([
-        "opps",
-        "wins",
-        "mean",
-        "P10",
-        "P90",
-        "P(hit)",
-        "contribution",
-        "",
-    ]);
-    let mut t = TextTable::new(headers);
-    for (i, p) in s.points.iter().enumerate() {
-        let f = &p.figures;
-        let mut row = vec![
-            p.value.clone(),
-            num(f.stages.leads, 0),
-            num(f.stages.mqls, 0),
-            f.acceptance_rate.map_or("-".into(), pct),
+
+    fn view(&self) -> View {
+        let s = self;
+        let mut v = View {
+            title: format!(
+                "Sweep of `{}` on \"{}\": {} trials a point (seed {}, {} engine), every point on the same random \
+                 numbers",
+                s.param,
+                s.scenario,
+                count(s.trials as f64),
+                s.seed,
+                s.engine
+            ),
+            ..View::default()
+        };
+        v.lines.push(format!("Target {}.", money(s.target)));
+        let capacity = s.points.iter().any(|p| p.sales_load.is_some());
+        let mut columns = vec![
+            col("value", "value", Unit::Text),
+            col("leads", "leads", Unit::Count),
+            col("mqls", "MQLs", Unit::Count),
+            col("acceptance_rate", "accepted", Unit::Share),
         ];
         if capacity {
-            row.push(
-                p.sales_load
-                    .map_or("-".into(), |l| format!("{:.0}%", 100.0 * l)),
-            );
-            row.push(p.weeks_over_capacity.map_or("-".into(), |w| num(w, 1)));
+            columns.extend([
+                col("sales_load", "sales load", Unit::Share),
+                col("weeks_over_capacity", "weeks over", Unit::Weeks),
+            ]);
         }
-        row.extend([
-            num(f.stages.opportunities, 0),
-            num(f.stages.wins, 1),
-            money(f.revenue.mean),
-            money(f.revenue.p10),
-            money(f.revenue.p90),
-            pct(f.p_hit_target),
-            money(f.contribution.mean),
-            if i == s.best {
+        columns.extend([
+            col("opportunities", "opps", Unit::Count),
+            col("wins", "wins", Unit::Count),
+            col("revenue_mean", "mean", Unit::Money),
+            col("revenue_p10", "P10", Unit::Money),
+            col("revenue_p90", "P90", Unit::Money),
+            col("p_hit", "P(hit)", Unit::Share),
+            col("contribution", "contribution", Unit::Money),
+            col("best", "", Unit::Text),
+        ]);
+        let mut t = Table::new("points", "", columns);
+        let mut all_columns = vec![col("value", "value", Unit::Text)];
+        all_columns.extend(Figures::columns());
+        all_columns.extend([
+            col("sales_load", "sales load", Unit::Share),
+            col("weeks_over_capacity", "weeks over", Unit::Weeks),
+            col("best", "best", Unit::Text),
+        ]);
+        let mut all = Table::new("all", "", all_columns).detail();
+        for (i, p) in s.points.iter().enumerate() {
+            let f = &p.figures;
+            let mark: Cell = if i == s.best {
                 "← best".into()
             } else if s.tied.contains(&i) {
                 "≈ best".into()
             } else {
-                String::new()
-            },
-        ]);
-        t.row(row);
-    }
-    out.push_str(&t.render("  "));
-    out.push_str(&format!(
-        "  (best: the highest {}; ≈ best: not lower beyond two paired standard errors, the first of them \
-         marked best)\n",
-        match s.objective {
-            Objective::Mean => "mean revenue",
-            Objective::P50 => "median revenue",
-            Objective::PHit => "P(hit)",
-            Objective::Contribution => "mean contribution",
+                Cell::Empty
+            };
+            let mut row: Vec<Cell> = vec![
+                p.value.clone().into(),
+                f.stages.leads.into(),
+                f.stages.mqls.into(),
+                f.acceptance_rate.into(),
+            ];
+            if capacity {
+                row.extend([p.sales_load.into(), p.weeks_over_capacity.into()]);
+            }
+            row.extend([
+                f.stages.opportunities.into(),
+                f.stages.wins.into(),
+                f.revenue.mean.into(),
+                f.revenue.p10.into(),
+                f.revenue.p90.into(),
+                f.p_hit_target.into(),
+                f.contribution.mean.into(),
+                mark.clone(),
+            ]);
+            t.row(row);
+            let mut full: Vec<Cell> = vec![p.value.clone().into()];
+            full.extend(f.cells());
+            full.extend([p.sales_load.into(), p.weeks_over_capacity.into(), mark]);
+            all.row(full);
         }
-    ));
-    if capacity {
-        out.push_str(
-            "  (sales load: SLA touches asked over the horizon per touch the team can make; weeks over: expected\n   \
-             weeks in which MQLs need more touches than the reps can make, so each gets fewer)\n",
-        );
+        t.notes.push(format!(
+            "(best: the highest {}; ≈ best: not lower beyond two paired standard errors, the first of them marked \
+             best)",
+            match s.objective {
+                Objective::Mean => "mean revenue",
+                Objective::P50 => "median revenue",
+                Objective::PHit => "P(hit)",
+                Objective::Contribution => "mean contribution",
+            }
+        ));
+        if capacity {
+            t.notes.push(
+                "(sales load: SLA touches asked over the horizon per touch the team can make; weeks over: expected \
+                 weeks in which MQLs need more touches than the reps can make, so each gets fewer)"
+                    .into(),
+            );
+        }
+        v.tables.extend([t.with_chart("value", &["p_hit"]), all]);
+        v
     }
-    out
-}
-
-fn csv(s: &Sweep) -> String {
-    let opt = |x: Option<f64>| x.map_or(String::new(), |v| num(v, 6));
-    columns_csv(
-        s.points
-            .iter()
-            .map(|p| {
-                let mut row = vec![("value", p.value.clone())];
-                row.extend(p.figures.columns());
-                row.extend([
-                    ("sales_load", opt(p.sales_load)),
-                    ("weeks_over_capacity", opt(p.weeks_over_capacity)),
-                ]);
-                row
-            })
-            .collect(),
-    )
 }

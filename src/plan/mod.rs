@@ -55,8 +55,8 @@
 // the formulas in the docs do; iterator chains would hide that.
 #![allow(clippy::needless_range_loop)]
 
-pub mod render;
 mod solve;
+pub mod view;
 
 use std::collections::BTreeMap;
 
@@ -90,7 +90,7 @@ const SMOOTHING: f64 = 1e-3;
 const POST_WEIGHT: f64 = 0.01;
 
 /// How finely the plan may change the lead volume.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Granularity {
     /// Every week its own volume: the exact inverse, which can swing.
@@ -128,7 +128,7 @@ impl PlanOptions {
 
 /// What planning at a coarser granularity costs against the exact weekly
 /// inverse.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct GranularityCost {
     pub granularity: Granularity,
     /// Budget of this plan and of the weekly inverse.
@@ -154,7 +154,7 @@ pub enum PlanError {
 }
 
 /// Stage volumes, revenue and spend of a week, a period or the plan.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Volumes {
     pub leads: f64,
     pub mqls: f64,
@@ -177,7 +177,7 @@ impl Volumes {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct PlanWeek {
     pub week: u32,
     pub date: Option<String>,
@@ -204,7 +204,7 @@ pub struct PlanWeek {
     pub over_capacity: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct PeriodRow {
     pub label: String,
     pub first_week: u32,
@@ -219,7 +219,7 @@ pub struct PeriodRow {
     pub volumes: Volumes,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct PlanChannel {
     pub name: String,
     pub source: LeadSource,
@@ -237,25 +237,24 @@ pub struct PlanChannel {
     pub revenue: f64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct PeriodAmount {
     pub label: String,
     pub amount: f64,
 }
 
 /// Volumes before the start that the gap stands for.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct PreHorizon {
     /// First week (negative) with leads.
     pub from_week: i64,
     pub leads: f64,
     pub leads_by_week: Vec<(i64, f64)>,
     /// Their first entries and wins inside the horizon.
-    #[serde(flatten)]
     pub inside: Volumes,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct PipelineGap {
     pub total: f64,
     pub weeks: Vec<f64>,
@@ -266,7 +265,7 @@ pub struct PipelineGap {
     pub pre_horizon: PreHorizon,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct SourceSplit {
     pub leads: f64,
     pub wins: f64,
@@ -274,7 +273,7 @@ pub struct SourceSplit {
     pub spend: f64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Headline {
     /// Marketing budget: media, program costs and costs per lead.
     pub budget: f64,
@@ -296,7 +295,7 @@ pub struct Headline {
     pub sales_sourced: SourceSplit,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct CapacityCheck {
     pub weeks_over: Vec<u32>,
     pub max_reps_needed: f64,
@@ -304,7 +303,7 @@ pub struct CapacityCheck {
 }
 
 /// How well the schedule inverts the flow.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Fit {
     pub response_weeks: u32,
     pub pre_horizon_weeks: u32,
@@ -320,7 +319,7 @@ pub struct Fit {
     pub max_period_error: f64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Plan {
     pub scenario: String,
     /// What the target counts. `target`, `revenue*`, `gap` and
@@ -362,7 +361,7 @@ pub struct Plan {
 }
 
 /// The plan's schedule, simulated with every mechanism of the model.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct PlanSimulated {
     pub trials: u64,
     pub seed: u64,
@@ -383,7 +382,7 @@ pub struct PlanSimulated {
 }
 
 /// A plan sized so that the target is reached with a confidence.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Sizing {
     pub confidence: f64,
     /// The multiple of the target the plan aims at in expectation.

@@ -33,24 +33,22 @@
 
 pub mod fast;
 pub mod leads;
-pub mod render;
 pub mod rng;
 pub mod stats;
+pub mod view;
 
 use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::calendar::{Period, PeriodKind};
 use crate::model::{Category, LeadSource, Metric, Role, Scenario};
-use crate::spec::Trials;
 use stats::{LogHist, Moments, nearest_rank};
 
 /// Trials per block for the lead engine: the unit of parallel work, of
 /// merging and of `--trials auto`'s checks. Each engine has its own, fixed
 /// size, so that results never depend on the thread count.
 pub const BLOCK: u64 = 1024;
-/// Most trials `--trials auto` runs.
-pub const DEFAULT_MAX_TRIALS: u64 = 1_000_000;
+pub use crate::run::DEFAULT_MAX_TRIALS;
 /// `--trials auto` stops once the standard error of P(hit) is below this…
 pub const AUTO_SE_P_HIT: f64 = 0.005;
 /// …and that of the mean revenue below this share of the mean.
@@ -58,26 +56,7 @@ pub const AUTO_SE_MEAN: f64 = 0.005;
 /// …and at least this many trials ran.
 pub const AUTO_MIN_TRIALS: u64 = 2 * BLOCK;
 
-/// Which engine to use.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum EngineKind {
-    /// The fastest that applies.
-    #[default]
-    Auto,
-    /// Poisson paths (refused when leads interact).
-    Fast,
-    /// Leads followed one by one from the MQL stage.
-    Leads,
-}
-
-#[derive(Clone, Debug)]
-pub struct SimOptions {
-    pub trials: Trials,
-    pub seed: u64,
-    pub max_trials: u64,
-    pub engine: EngineKind,
-}
+pub use crate::run::{EngineKind, RunConfig, Trials};
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum SimError {
@@ -476,7 +455,7 @@ pub trait Engine: Sync {
 /// trials done after each batch (it must not affect results).
 pub fn simulate(
     s: &Scenario,
-    opts: &SimOptions,
+    opts: &RunConfig,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Forecast, SimError> {
     run(s, opts, progress).map(|r| r.forecast)
@@ -511,7 +490,7 @@ pub fn common_engine(scenarios: &[&Scenario], kind: EngineKind) -> EngineKind {
 /// Like [`simulate`], keeping each trial's revenue.
 pub fn run(
     s: &Scenario,
-    opts: &SimOptions,
+    opts: &RunConfig,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Run, SimError> {
     let ctx = Context::new(s);
@@ -586,7 +565,7 @@ fn precise_enough(acc: &BlockAcc) -> bool {
 }
 
 /// A distribution summary.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Summary {
     pub mean: f64,
     pub std_error: f64,
@@ -620,7 +599,7 @@ impl Summary {
 /// Bins of a histogram for charts.
 pub const HISTOGRAM_BINS: usize = 48;
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Bin {
     pub from: f64,
     pub to: f64,
@@ -628,7 +607,7 @@ pub struct Bin {
 }
 
 /// Trials per bin of equal width.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Histogram {
     pub bins: Vec<Bin>,
 }
@@ -673,7 +652,7 @@ impl Histogram {
 }
 
 /// A mean with its standard error.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct MeanSe {
     pub mean: f64,
     pub std_error: f64,
@@ -690,7 +669,7 @@ impl From<&Moments> for MeanSe {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct PeriodStat {
     pub label: String,
     pub first_week: u32,
@@ -711,7 +690,7 @@ pub struct PeriodStat {
     pub pipeline_mean: f64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct WeekStat {
     pub week: u32,
     pub date: Option<String>,
@@ -736,7 +715,7 @@ pub struct WeekStat {
 }
 
 /// Mean counts per trial.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct StageMeans {
     pub leads: f64,
     pub mqls: f64,
@@ -749,7 +728,7 @@ pub struct StageMeans {
     pub by_stage: Vec<StageMean>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct StageMean {
     pub stage: String,
     pub mean: f64,
@@ -758,7 +737,7 @@ pub struct StageMean {
 
 /// What a lead source's new leads did: those of a month (a cohort) or of
 /// the whole horizon, means per trial. Ratios follow [`crate::metrics`].
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ChannelFigures {
     pub leads: f64,
     pub spend: f64,
@@ -792,7 +771,7 @@ pub struct ChannelFigures {
 
 /// What the deals and leads open at the start did, by the month it
 /// happened in (means per trial).
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct PipelineFigures {
     /// Open deals at the start and their amounts.
     pub deals: f64,
@@ -808,14 +787,14 @@ pub struct PipelineFigures {
     pub lost: f64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct PipelineMonth {
     pub label: String,
     #[serde(flatten)]
     pub figures: PipelineFigures,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct PipelineStat {
     #[serde(flatten)]
     pub figures: PipelineFigures,
@@ -825,7 +804,7 @@ pub struct PipelineStat {
     pub by_category: Vec<CategoryStat>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct CategoryStat {
     pub category: Category,
     #[serde(flatten)]
@@ -833,7 +812,7 @@ pub struct CategoryStat {
 }
 
 /// The forecast's headline figures, each as [`crate::metrics`] defines it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ForecastHeadline {
     /// SALs / MQLs of the new leads.
     pub acceptance_rate: Option<f64>,
@@ -849,14 +828,14 @@ pub struct ForecastHeadline {
     pub touches_made: f64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ChannelMonth {
     pub label: String,
     #[serde(flatten)]
     pub figures: ChannelFigures,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ChannelStat {
     pub name: String,
     pub source: LeadSource,
@@ -865,7 +844,7 @@ pub struct ChannelStat {
     pub months: Vec<ChannelMonth>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct CapacityWeek {
     pub week: u32,
     pub mean_touches_needed: f64,
@@ -873,7 +852,7 @@ pub struct CapacityWeek {
     pub p_over: f64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Forecast {
     pub scenario: String,
     pub engine: &'static str,
@@ -926,7 +905,7 @@ fn assemble(
     s: &Scenario,
     ctx: &Context,
     engine: &'static str,
-    opts: &SimOptions,
+    opts: &RunConfig,
     auto: bool,
     stopped: String,
     mut acc: BlockAcc,

@@ -18,7 +18,10 @@ fn check_json(args: &[&str]) -> Value {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).unwrap()
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["kind"], "check");
+    v["reports"].clone()
 }
 
 fn channel<'a>(report: &'a Value, name: &str) -> &'a Value {
@@ -74,7 +77,10 @@ fn check_csv_has_a_row_per_channel() {
     let text = String::from_utf8(out.stdout).unwrap();
     let mut rows = csv::Reader::from_reader(text.as_bytes());
     let headers = rows.headers().unwrap().clone();
-    assert!(headers.iter().any(|h| h == "mql_to_sal"), "{headers:?}");
+    assert!(
+        headers.iter().any(|h| h == "mql_to_sal_share"),
+        "{headers:?}"
+    );
     assert_eq!(rows.records().count(), 6);
 }
 
@@ -236,19 +242,30 @@ fn out_writes_the_file_and_nothing_to_stdout() {
         .success()
         .stdout("");
     let v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    assert_eq!(v[0]["kind"], "scenario");
+    assert_eq!(v["reports"][0]["kind"], "scenario");
+    // A folder that cannot be made (its parent is a file) fails at once,
+    // before the scenario is even read: no work is lost to a bad --out.
+    let blocked = dir.join("check.json").join("x.csv");
     revplan()
-        .args([
-            "check",
-            "scenarios/acme-52w.toml",
-            "--out",
-            "/nonexistent-dir/x.txt",
-        ])
+        .args(["simulate", "scenarios/no-such-file.toml", "--out"])
+        .arg(&blocked)
         .assert()
         .code(1)
-        .stderr(predicate::str::contains(
-            "cannot write /nonexistent-dir/x.txt",
-        ));
+        .stderr(predicate::str::contains("cannot write"));
+    assert!(!blocked.exists());
+    // A missing folder is made, as `report` and `batch` make theirs.
+    let nested = dir.join("new/deeper/plan.csv");
+    revplan()
+        .args(["plan", "scenarios/acme-52w.toml", "--no-simulation"])
+        .args(["--format", "csv", "--out"])
+        .arg(&nested)
+        .assert()
+        .success();
+    assert!(
+        std::fs::read_to_string(&nested)
+            .unwrap()
+            .starts_with("week")
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -512,7 +529,7 @@ fn simulate_table_and_csv() {
         "P(revenue ≥ target)",
         "2027-Q3",
         "By lead source",
-        "monthly reports",
+        "arrival month",
         "Capacity:",
         "leads engine",
     ] {
@@ -576,4 +593,183 @@ fn simulate_auto_trials_say_why_they_stopped() {
     assert_eq!(v["auto_trials"], true);
     assert!(v["stopped"].as_str().unwrap().contains("standard error"));
     assert!(v["p_hit_std_error"].as_f64().unwrap() < 0.005);
+}
+
+/// The words of an example as a shell would pass them (the examples quote
+/// without spaces inside quotes), up to a redirection or `&&`.
+fn shell_words(command: &str) -> Vec<String> {
+    command
+        .split(' ')
+        .filter(|w| !w.is_empty())
+        .take_while(|w| *w != ">" && *w != "&&")
+        .map(|w| w.replace('\'', ""))
+        .collect()
+}
+
+#[test]
+fn help_examples_parse_and_wrap_between_arguments_at_any_width() {
+    use revplan::cli::args::{HELP, command, examples};
+    let cli = command(100);
+    for h in HELP {
+        for e in h.examples {
+            let words = shell_words(e);
+            assert_eq!(words[0], "revplan", "{e}");
+            if let Err(err) = cli.clone().try_get_matches_from(&words) {
+                panic!("`{e}` does not parse: {err}");
+            }
+        }
+        for width in [40, 52, 64, 80, 100] {
+            let text = examples(h.examples, "", width);
+            let mut joined: Vec<String> = Vec::new();
+            let mut current = String::new();
+            for line in text.lines().skip(1) {
+                let fits = line.chars().count() <= width;
+                let one_word = !line.trim().contains(' ');
+                assert!(fits || one_word, "{width}: `{line}`");
+                let body = line.trim();
+                let (body, more) = match body.strip_suffix(" \\") {
+                    Some(b) => (b, true),
+                    None => (body, false),
+                };
+                if !current.is_empty() {
+                    current.push(' ');
+                }
+                current.push_str(body);
+                if !more {
+                    joined.push(std::mem::take(&mut current));
+                }
+            }
+            let want: Vec<String> = h
+                .examples
+                .iter()
+                .map(|e| e.split_whitespace().collect::<Vec<_>>().join(" "))
+                .collect();
+            assert_eq!(joined, want, "{} at {width} columns", h.command);
+        }
+    }
+    // The real help, in a narrow terminal, keeps each example whole.
+    let out = revplan()
+        .args(["sweep", "--help"])
+        .env("COLUMNS", "44")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let examples_part = text.split("Examples:").nth(1).unwrap();
+    assert!(examples_part.contains("\n    --param 'capacity.tiers[1].touches' \\\n"));
+    for line in examples_part.lines() {
+        assert!(line.chars().count() <= 44, "`{line}`");
+    }
+}
+
+#[test]
+fn completions_and_the_man_page_cover_every_command() {
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let out = revplan().args(["completions", shell]).output().unwrap();
+        assert!(out.status.success(), "{shell}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        for cmd in ["simulate", "sensitivity", "completions"] {
+            assert!(text.contains(cmd), "{shell}: {cmd}");
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("man/revplan.1");
+    revplan()
+        .arg("man")
+        .arg("--out")
+        .arg(&page)
+        .assert()
+        .success();
+    let roff = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        roff.starts_with(".ie") || roff.contains(".TH revplan"),
+        "{roff}"
+    );
+    for cmd in ["simulate", "plan", "batch", "completions"] {
+        assert!(roff.contains(cmd), "{cmd}");
+    }
+}
+
+#[test]
+fn output_flags_are_checked_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    // xlsx is not for a terminal; assert_cmd's stdout is a pipe, so it is
+    // written there and is a workbook.
+    let out = revplan()
+        .args(["check", "scenarios/acme-52w.toml", "--format", "xlsx"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(&out.stdout[..2], b"PK");
+    // --table only with CSV; a comma decimal needs another delimiter.
+    revplan()
+        .args(["check", "scenarios/acme-52w.toml", "--table", "stages"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--table"));
+    revplan()
+        .args(["check", "scenarios/acme-52w.toml", "--format", "csv"])
+        .args(["--csv-decimal", ","])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--csv-delimiter"));
+    // An unknown table lists those there are.
+    revplan()
+        .args(["check", "scenarios/acme-52w.toml", "--format", "csv"])
+        .args(["--table", "nope"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("channels, stages"));
+    // A folder as --out.
+    revplan()
+        .args(["check", "scenarios/acme-52w.toml", "--out"])
+        .arg(dir.path())
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("folder"));
+}
+
+#[test]
+fn every_command_writes_xlsx_that_reads_back() {
+    use calamine::Reader;
+    let dir = tempfile::tempdir().unwrap();
+    let small = "tests/data/small-scenario.toml";
+    let two = "tests/data/two-channels-scenario.toml";
+    let runs: Vec<Vec<&str>> = vec![
+        vec!["check", small],
+        vec!["plan", small, "--trials", "200"],
+        vec!["simulate", small, "--trials", "200"],
+        vec!["compare", small, "--trials", "200"],
+        vec![
+            "sweep",
+            small,
+            "--param",
+            "scoring.threshold",
+            "--values",
+            "55,65",
+        ],
+        vec!["goal", small, "--confidence", "0.5", "--lever", "leads"],
+        vec!["sensitivity", small, "--trials", "200"],
+        vec!["optimize", two, "--budget", "500000", "--trials", "200"],
+    ];
+    for args in runs {
+        let path = dir.path().join(format!("{}.xlsx", args[0]));
+        revplan()
+            .args(&args)
+            .args(["--format", "xlsx", "--out"])
+            .arg(&path)
+            .assert()
+            .success();
+        let mut book: calamine::Xlsx<_> = calamine::open_workbook(&path).unwrap();
+        let names = book.sheet_names();
+        assert!(!names.is_empty(), "{}", args[0]);
+        let first = book.worksheet_range(&names[0]).unwrap();
+        assert!(first.height() >= 2, "{}: {}", args[0], names[0]);
+        let numbers = first
+            .rows()
+            .skip(1)
+            .flatten()
+            .filter(|c| matches!(c, calamine::Data::Float(_)))
+            .count();
+        assert!(numbers > 0, "{}: no numeric cell", args[0]);
+    }
 }

@@ -12,8 +12,8 @@ use revplan::decide::sensitivity::{Swings, sensitivity};
 use revplan::decide::sweep::sweep;
 use revplan::decide::{Objective, Settings, paired};
 use revplan::model::{ResponseCurve, Scenario, Volume};
-use revplan::sim::{EngineKind, SimOptions, run, simulate};
-use revplan::spec::Trials;
+use revplan::run::Trials;
+use revplan::sim::{EngineKind, RunConfig, run, simulate};
 
 use crate::support::root;
 
@@ -99,7 +99,7 @@ fn every_member_of_a_family_is_what_simulate_gives_alone() {
     .unwrap();
     let alone = simulate(
         &other,
-        &SimOptions {
+        &RunConfig {
             trials: Trials::Fixed(512),
             seed: 9,
             max_trials: 512,
@@ -204,7 +204,7 @@ fn goal_seek_lands_where_a_fresh_simulation_agrees() {
     assert!(p >= confidence);
     // The search's answer on its own random numbers...
     let at = Lever::Leads.apply(&s, value).unwrap();
-    let opts = |seed: u64| SimOptions {
+    let opts = |seed: u64| RunConfig {
         trials: Trials::Fixed(trials),
         seed,
         max_trials: trials,
@@ -289,7 +289,7 @@ fn scaling_deal_sizes_scales_revenue_exactly() {
     .unwrap();
     let base = simulate(
         &s,
-        &SimOptions {
+        &RunConfig {
             trials: Trials::Fixed(1024),
             seed: 4,
             max_trials: 1024,
@@ -376,7 +376,7 @@ fn the_optimiser_finds_the_closed_form_split() {
     assert!((total - weekly * weeks).abs() < 1e-6 * total);
 
     // On the same random numbers no split of a 5% grid does better.
-    let opts = SimOptions {
+    let opts = RunConfig {
         trials: Trials::Fixed(4096),
         seed: 3,
         max_trials: 4096,

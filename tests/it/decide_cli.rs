@@ -83,7 +83,7 @@ fn compare_output_does_not_depend_on_threads() {
     assert_eq!(one, run("3"));
     let text = String::from_utf8(one).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    assert!(lines[0].starts_with("variant,p_hit,"), "{}", lines[0]);
+    assert!(lines[0].starts_with("variant,p_hit_share,"), "{}", lines[0]);
     assert_eq!(lines.len(), 3);
     let width = lines[0].split(',').count();
     assert!(lines.iter().all(|l| l.split(',').count() == width));
@@ -226,7 +226,10 @@ fn sensitivity_rows_and_bad_swings() {
         .unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.starts_with("input,kind,low,high,"), "{text}");
+    assert!(
+        text.starts_with("input,kind,low_rate_share,high_rate_share,"),
+        "{text}"
+    );
     assert!(text.contains("deals.size (every channel)"), "{text}");
     assert!(text.contains("scoring.threshold"), "{text}");
     revplan()

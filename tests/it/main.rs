@@ -4,6 +4,7 @@ mod batch;
 mod cli;
 mod decide;
 mod decide_cli;
+mod export;
 mod flow;
 mod invalid;
 mod oracle;

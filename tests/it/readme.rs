@@ -27,7 +27,10 @@ fn readme_commands() -> Vec<Vec<String>> {
         .filter_map(|l| l.trim().strip_prefix("cargo run --release -- "))
         .map(|l| {
             let l = l.split(" #").next().unwrap_or(l);
-            l.split_whitespace().map(String::from).collect::<Vec<_>>()
+            // As a shell passes them: the README quotes without spaces.
+            l.split_whitespace()
+                .map(|w| w.replace('\'', ""))
+                .collect::<Vec<_>>()
         })
         .fold(Vec::new(), |mut all, c| {
             // A command shown twice runs once.
@@ -101,4 +104,40 @@ fn every_readme_command_runs() {
             assert!(charts.count() >= 2, "no charts from {args:?}");
         }
     }
+}
+
+/// The install block's `revplan` commands (completions, the manual page)
+/// run, with their files written to a scratch folder instead.
+#[test]
+fn the_install_commands_run() {
+    let text = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut ran = 0;
+    for line in text.lines().filter(|l| l.starts_with("revplan ")) {
+        let line = line.split(" #").next().unwrap_or(line);
+        let words: Vec<&str> = line.split_whitespace().skip(1).collect();
+        if !matches!(words.first(), Some(&"completions") | Some(&"man")) {
+            continue;
+        }
+        let mut args: Vec<String> = Vec::new();
+        let mut it = words.iter();
+        while let Some(w) = it.next() {
+            match *w {
+                ">" => break,
+                "--out" => {
+                    it.next();
+                    args.push("--out".into());
+                    args.push(dir.path().join("page.1").display().to_string());
+                }
+                w => args.push(w.to_string()),
+            }
+        }
+        let out = revplan().args(&args).output().unwrap();
+        assert!(out.status.success(), "revplan {}", args.join(" "));
+        ran += 1;
+    }
+    assert!(
+        ran >= 2,
+        "the README shows how to install completions and the manual"
+    );
 }

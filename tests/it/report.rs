@@ -6,8 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use revplan::chart::{self, Chart, PNG_SCALE};
-use revplan::sim::{EngineKind, SimOptions, simulate};
-use revplan::spec::Trials;
+use revplan::run::Trials;
+use revplan::sim::{EngineKind, RunConfig, simulate};
 
 use crate::support::{revplan, root};
 
@@ -15,7 +15,7 @@ fn forecast(file: &str, trials: u64) -> revplan::sim::Forecast {
     let s = revplan::load::load_scenario(&root().join(file), &[])
         .unwrap()
         .base;
-    let opts = SimOptions {
+    let opts = RunConfig {
         trials: Trials::Fixed(trials),
         seed: 5,
         max_trials: trials,

@@ -4,8 +4,8 @@
 
 use revplan::model::{Scenario, SeasonBy, Seasonality, Volume};
 use revplan::plan::plan;
-use revplan::sim::{EngineKind, Forecast, SimOptions, simulate};
-use revplan::spec::Trials;
+use revplan::run::Trials;
+use revplan::sim::{EngineKind, Forecast, RunConfig, simulate};
 use revplan::timeline::{channel_response, deal_response};
 
 use crate::oracle;
@@ -18,7 +18,7 @@ fn load(file: &str) -> Scenario {
 }
 
 fn forecast(s: &Scenario, engine: EngineKind, trials: u64, seed: u64) -> Forecast {
-    let opts = SimOptions {
+    let opts = RunConfig {
         trials: Trials::Fixed(trials),
         seed,
         max_trials: trials,
@@ -157,7 +157,7 @@ fn the_lead_engine_agrees_with_the_oracle_without_capacity() {
 #[test]
 fn the_fast_engine_refuses_what_it_cannot_simulate() {
     let s = load("tests/data/engine-leads.toml");
-    let opts = SimOptions {
+    let opts = RunConfig {
         trials: Trials::Fixed(10),
         seed: 1,
         max_trials: 10,
@@ -336,7 +336,7 @@ fn the_plan_fed_to_the_simulation_reaches_the_target_minus_the_gap() {
 #[test]
 fn auto_trials_stop_once_the_standard_errors_are_small() {
     let s = load("scenarios/acme-52w.toml");
-    let opts = SimOptions {
+    let opts = RunConfig {
         trials: Trials::Auto,
         seed: 1,
         max_trials: 1_000_000,
@@ -350,7 +350,7 @@ fn auto_trials_stop_once_the_standard_errors_are_small() {
     // A cap below what is needed is reported.
     let capped = simulate(
         &s,
-        &SimOptions {
+        &RunConfig {
             max_trials: 2_048,
             ..opts
         },

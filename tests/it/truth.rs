@@ -9,8 +9,8 @@ use revplan::decide::sweep::sweep;
 use revplan::decide::{Objective, Settings};
 use revplan::model::{Capacity, Scenario};
 use revplan::plan::{PlanOptions, plan};
-use revplan::sim::{EngineKind, Forecast, SimOptions, simulate};
-use revplan::spec::Trials;
+use revplan::run::Trials;
+use revplan::sim::{EngineKind, Forecast, RunConfig, simulate};
 
 use crate::support::{revplan, root};
 
@@ -31,7 +31,7 @@ fn settings(trials: u64, seed: u64) -> Settings {
 }
 
 fn forecast(s: &Scenario, trials: u64, seed: u64) -> Forecast {
-    let opts = SimOptions {
+    let opts = RunConfig {
         trials: Trials::Fixed(trials),
         seed,
         max_trials: trials,
