@@ -27,7 +27,7 @@ use sha2::{Digest, Sha256};
 
 use crate::decide::{Figures, Settings, run_family};
 use crate::load::{Loaded, is_model_file, load_scenario, read_bytes};
-use crate::output::write_atomic;
+use crate::output::{Links, write_with};
 use crate::run::Trials;
 use crate::sim::EngineKind;
 
@@ -72,17 +72,46 @@ impl BatchError {
     }
 }
 
-fn write(path: &Path, bytes: &[u8]) -> Result<(), BatchError> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|source| BatchError::Write {
-            path: dir.to_path_buf(),
-            source,
-        })?;
+/// `rel` below `root`, refused when it is not a plain relative path or
+/// when an existing folder on the way (or the file itself) is a link: a
+/// batch never writes or removes anything through a link out of its
+/// folder.
+fn inside(root: &Path, rel: &Path) -> std::io::Result<PathBuf> {
+    let mut p = root.to_path_buf();
+    for c in rel.components() {
+        let Component::Normal(part) = c else {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not a plain relative path",
+            ));
+        };
+        p.push(part);
+        if std::fs::symlink_metadata(&p).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "{} is a link; a batch does not write through links",
+                    p.display()
+                ),
+            ));
+        }
     }
-    write_atomic(path, bytes).map_err(|source| BatchError::Write {
-        path: path.to_path_buf(),
+    Ok(p)
+}
+
+/// Writes `rel` below the output folder `root`, atomically, never through
+/// a link.
+fn write(root: &Path, rel: impl AsRef<Path>, bytes: &[u8]) -> Result<(), BatchError> {
+    let rel = rel.as_ref();
+    let err = |source| BatchError::Write {
+        path: root.join(rel),
         source,
-    })
+    };
+    let path = inside(root, rel).map_err(err)?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    write_with(&path, bytes, Links::Refuse).map_err(err)
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, BatchError> {
@@ -870,7 +899,7 @@ fn run_fresh(
             } else {
                 format!("{sub}/{file}")
             };
-            write(&folder.join(&rel), &bytes).map_err(|e| e.to_string())?;
+            write(folder, &rel, &bytes).map_err(|e| e.to_string())?;
             files.push(rel);
         }
     }
@@ -881,7 +910,7 @@ fn run_fresh(
         rows: rows.clone(),
     };
     let text = serde_json::to_string_pretty(&result).map_err(|e| e.to_string())? + "\n";
-    write(&folder.join("result.json"), text.as_bytes()).map_err(|e| e.to_string())?;
+    write(folder, "result.json", text.as_bytes()).map_err(|e| e.to_string())?;
     remove_stale(folder, &previous, &result.files);
     Ok(rows)
 }
@@ -893,13 +922,9 @@ fn run_fresh(
 fn remove_stale(folder: &Path, previous: &[String], current: &[String]) {
     let keep: HashSet<&str> = current.iter().map(String::as_str).collect();
     for rel in previous.iter().filter(|f| !keep.contains(f.as_str())) {
-        let plain = Path::new(rel)
-            .components()
-            .all(|c| matches!(c, Component::Normal(_)));
-        if !plain {
+        let Ok(path) = inside(folder, Path::new(rel)) else {
             continue;
-        }
-        let path = folder.join(rel);
+        };
         let _ = std::fs::remove_file(&path);
         let mut dir = path.parent();
         while let Some(d) = dir.filter(|d| *d != folder) {
@@ -938,14 +963,14 @@ fn write_summary(out: &Path, summary: &Summary) -> Result<(), BatchError> {
                 source: std::io::Error::other(e.to_string()),
             }
         })?;
-        write(&out.join(name), &bytes)?;
+        write(out, name, &bytes)?;
     }
     Ok(())
 }
 
 fn write_manifest(out: &Path, m: &Manifest) -> Result<(), BatchError> {
     let text = serde_json::to_string_pretty(m).unwrap_or_default() + "\n";
-    write(&out.join("batch.json"), text.as_bytes())
+    write(out, "batch.json", text.as_bytes())
 }
 
 /// Runs the batch (this shard's share of it) into `out`.
@@ -1100,7 +1125,11 @@ pub fn merge(shard_dirs: &[PathBuf], out: &Path) -> Result<Summary, BatchError> 
         let from = dir.join(&item.output);
         if from.is_dir() {
             for rel in files_under(&from, |_| true)? {
-                write(&out.join(&item.output).join(&rel), &read(&from.join(&rel))?)?;
+                write(
+                    out,
+                    Path::new(&item.output).join(&rel),
+                    &read(&from.join(&rel))?,
+                )?;
             }
         }
     }
