@@ -162,15 +162,27 @@ fn is_glob(s: &str) -> bool {
 /// Every file below `dir` that `keep` accepts, relative to it, sorted.
 /// Hidden entries (temporary files of an interrupted write among them) are
 /// passed over, and links to folders are not followed.
-fn files_under(dir: &Path, keep: impl Fn(&Path) -> bool) -> Result<Vec<PathBuf>, BatchError> {
+fn files_under(dir: &Path, keep: impl Fn(&Path) -> bool) -> Result<Listing, BatchError> {
     let mut out = Vec::new();
+    let mut unreadable = Vec::new();
     let mut stack = vec![PathBuf::new()];
     while let Some(rel) = stack.pop() {
         let here = dir.join(&rel);
-        let entries = std::fs::read_dir(&here).map_err(|source| BatchError::Read {
-            path: here.clone(),
-            source,
-        })?;
+        let entries = match std::fs::read_dir(&here) {
+            Ok(e) => e,
+            // A subfolder that cannot be read is the user's to see, not a
+            // reason to stop: it becomes a failed row.
+            Err(_) if !rel.as_os_str().is_empty() => {
+                unreadable.push(rel);
+                continue;
+            }
+            Err(source) => {
+                return Err(BatchError::Read {
+                    path: here.clone(),
+                    source,
+                });
+            }
+        };
         for entry in entries {
             let entry = entry.map_err(|source| BatchError::Read {
                 path: here.clone(),
@@ -193,11 +205,22 @@ fn files_under(dir: &Path, keep: impl Fn(&Path) -> bool) -> Result<Vec<PathBuf>,
         }
     }
     out.sort();
-    Ok(out)
+    unreadable.sort();
+    Ok(Listing {
+        files: out,
+        unreadable,
+    })
+}
+
+/// What [`files_under`] found: the files, and the subfolders it could not
+/// read.
+struct Listing {
+    files: Vec<PathBuf>,
+    unreadable: Vec<PathBuf>,
 }
 
 /// Every `*.toml` below `dir`.
-fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, BatchError> {
+fn toml_files(dir: &Path) -> Result<Listing, BatchError> {
     files_under(dir, |p| p.extension().is_some_and(|e| e == "toml"))
 }
 
@@ -240,10 +263,23 @@ pub fn safe_component(text: &str) -> String {
     if s.is_empty() { "_".into() } else { s }
 }
 
+/// The names of a batch's own files in its output folder.
+const RESERVED: [&str; 5] = [
+    "summary.csv",
+    "summary.json",
+    "summary.xlsx",
+    "batch.json",
+    LOCK_FILE,
+];
+
+/// The lock a running batch holds in its output folder.
+const LOCK_FILE: &str = ".revplan.lock";
+
 /// Makes names unique (ignoring case, for case-insensitive file systems)
 /// by adding `-2`, `-3`, … in order.
 fn unique(names: impl IntoIterator<Item = String>) -> Vec<String> {
-    let mut seen = HashSet::new();
+    // A batch's own files are never a scenario's folder.
+    let mut seen: HashSet<String> = RESERVED.iter().map(|r| r.to_string()).collect();
     let mut out = Vec::new();
     for name in names {
         let mut candidate = name.clone();
@@ -282,7 +318,10 @@ pub fn discover(paths: &[String]) -> Result<Found, BatchError> {
     let mut candidates: Vec<(PathBuf, PathBuf, bool)> = Vec::new();
     let add_path = |path: &Path, named: bool, candidates: &mut Vec<(PathBuf, PathBuf, bool)>| {
         if path.is_dir() {
-            for rel in toml_files(path)? {
+            let listing = toml_files(path)?;
+            // An unreadable subfolder stays in the list: loading it fails,
+            // which gives its row the reason.
+            for rel in listing.files.into_iter().chain(listing.unreadable) {
                 candidates.push((path.join(&rel), rel, false));
             }
         } else {
@@ -296,7 +335,12 @@ pub fn discover(paths: &[String]) -> Result<Found, BatchError> {
         if path.exists() {
             add_path(path, true, &mut candidates)?;
         } else if is_glob(arg) {
-            let matches = glob::glob(arg).map_err(|e| {
+            // Like a folder scan, a pattern passes over hidden files.
+            let options = glob::MatchOptions {
+                require_literal_leading_dot: true,
+                ..glob::MatchOptions::new()
+            };
+            let matches = glob::glob_with(arg, options).map_err(|e| {
                 BatchError::Usage(format!("`{arg}` is not a valid pattern: {}", e.msg))
             })?;
             let mut matched: Vec<PathBuf> = matches.filter_map(Result::ok).collect();
@@ -647,6 +691,8 @@ pub struct Options {
     pub seed: Option<u64>,
     pub max_trials: u64,
     pub engine: EngineKind,
+    /// Run scenarios past the soft limits on time and memory.
+    pub allow_large: bool,
     pub charts: bool,
     pub resume: bool,
     pub shard: Option<Shard>,
@@ -824,6 +870,7 @@ fn run_item(item: &Item, out: &Path, opts: &Options) -> (Vec<Row>, bool) {
         seed: opts.seed.unwrap_or(loaded.base.run.seed),
         max_trials: opts.max_trials,
         engine: opts.engine,
+        allow_large: opts.allow_large,
     };
     let inputs = match fingerprint(&loaded, &settings, opts.charts) {
         Ok(h) => h,
@@ -973,6 +1020,54 @@ fn write_manifest(out: &Path, m: &Manifest) -> Result<(), BatchError> {
     write(out, "batch.json", text.as_bytes())
 }
 
+/// Takes the output folder for this batch alone (created if missing):
+/// two batches on one folder would interleave their files. The lock is
+/// the operating system's, so it ends with the process, even a killed one.
+/// Temporaries a killed run left are removed once the lock is held.
+fn lock(out: &Path) -> Result<std::fs::File, BatchError> {
+    let err = |source| BatchError::Write {
+        path: out.to_path_buf(),
+        source,
+    };
+    std::fs::create_dir_all(out).map_err(err)?;
+    let path = inside(out, Path::new(LOCK_FILE)).map_err(err)?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(err)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            return Err(BatchError::Usage(format!(
+                "another batch is writing to {}; wait for it, or give another --out",
+                out.display()
+            )));
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(err(e)),
+    }
+    remove_temporaries(out);
+    Ok(file)
+}
+
+/// Removes every temporary file of an interrupted write below `out` (the
+/// lock says no other batch is writing).
+fn remove_temporaries(out: &Path) {
+    let mut stack = vec![out.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        crate::output::clean_stale(&dir, std::time::Duration::ZERO);
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                stack.push(e.path());
+            }
+        }
+    }
+}
+
 /// Runs the batch (this shard's share of it) into `out`.
 pub fn run(
     paths: &[String],
@@ -982,6 +1077,7 @@ pub fn run(
     progress: &(dyn Fn(Event) + Sync),
 ) -> Result<Outcome, BatchError> {
     let items = found.share(opts.shard);
+    let _lock = lock(out)?;
     write_manifest(out, &manifest(paths, &found.items, opts))?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.threads.unwrap_or(0))
@@ -1038,6 +1134,7 @@ fn read_json<T: for<'de> Deserialize<'de>>(path: &Path, what: &str) -> Result<T,
 /// Joins the outputs of `revplan batch --shard I/N` for every I into one
 /// folder, as a single run would have written it.
 pub fn merge(shard_dirs: &[PathBuf], out: &Path) -> Result<Summary, BatchError> {
+    let _lock = lock(out)?;
     let mut shards: BTreeMap<usize, (&PathBuf, Manifest)> = BTreeMap::new();
     let mut first: Option<Manifest> = None;
     for dir in shard_dirs {
@@ -1124,7 +1221,14 @@ pub fn merge(shard_dirs: &[PathBuf], out: &Path) -> Result<Summary, BatchError> 
         rows.extend(mine);
         let from = dir.join(&item.output);
         if from.is_dir() {
-            for rel in files_under(&from, |_| true)? {
+            let listing = files_under(&from, |_| true)?;
+            if let Some(rel) = listing.unreadable.first() {
+                return Err(BatchError::Read {
+                    path: from.join(rel),
+                    source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+                });
+            }
+            for rel in listing.files {
                 write(
                     out,
                     Path::new(&item.output).join(&rel),

@@ -209,32 +209,70 @@ fn locate(file: &str, sources: &Sources, p: Problem) -> Located {
             let (line, column) = sources.line_col(span);
             let len = (span.end - span.start) as usize;
             Located {
-                file: src.name.clone(),
+                file: shown(&src.name),
                 line,
                 column,
-                path: p.path,
-                message: p.message,
-                help: p.help,
-                source: Some(NamedSource::new(src.name.clone(), src.text.clone())),
+                path: shown(&p.path),
+                message: shown(&p.message),
+                help: p.help.as_deref().map(shown),
+                source: Some(NamedSource::new(shown(&src.name), visible(&src.text))),
                 span: Some((span.start as usize, len)),
             }
         }
         None => Located {
-            file: file.to_string(),
+            file: shown(file),
             line: 0,
             column: 0,
-            path: p.path,
-            message: p.message,
-            help: p.help,
+            path: shown(&p.path),
+            message: shown(&p.message),
+            help: p.help.as_deref().map(shown),
             source: None,
             span: None,
         },
     }
 }
 
+/// Text for a terminal: control characters but line breaks escaped, so a
+/// name or value from a file cannot move the cursor or clear the screen.
+fn shown(s: &str) -> String {
+    s.split('\n')
+        .map(crate::export::text::printable)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A file's text as a snippet shows it: each control character but line
+/// breaks and tabs replaced by as many `?` as it has bytes, so that spans
+/// still point at the same places.
+fn visible(text: &str) -> Arc<str> {
+    if !text
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Arc::from(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && !matches!(c, '\n' | '\r' | '\t') {
+            out.extend(std::iter::repeat_n('?', c.len_utf8()));
+        } else {
+            out.push(c);
+        }
+    }
+    Arc::from(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn snippets_and_messages_cannot_carry_terminal_escapes() {
+        let v = visible("a\u{1b}[2J\u{85}b\n\tc");
+        assert_eq!(&*v, "a?[2J??b\n\tc");
+        assert_eq!(v.len(), "a\u{1b}[2J\u{85}b\n\tc".len());
+        assert_eq!(shown("x\u{7}y\nz"), "x\\u{7}y\nz");
+    }
 
     #[test]
     fn suggests_near_misses_only() {

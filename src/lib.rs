@@ -90,6 +90,9 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Input(_) | Error::NoVariant { .. } | Error::Sim(_) | Error::Usage(_) => 2,
+            // A reader that went away (`| head`): the code a shell gives
+            // a program ended by SIGPIPE.
+            Error::Write { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe => 141,
             Error::Plan(_) | Error::Write { .. } | Error::Threads(_) | Error::Chart(_) => 1,
             Error::Export(e) => match e {
                 export::ExportError::NoTable { .. } => 2,

@@ -151,28 +151,7 @@ impl Session {
             };
             s.problems.push(p);
         };
-        let meta = match std::fs::metadata(path) {
-            Ok(m) => m,
-            Err(e) => {
-                report(self, format!("cannot read {shown}: {}", io_reason(&e)));
-                return None;
-            }
-        };
-        if meta.is_dir() {
-            report(self, format!("{shown} is a directory, not a file"));
-            return None;
-        }
-        if meta.len() > MAX_INPUT_BYTES {
-            report(
-                self,
-                format!(
-                    "{shown} is {} bytes; the limit is {MAX_INPUT_BYTES}",
-                    meta.len()
-                ),
-            );
-            return None;
-        }
-        let bytes = match std::fs::read(path) {
+        let bytes = match read_bytes(path) {
             Ok(b) => b,
             Err(e) => {
                 report(self, format!("cannot read {shown}: {}", io_reason(&e)));
@@ -367,14 +346,35 @@ pub fn is_model_file(path: &Path) -> bool {
 /// The bytes of a file, for fingerprints and for copying outputs; refused
 /// above [`MAX_INPUT_BYTES`] like every input.
 pub fn read_bytes(path: &Path) -> std::io::Result<Vec<u8>> {
-    let len = std::fs::metadata(path)?.len();
-    if len > MAX_INPUT_BYTES {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("{len} bytes; the limit is {MAX_INPUT_BYTES}"),
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let invalid = |m: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, m);
+    // Opened without blocking, so that a FIFO named as input cannot hang
+    // the run; what was opened is what is checked.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if meta.is_dir() {
+        return Err(invalid("it is a folder, not a file".into()));
+    }
+    if !meta.is_file() {
+        return Err(invalid(
+            "it is not a regular file (a device, FIFO or socket); save the input to a file".into(),
         ));
     }
-    std::fs::read(path)
+    // The size the file system reports is a hint only: the cap holds on
+    // the bytes actually read.
+    let mut bytes = Vec::with_capacity(meta.len().min(MAX_INPUT_BYTES) as usize);
+    file.take(MAX_INPUT_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_INPUT_BYTES {
+        return Err(invalid(format!(
+            "it is larger than the limit of {} MiB",
+            MAX_INPUT_BYTES >> 20
+        )));
+    }
+    Ok(bytes)
 }
 
 /// Loads a scenario or a model file, whichever `path` is.

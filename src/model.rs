@@ -33,6 +33,9 @@ pub const MAX_HIRES: usize = 1000;
 pub const MAX_VARIANTS: usize = 64;
 pub const MAX_OPEN_DEALS: usize = 1_000_000;
 pub const MAX_NAME_LEN: usize = 64;
+/// Largest mean deal size: a trial sums up to millions of deals, and the
+/// sums must stay exact to the cent.
+pub const MAX_DEAL: f64 = 1e10;
 
 /// Index into [`Model::params`].
 pub type ParamId = usize;
@@ -439,6 +442,25 @@ pub enum ResponseCurve {
         budget: f64,
         elasticity: f64,
     },
+}
+
+impl From<&ResponseSpec> for ResponseCurve {
+    fn from(r: &ResponseSpec) -> Self {
+        match *r {
+            ResponseSpec::Exponential { max_leads, scale } => {
+                ResponseCurve::Exponential { max_leads, scale }
+            }
+            ResponseSpec::Power {
+                leads,
+                budget,
+                elasticity,
+            } => ResponseCurve::Power {
+                leads,
+                budget,
+                elasticity,
+            },
+        }
+    }
 }
 
 impl ResponseCurve {
@@ -1168,6 +1190,19 @@ fn build_deals(b: &mut Builder, d: &DealsSpec, base: Option<&DealsBuilt>) -> Opt
                     "add at_least = 0",
                 );
             }
+            let (mean, top) = (s.value.mean(), s.value.quantile(1.0 - 1e-9));
+            if !(mean <= MAX_DEAL && top <= crate::spec::MAX_MONEY) {
+                b.err_help(
+                    &s.loc,
+                    format!(
+                        "deal sizes this large cannot be summed exactly (mean {}, 1-in-a-billion \
+                         deal {}); a deal is at most {MAX_DEAL:e} on average",
+                        crate::export::format::money(mean),
+                        crate::export::format::money(top)
+                    ),
+                    "check the units: sizes are in dollars; add at_most to cap the tail",
+                );
+            }
             Some(s.value.clone())
         }
         (None, Some(base)) => Some(base.size.clone()),
@@ -1640,21 +1675,7 @@ fn build_channel(
             let max = c.volume.budget_max.unwrap_or(f64::INFINITY);
             Volume::Budget {
                 per_week: *budget,
-                curve: match r {
-                    ResponseSpec::Exponential { max_leads, scale } => ResponseCurve::Exponential {
-                        max_leads: *max_leads,
-                        scale: *scale,
-                    },
-                    ResponseSpec::Power {
-                        leads,
-                        budget,
-                        elasticity,
-                    } => ResponseCurve::Power {
-                        leads: *leads,
-                        budget: *budget,
-                        elasticity: *elasticity,
-                    },
-                },
+                curve: ResponseCurve::from(r),
                 min,
                 max,
             }

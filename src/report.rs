@@ -17,7 +17,7 @@ use crate::export::format::{count, money, pct};
 use crate::export::{Exportable, Table};
 use crate::load::Loaded;
 use crate::plan::Plan;
-use crate::sim::{Forecast, RunConfig, SimError, simulate};
+use crate::sim::{Forecast, SimError, simulate};
 
 /// What the report includes beyond the base forecast and plan.
 #[derive(Clone, Copy, Debug)]
@@ -94,16 +94,7 @@ pub fn build(
     };
     let forecast = match &comparison {
         Some(c) => c.base_forecast.clone(),
-        None => simulate(
-            s,
-            &RunConfig {
-                trials: settings.trials,
-                seed: settings.seed,
-                max_trials: settings.max_trials,
-                engine: settings.engine,
-            },
-            &|_| {},
-        )?,
+        None => simulate(s, settings, &|_| {})?,
     };
     progress(2, "sensitivity");
     let sens = if options.sensitivity {

@@ -57,6 +57,9 @@ pub struct RunConfig {
     pub seed: u64,
     pub max_trials: u64,
     pub engine: EngineKind,
+    /// Run even past the soft limits on time and memory
+    /// ([`crate::sim::cost`]).
+    pub allow_large: bool,
 }
 
 impl Default for RunConfig {
@@ -66,6 +69,7 @@ impl Default for RunConfig {
             seed: DEFAULT_SEED,
             max_trials: DEFAULT_MAX_TRIALS,
             engine: EngineKind::Auto,
+            allow_large: false,
         }
     }
 }
@@ -77,6 +81,7 @@ pub struct Overrides {
     pub seed: Option<u64>,
     pub max_trials: Option<u64>,
     pub engine: Option<EngineKind>,
+    pub allow_large: bool,
 }
 
 impl Overrides {
@@ -87,6 +92,7 @@ impl Overrides {
             seed: self.seed.unwrap_or(base.seed),
             max_trials: self.max_trials.unwrap_or(base.max_trials),
             engine: self.engine.unwrap_or(base.engine),
+            allow_large: self.allow_large || base.allow_large,
         }
     }
 }

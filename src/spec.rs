@@ -26,6 +26,8 @@ pub const MAX_LEADS_PER_WEEK: f64 = 1e7;
 pub const MAX_MONEY: f64 = 1e13;
 pub const MAX_REPS: i64 = 100_000;
 pub const MAX_TRIALS: i64 = 100_000_000;
+/// Largest seasonality factor (a period 100× as busy as average).
+pub const MAX_SEASONAL_FACTOR: f64 = 100.0;
 
 // ---------------------------------------------------------------------------
 // Distributions and probabilities
@@ -1251,11 +1253,27 @@ impl ReadTable for VolumeSpec {
             "largest weekly budget the optimizer may give (default: unbounded)",
             Bounds::closed(0.0, MAX_MONEY),
         );
+        let (budget, response) = (budget?, response?);
+        if let (Some(b), Some(r)) = (budget, &response) {
+            let leads = crate::model::ResponseCurve::from(r).leads(b);
+            if !(leads <= MAX_LEADS_PER_WEEK) {
+                f.problem(
+                    Some("budget_per_week"),
+                    format!(
+                        "this budget buys {} leads a week on the response curve; a channel has \
+                         at most {MAX_LEADS_PER_WEEK:e}",
+                        crate::export::format::count(leads)
+                    ),
+                    Some("lower the budget, or check the response curve's units".into()),
+                );
+                return None;
+            }
+        }
         let v = VolumeSpec {
             loc,
             leads_per_week: leads?,
-            budget_per_week: budget?,
-            response: response?,
+            budget_per_week: budget,
+            response,
             budget_min: min?,
             budget_max: max?,
         };
@@ -1425,6 +1443,18 @@ impl ReadTable for SeasonalitySpec {
             "quarter" => 4,
             _ => crate::calendar::WEEKS_PER_YEAR as usize,
         };
+        if let Some(bad) = factors.iter().find(|v| v.0 > MAX_SEASONAL_FACTOR) {
+            f.problem(
+                Some("factors"),
+                format!(
+                    "a seasonality factor of {} is out of range: factors multiply the weekly \
+                     volume and are at most {MAX_SEASONAL_FACTOR}",
+                    bad.0
+                ),
+                Some("factors are relative: 1 is an average period, 2 twice as busy".into()),
+            );
+            return None;
+        }
         if factors.len() != n {
             f.problem(
                 Some("factors"),

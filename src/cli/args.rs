@@ -505,6 +505,10 @@ pub struct RunArgs {
     /// Simulation engine: `auto` picks the fastest exact one that applies.
     #[arg(long, value_enum, default_value_t = EngineArg::Auto)]
     pub engine: EngineArg,
+    /// Run even when the estimate of time or memory is past the limits
+    /// (15 minutes, 4 GiB) that otherwise refuse a run before it starts.
+    #[arg(long)]
+    pub allow_large: bool,
 }
 
 impl RunArgs {
@@ -519,6 +523,7 @@ impl RunArgs {
                 EngineArg::Fast => EngineKind::Fast,
                 EngineArg::Leads => EngineKind::Leads,
             }),
+            allow_large: self.allow_large,
         }
     }
 

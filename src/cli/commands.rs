@@ -8,7 +8,11 @@ use crate::model::Scenario;
 use crate::run::{RunConfig, Trials};
 
 use super::args::*;
-use super::io::{Sink, charts, emit_bytes, pool, prepare_file, progress_bar, report, spinner};
+use super::io::{
+    Sink, charts, emit_bytes, note, out_file, pool, prepare_file, progress_bar, report, say,
+    spinner,
+};
+use crate::export::text::printable;
 
 /// Loads the scenario (or the variant asked for). A variant that does not
 /// build blocks only a run of that variant.
@@ -272,13 +276,13 @@ pub fn report_command(a: &ReportArgs) -> Result<u8, Error> {
         .collect();
     crate::output::write_files(&a.out, &refs)
         .map_err(|(path, source)| Error::Write { path, source })?;
-    println!(
+    say(&format!(
         "Report written to {} ({} files): P(revenue ≥ {}) = {}",
         a.out.join("index.html").display(),
         files.len(),
         crate::export::format::money(r.forecast.target),
         crate::export::format::pct(r.forecast.p_hit_target)
-    );
+    ))?;
     Ok(0)
 }
 
@@ -286,7 +290,10 @@ pub fn batch(a: &BatchArgs) -> Result<u8, Error> {
     let sink = Sink::stdout(a.format.into())?;
     let found = crate::batch::discover(&a.paths)?;
     for m in &found.skipped_models {
-        eprintln!("note: {} is a model file, passed over", m.display());
+        note(&format!(
+            "note: {} is a model file, passed over",
+            printable(&m.display().to_string())
+        ));
     }
     let threads = a.run.threads().unwrap_or_else(rayon::current_num_threads);
     let run = a.run.overrides();
@@ -295,6 +302,7 @@ pub fn batch(a: &BatchArgs) -> Result<u8, Error> {
         seed: run.seed,
         max_trials: run.max_trials.unwrap_or(crate::run::DEFAULT_MAX_TRIALS),
         engine: run.engine.unwrap_or_default(),
+        allow_large: run.allow_large,
         charts: a.charts,
         resume: a.resume,
         shard: a.shard,
@@ -310,7 +318,7 @@ pub fn batch(a: &BatchArgs) -> Result<u8, Error> {
     bar.finish_and_clear();
     let s = &outcome.summary;
     sink.emit(s)?;
-    eprintln!(
+    note(&format!(
         "{} scenario(s){}, {} row(s): {} failed, {} reused; {:.1} s; summary in {}",
         s.scenarios,
         a.shard.map_or(String::new(), |sh| format!(
@@ -324,7 +332,7 @@ pub fn batch(a: &BatchArgs) -> Result<u8, Error> {
         outcome.reused,
         started.elapsed().as_secs_f64(),
         a.out.join("summary.csv").display()
-    );
+    ));
     Ok(if s.failed > 0 { 1 } else { 0 })
 }
 
@@ -332,25 +340,25 @@ pub fn merge(a: &MergeArgs) -> Result<u8, Error> {
     let sink = Sink::stdout(a.format.into())?;
     let s = crate::batch::merge(&a.shards, &a.out)?;
     sink.emit(&s)?;
-    eprintln!(
+    note(&format!(
         "{} shard(s) joined: {} scenario(s), {} row(s), {} failed; summary in {}",
         a.shards.len(),
         s.scenarios,
         s.rows.len(),
         s.failed,
         a.out.join("summary.csv").display()
-    );
+    ));
     Ok(if s.failed > 0 { 1 } else { 0 })
 }
 
 pub fn schema(a: &SchemaArgs) -> Result<u8, Error> {
-    if let Some(path) = &a.out {
+    if let Some(path) = out_file(&a.out) {
         prepare_file(path)?;
     }
     let schema = crate::schema::of(a.kind.into());
     let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
     text.push('\n');
-    emit_bytes(text.as_bytes(), a.out.as_deref())?;
+    emit_bytes(text.as_bytes(), out_file(&a.out))?;
     Ok(0)
 }
 
@@ -363,7 +371,7 @@ pub fn completions(a: &CompletionsArgs) -> Result<u8, Error> {
 }
 
 pub fn man(a: &ManArgs) -> Result<u8, Error> {
-    if let Some(path) = &a.out {
+    if let Some(path) = out_file(&a.out) {
         prepare_file(path)?;
     }
     let cmd = command(100);
@@ -374,6 +382,6 @@ pub fn man(a: &ManArgs) -> Result<u8, Error> {
             path: a.out.clone().unwrap_or_else(|| "<stdout>".into()),
             source,
         })?;
-    emit_bytes(&bytes, a.out.as_deref())?;
+    emit_bytes(&bytes, out_file(&a.out))?;
     Ok(0)
 }

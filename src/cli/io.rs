@@ -27,11 +27,12 @@ fn width() -> usize {
 /// Prints an error on stderr and returns its exit code.
 pub fn report(e: &Error) -> u8 {
     match e {
-        Error::Input(input) => eprint!("{}", input.render(color(), width())),
-        other => eprintln!(
+        Error::Write { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Error::Input(input) => note(input.render(color(), width()).trim_end()),
+        other => note(&format!(
             "error: {}",
             crate::export::text::printable(&other.to_string())
-        ),
+        )),
     }
     e.exit_code() as u8
 }
@@ -101,12 +102,13 @@ impl Sink {
                 "--csv-decimal , needs another delimiter: add --csv-delimiter ';'".into(),
             ));
         }
-        if format.is_binary() && a.out.is_none() && std::io::stdout().is_terminal() {
+        let out = out_file(&a.out).map(Path::to_path_buf);
+        if format.is_binary() && out.is_none() && std::io::stdout().is_terminal() {
             return Err(Error::Usage(
                 "--format xlsx writes a workbook: give --out FILE.xlsx (or pipe it)".into(),
             ));
         }
-        if let Some(path) = &a.out {
+        if let Some(path) = &out {
             prepare_file(path)?;
         }
         Ok(Sink {
@@ -119,7 +121,7 @@ impl Sink {
                 },
                 detail,
             },
-            out: a.out.clone(),
+            out,
         })
     }
 
@@ -168,7 +170,7 @@ pub fn prepare_file(path: &Path) -> Result<(), Error> {
 }
 
 /// Sends bytes to stdout or, atomically, to a file. A closed pipe on
-/// stdout (`| head`) ends the output quietly.
+/// stdout (`| head`) is an error that [`report`] keeps quiet.
 pub fn emit_bytes(bytes: &[u8], out: Option<&Path>) -> Result<(), Error> {
     match out {
         Some(path) => crate::output::write_atomic(path, bytes).map_err(|source| Error::Write {
@@ -177,15 +179,32 @@ pub fn emit_bytes(bytes: &[u8], out: Option<&Path>) -> Result<(), Error> {
         }),
         None => {
             let mut stdout = std::io::stdout().lock();
-            match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
-                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::Write {
+            stdout
+                .write_all(bytes)
+                .and_then(|()| stdout.flush())
+                .map_err(|source| Error::Write {
                     path: PathBuf::from("<stdout>"),
-                    source: e,
-                }),
-                _ => Ok(()),
-            }
+                    source,
+                })
         }
     }
+}
+
+/// Prints a line on stdout (what a command says when its result went to
+/// files).
+pub fn say(line: &str) -> Result<(), Error> {
+    emit_bytes(format!("{line}\n").as_bytes(), None)
+}
+
+/// Prints a line on stderr; a closed stderr is no reason to fail (or to
+/// panic, as `eprintln!` would).
+pub fn note(line: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
+/// `--out` as a file, or `None` for stdout (no `--out`, or `--out -`).
+pub fn out_file(out: &Option<PathBuf>) -> Option<&Path> {
+    out.as_deref().filter(|p| *p != Path::new("-"))
 }
 
 /// Draws charts into --charts DIR when asked, and says where on stderr.
@@ -199,10 +218,10 @@ pub fn charts(
     let drawn = draw()?;
     let written = crate::output::write_files(dir, &crate::output::chart_files(&drawn))
         .map_err(|(path, source)| Error::Write { path, source })?;
-    eprintln!(
+    note(&format!(
         "{} chart(s) written to {} as SVG and PNG",
         written.len() / 2,
         dir.display()
-    );
+    ));
     Ok(())
 }

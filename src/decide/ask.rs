@@ -82,6 +82,7 @@ pub fn ask(
         seed: settings.seed,
         max_trials: trials,
         engine,
+        allow_large: settings.allow_large,
     };
     let evaluate = |aim: f64| -> Result<(Plan, PlanSimulated), AskError> {
         progress(aim);

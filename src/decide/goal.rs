@@ -85,6 +85,7 @@ pub fn goal(
         seed: settings.seed,
         max_trials: trials,
         engine,
+        allow_large: settings.allow_large,
     };
     let mut evaluations = Vec::new();
     let mut eval = |x: f64| -> Result<(f64, crate::sim::Run), GoalError> {

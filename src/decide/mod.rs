@@ -183,6 +183,16 @@ pub fn run_family(
     let Some((first, rest)) = scenarios.split_first() else {
         return Ok(Vec::new());
     };
+    // Each run is checked as it starts; the family as a whole, here.
+    let biggest = scenarios
+        .iter()
+        .max_by(|a, b| total_leads(a).total_cmp(&total_leads(b)))
+        .unwrap_or(first);
+    crate::sim::check_family(
+        biggest,
+        &options(settings, settings.trials, engine),
+        scenarios.len(),
+    )?;
     let base = run(first, &options(settings, settings.trials, engine), &|_| {})?;
     let finished = std::sync::atomic::AtomicUsize::new(1);
     progress(1);
@@ -199,6 +209,12 @@ pub fn run_family(
         })
         .collect::<Result<Vec<Run>, SimError>>()?;
     Ok(std::iter::once(base).chain(alternatives).collect())
+}
+
+/// Expected new leads over the horizon: what a lead-engine run's cost
+/// grows with.
+fn total_leads(s: &Scenario) -> f64 {
+    crate::sim::cost::Estimate::new(s, 1, 1, true).leads_per_trial
 }
 
 /// The figures a decision is judged on: the summary keys of `simulate`

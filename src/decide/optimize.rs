@@ -88,7 +88,16 @@ pub fn bounds(
         .map(|c| {
             let weeks = super::levers::active_weeks(s, *c);
             match &s.model.channels[*c].volume {
-                Volume::Budget { min, max, .. } => (min * weeks, max * weeks),
+                // Never past the budget that buys the most leads a channel
+                // may have.
+                Volume::Budget {
+                    min, max, curve, ..
+                } => {
+                    let most = curve
+                        .budget_for(crate::spec::MAX_LEADS_PER_WEEK)
+                        .unwrap_or(f64::INFINITY);
+                    (min * weeks, max.min(most) * weeks)
+                }
                 Volume::Leads(_) | Volume::Schedule { .. } => (0.0, 0.0),
             }
         })
@@ -206,6 +215,7 @@ pub fn optimize(
         seed: settings.seed,
         max_trials: trials,
         engine,
+        allow_large: settings.allow_large,
     };
     let with = |x: &[f64]| {
         let mut t = s.clone();
@@ -224,6 +234,10 @@ pub fn optimize(
     // search changes is the split, not the amount.
     let as_is: Vec<f64> = chans.iter().map(|c| horizon_budget(s, *c)).collect();
     let current = project(&as_is, bounds, budget);
+    // A typical search: about eight rounds of one run per channel and a
+    // move (the step halves from 10% to 0.2% of the budget).
+    let typical = (8 * (chans.len() + 1)).min(MAX_EVALUATIONS);
+    crate::sim::check_family(&with(&current), &opts, typical)?;
     let start_run = eval(&current)?;
     let mut x = current.clone();
     let mut best = start_run.clone();

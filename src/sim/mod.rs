@@ -31,6 +31,7 @@
 //! quantiles are exact; weekly ones come from log-binned histograms and are
 //! exact to within 0.39%.
 
+pub mod cost;
 pub mod fast;
 pub mod leads;
 pub mod rng;
@@ -62,6 +63,8 @@ pub use crate::run::{EngineKind, RunConfig, Trials};
 pub enum SimError {
     #[error("the fast engine cannot run this scenario: {0}; use --engine leads or auto")]
     FastNotApplicable(String),
+    #[error("this run is too large: {0}")]
+    TooLarge(String),
 }
 
 /// Everything a trial needs to know about the calendar and the targets.
@@ -504,6 +507,9 @@ pub fn run(
         Trials::Fixed(n) => (n, false),
         Trials::Auto => (opts.max_trials, true),
     };
+    if !opts.allow_large {
+        check_cost(s, opts, target, auto, engine.name() == "leads")?;
+    }
     let block = engine.block();
     let blocks = target.div_ceil(block);
     let mut merged = BlockAcc::new(&ctx, s.model.params.len());
@@ -553,6 +559,55 @@ pub fn run(
         per_trial_contribution,
         per_trial_goal,
     })
+}
+
+/// Refuses a family of `runs` runs like `s` (a search, a sweep) whose
+/// estimate is past the soft limits, before the first starts.
+pub fn check_family(s: &Scenario, opts: &RunConfig, runs: usize) -> Result<(), SimError> {
+    if opts.allow_large {
+        return Ok(());
+    }
+    let trials = match opts.trials {
+        Trials::Fixed(n) => n,
+        Trials::Auto => AUTO_MIN_TRIALS.min(opts.max_trials),
+    };
+    let leads = common_engine(&[s], opts.engine) == EngineKind::Leads;
+    let one = cost::Estimate::new(s, trials, rayon::current_num_threads(), leads);
+    let all = cost::Estimate {
+        seconds: one.seconds * runs as f64,
+        ..one
+    };
+    match all.too_large() {
+        Some(why) => Err(SimError::TooLarge(format!("{runs} runs: {why}"))),
+        None => Ok(()),
+    }
+}
+
+/// Refuses a run the estimate puts past the soft limits: the memory of
+/// every trial it may run, and the time of the trials it must run (an
+/// automatic run may stop after its first few blocks).
+fn check_cost(
+    s: &Scenario,
+    opts: &RunConfig,
+    target: u64,
+    auto: bool,
+    leads: bool,
+) -> Result<(), SimError> {
+    let threads = rayon::current_num_threads();
+    let all = cost::Estimate::new(s, target, threads, leads);
+    let least = if auto {
+        cost::Estimate::new(s, AUTO_MIN_TRIALS.min(opts.max_trials), threads, leads)
+    } else {
+        all.clone()
+    };
+    let memory = cost::Estimate {
+        seconds: 0.0,
+        ..all
+    };
+    match least.too_large().or_else(|| memory.too_large()) {
+        Some(why) => Err(SimError::TooLarge(why)),
+        None => Ok(()),
+    }
 }
 
 fn precise_enough(acc: &BlockAcc) -> bool {

@@ -30,6 +30,7 @@ fn settings(trials: u64, seed: u64, engine: EngineKind) -> Settings {
         seed,
         max_trials: trials,
         engine,
+        allow_large: false,
     }
 }
 
@@ -104,6 +105,7 @@ fn every_member_of_a_family_is_what_simulate_gives_alone() {
             seed: 9,
             max_trials: 512,
             engine: EngineKind::Auto,
+            allow_large: false,
         },
         &|_| {},
     )
@@ -125,6 +127,7 @@ fn auto_trials_are_decided_by_the_base_and_shared() {
         seed: 2,
         max_trials: 4096,
         engine: EngineKind::Auto,
+        allow_large: false,
     };
     let c = compare(&base, &candidates, &st, &|_| {}).unwrap();
     assert!(c.trials > 0 && c.trials <= 4096);
@@ -209,6 +212,7 @@ fn goal_seek_lands_where_a_fresh_simulation_agrees() {
         seed,
         max_trials: trials,
         engine: EngineKind::Auto,
+        allow_large: false,
     };
     let same = simulate(&at, &opts(21), &|_| {}).unwrap();
     assert_eq!(same.p_hit_target, p);
@@ -294,6 +298,7 @@ fn scaling_deal_sizes_scales_revenue_exactly() {
             seed: 4,
             max_trials: 1024,
             engine: EngineKind::Fast,
+            allow_large: false,
         },
         &|_| {},
     )
@@ -381,6 +386,7 @@ fn the_optimiser_finds_the_closed_form_split() {
         seed: 3,
         max_trials: 4096,
         engine: EngineKind::Fast,
+        allow_large: false,
     };
     let mut best_grid = f64::NEG_INFINITY;
     for k in 1..20 {

@@ -105,6 +105,7 @@ fn batch_summary() -> revplan::batch::Summary {
         seed: Some(3),
         max_trials: revplan::run::DEFAULT_MAX_TRIALS,
         engine: revplan::run::EngineKind::Auto,
+        allow_large: false,
         charts: false,
         resume: false,
         shard: None,

@@ -20,6 +20,7 @@ fn forecast(file: &str, trials: u64) -> revplan::sim::Forecast {
         seed: 5,
         max_trials: trials,
         engine: EngineKind::Auto,
+        allow_large: false,
     };
     simulate(&s, &opts, &|_| {}).unwrap()
 }

@@ -23,6 +23,7 @@ fn forecast(s: &Scenario, engine: EngineKind, trials: u64, seed: u64) -> Forecas
         seed,
         max_trials: trials,
         engine,
+        allow_large: false,
     };
     simulate(s, &opts, &|_| {}).unwrap()
 }
@@ -162,6 +163,7 @@ fn the_fast_engine_refuses_what_it_cannot_simulate() {
         seed: 1,
         max_trials: 10,
         engine: EngineKind::Fast,
+        allow_large: false,
     };
     let e = simulate(&s, &opts, &|_| {}).unwrap_err();
     assert!(e.to_string().contains("capacity"), "{e}");
@@ -341,6 +343,7 @@ fn auto_trials_stop_once_the_standard_errors_are_small() {
         seed: 1,
         max_trials: 1_000_000,
         engine: EngineKind::Auto,
+        allow_large: false,
     };
     let f = simulate(&s, &opts, &|_| {}).unwrap();
     assert!(f.auto_trials && f.trials < 1_000_000);

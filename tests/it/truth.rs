@@ -27,6 +27,7 @@ fn settings(trials: u64, seed: u64) -> Settings {
         seed,
         max_trials: trials,
         engine: EngineKind::Auto,
+        allow_large: false,
     }
 }
 
@@ -36,6 +37,7 @@ fn forecast(s: &Scenario, trials: u64, seed: u64) -> Forecast {
         seed,
         max_trials: trials,
         engine: EngineKind::Auto,
+        allow_large: false,
     };
     simulate(s, &opts, &|_| {}).unwrap()
 }
