@@ -52,6 +52,7 @@ fn million() {
         seed: 1,
         max_trials: 1_000_000,
         engine: EngineKind::Auto,
+        allow_large: false,
     };
     let t = Instant::now();
     let f = simulate(&s, &opts, &|_| {}).expect("runs");
@@ -140,6 +141,7 @@ fn main() {
         seed: 2027,
         max_trials: 10_000,
         engine: EngineKind::Auto,
+        allow_large: false,
     };
     let mut engine_name = "";
     let board_time = median(if quick { 1 } else { 3 }, || {

@@ -858,9 +858,13 @@ type ItemResult = (Vec<Row>, bool);
 
 /// Runs one scenario: its rows, and whether they were reused.
 fn run_item(item: &Item, out: &Path, opts: &Options) -> (Vec<Row>, bool) {
-    let folder = out.join(&item.output);
     let fail =
         |variant: &str, e: String| vec![Row::failed(&item.scenario, variant, &item.output, e)];
+    // The scenario's folder itself must not be a link either.
+    let folder = match inside(out, Path::new(&item.output)) {
+        Ok(f) => f,
+        Err(e) => return (fail("base", e.to_string()), false),
+    };
     let loaded = match load_scenario(&item.file, &[]) {
         Ok(l) => l,
         Err(e) => return (fail("base", one_line(&crate::Error::Input(e))), false),

@@ -221,7 +221,17 @@ impl Session {
                     continue;
                 }
             };
-            let value = match tree::parse_value(&self.sources, src, eq + 1) {
+            if path.to_string() == "model" {
+                self.problems.push(
+                    Problem::new(key_span, "model", "the model file cannot be set from the command line")
+                        .with_help(
+                            "a scenario's model is read with the scenario; edit `model` in the file, or \
+                             make a copy of the scenario that names the other model",
+                        ),
+                );
+                continue;
+            }
+            let value = match tree::parse_value(&self.sources, src, eq + 1, &path.to_string()) {
                 Ok(v) => v,
                 Err(p) => {
                     let raw = arg[eq + 1..].trim();

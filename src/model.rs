@@ -31,7 +31,7 @@ pub const MAX_CHANNELS: usize = 64;
 pub const MAX_TIERS: usize = 16;
 pub const MAX_HIRES: usize = 1000;
 pub const MAX_VARIANTS: usize = 64;
-pub const MAX_OPEN_DEALS: usize = 1_000_000;
+pub const MAX_OPEN_DEALS: usize = 250_000;
 pub const MAX_NAME_LEN: usize = 64;
 /// Largest mean deal size: a trial sums up to millions of deals, and the
 /// sums must stay exact to the cent.
@@ -1823,7 +1823,18 @@ fn build_pipeline(
         .rposition(|g| matches!(g, GateKind::Score | GateKind::Acceptance));
     let mut out = Vec::new();
     let mut ok = true;
+    let mut ids = std::collections::HashMap::new();
     for d in all {
+        if let Some(id) = d.id.as_deref().filter(|i| !i.is_empty())
+            && ids.insert(id, &d.loc).is_some()
+        {
+            b.err_help(
+                &d.loc,
+                format!("open deal id `{id}` appears more than once"),
+                "a deal listed twice is forecast twice: remove the copy, or give it its own id",
+            );
+            ok = false;
+        }
         let Some(stage) = stages.iter().position(|s| s.name == d.stage.value) else {
             unknown_name(
                 b,
@@ -2005,8 +2016,15 @@ pub fn build_scenario(
         _ => None,
     };
     let mut names = BTreeSet::new();
-    if spec.variants.len() > MAX_VARIANTS {
-        b.err(&spec.loc, format!("at most {MAX_VARIANTS} variants"));
+    if let Some(extra) = spec.variants.get(MAX_VARIANTS) {
+        b.err(
+            &extra.loc,
+            format!(
+                "a scenario has at most {MAX_VARIANTS} variants; this is number {} of {}",
+                MAX_VARIANTS + 1,
+                spec.variants.len()
+            ),
+        );
     }
     for v in &spec.variants {
         b.check_name(&v.name, "variant");

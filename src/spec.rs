@@ -1256,7 +1256,7 @@ impl ReadTable for VolumeSpec {
         let (budget, response) = (budget?, response?);
         if let (Some(b), Some(r)) = (budget, &response) {
             let leads = crate::model::ResponseCurve::from(r).leads(b);
-            if !(leads <= MAX_LEADS_PER_WEEK) {
+            if leads.is_nan() || leads > MAX_LEADS_PER_WEEK {
                 f.problem(
                     Some("budget_per_week"),
                     format!(

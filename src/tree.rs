@@ -195,10 +195,10 @@ pub fn parse_document(sources: &Sources, src: SourceId) -> (Node, Vec<Problem>) 
     let (doc, errors) = toml::de::DeTable::parse_recoverable(&text);
     let mut problems: Vec<Problem> = errors
         .iter()
-        .map(|e| syntax_problem(src, e, 0, text.len()))
+        .map(|e| syntax_problem(src, &text, e, 0))
         .collect();
     let span = Span::new(src, 0..text.len());
-    let table = convert_table(src, &text, doc.get_ref(), 0, &mut problems);
+    let table = convert_table(src, &text, doc.get_ref(), 0, "", &mut problems);
     (
         Node {
             span,
@@ -209,31 +209,47 @@ pub fn parse_document(sources: &Sources, src: SourceId) -> (Node, Vec<Problem>) 
 }
 
 /// Parses one TOML value written at `offset` in the source (a `--set` value).
-pub fn parse_value(sources: &Sources, src: SourceId, offset: usize) -> Result<Node, Problem> {
+pub fn parse_value(
+    sources: &Sources,
+    src: SourceId,
+    offset: usize,
+    path: &str,
+) -> Result<Node, Problem> {
     let full = sources.get(src).text.clone();
     let text = &full[offset..];
     match toml::de::DeValue::parse(text) {
         Ok(v) => {
             let mut problems = Vec::new();
-            let node = convert(src, text, &v, offset, &mut problems);
+            let node = convert(src, text, &v, offset, path, &mut problems);
             match problems.into_iter().next() {
                 Some(p) => Err(p),
                 None => Ok(node),
             }
         }
-        Err(e) => Err(syntax_problem(src, &e, offset, full.len())),
+        Err(e) => {
+            let mut p = syntax_problem(src, &full, &e, offset);
+            p.path = path.to_string();
+            Err(p)
+        }
     }
 }
 
-fn syntax_problem(src: SourceId, e: &toml::de::Error, offset: usize, len: usize) -> Problem {
+fn syntax_problem(src: SourceId, full: &str, e: &toml::de::Error, offset: usize) -> Problem {
+    let len = full.len();
     let range = e
         .span()
         .map(|r| (r.start + offset).min(len)..(r.end + offset).min(len))
         .unwrap_or(offset..offset);
+    let message = e.message().trim();
+    // Name the key the parser means ("duplicate key" alone does not say).
+    let key = (message.contains("duplicate key") || message.contains("dotted key"))
+        .then(|| full.get(range.clone()))
+        .flatten()
+        .map(|k| k.trim().trim_matches(['"', '\'']).to_string());
     Problem::new(
         Span::new(src, range),
-        "",
-        format!("invalid TOML: {}", e.message().trim()),
+        key.as_deref().unwrap_or(""),
+        format!("invalid TOML: {message}"),
     )
 }
 
@@ -245,16 +261,23 @@ fn convert_table(
     text: &str,
     table: &DeTable<'_>,
     offset: usize,
+    path: &str,
     problems: &mut Vec<Problem>,
 ) -> Table {
     let entries = table
         .iter()
         .map(|(k, v)| {
             let ks = k.span();
+            let key = k.get_ref().to_string();
+            let here = if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            };
             Entry {
-                key: k.get_ref().to_string(),
+                key,
                 key_span: Span::new(src, ks.start + offset..ks.end + offset),
-                node: convert(src, text, v, offset, problems),
+                node: convert(src, text, v, offset, &here, problems),
             }
         })
         .collect();
@@ -269,6 +292,7 @@ fn convert(
     text: &str,
     v: &toml::Spanned<DeValue<'_>>,
     offset: usize,
+    path: &str,
     problems: &mut Vec<Problem>,
 ) -> Node {
     let r = v.span();
@@ -280,7 +304,7 @@ fn convert(
             Err(_) => {
                 problems.push(Problem::new(
                     span,
-                    "",
+                    path,
                     format!("integer {i} does not fit in 64 bits"),
                 ));
                 Value::Int(0)
@@ -291,11 +315,12 @@ fn convert(
         DeValue::Datetime(d) => Value::Datetime(*d),
         DeValue::Array(a) => Value::Array(
             a.iter()
-                .map(|e| convert(src, text, e, offset, problems))
+                .enumerate()
+                .map(|(k, e)| convert(src, text, e, offset, &format!("{path}[{k}]"), problems))
                 .collect(),
         ),
         DeValue::Table(t) => {
-            let mut table = convert_table(src, text, t, offset, problems);
+            let mut table = convert_table(src, text, t, offset, path, problems);
             table.inline = text.as_bytes().get(r.start) == Some(&b'{');
             Value::Table(table)
         }
@@ -649,7 +674,7 @@ mod tests {
         let (mut s, mut n) =
             doc("[[stages]]\nname = \"lead\"\n[[stages]]\nname = \"mql\"\np = 0.5\n");
         let id = s.add("--set", "0.7");
-        let v = parse_value(&s, id, 0).unwrap();
+        let v = parse_value(&s, id, 0, "").unwrap();
         set(&mut n, &KeyPath::parse("stages.mql.p").unwrap(), v.clone()).unwrap();
         set(
             &mut n,

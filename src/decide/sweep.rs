@@ -123,6 +123,20 @@ pub fn points(
             "give --values A,B,C or --from X --to Y --step Z".into(),
         ));
     }
+    let head = param.trim().split(['.', '[']).next().unwrap_or("");
+    if matches!(head, "run" | "model" | "name" | "description" | "variants") {
+        let why = match head {
+            "run" => {
+                "every point runs with the same trials and seed (common random numbers); \
+                      give --trials or --seed to the command instead"
+            }
+            "variants" => "sweep a variant's key with --variant NAME and the key itself",
+            _ => "it does not change what is simulated",
+        };
+        return Err(crate::Error::Usage(format!(
+            "`{param}` cannot be swept: {why}"
+        )));
+    }
     if values.len() > MAX_POINTS {
         return Err(crate::Error::Usage(format!(
             "{} points is too many; at most {MAX_POINTS}",

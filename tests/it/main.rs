@@ -6,6 +6,7 @@ mod decide;
 mod decide_cli;
 mod export;
 mod flow;
+mod hardening;
 mod invalid;
 mod oracle;
 mod plan;
