@@ -68,6 +68,18 @@ pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         .map(|(_, c)| c)
 }
 
+/// A problem in one cell of a data file: file, 1-based line and column,
+/// the column's name, what is wrong (with the value) and what to do.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowProblem {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub key: String,
+    pub message: String,
+    pub help: Option<String>,
+}
+
 /// A problem resolved against its source: everything needed to show it.
 #[derive(Debug, Clone)]
 pub struct Located {
@@ -174,6 +186,31 @@ impl InputError {
                 span: None,
             }],
             total: 1,
+        }
+    }
+
+    /// Problems in the rows of a data file (a CRM export): each at a line
+    /// and a column, with the column's name as its key. `total` counts all
+    /// of them when only the first are passed.
+    pub fn rows(file: &str, rows: Vec<RowProblem>, total: usize) -> InputError {
+        let problems: Vec<Located> = rows
+            .into_iter()
+            .take(MAX_PROBLEMS)
+            .map(|r| Located {
+                file: shown(&r.file),
+                line: r.line,
+                column: r.column,
+                path: shown(&r.key),
+                message: shown(&r.message),
+                help: r.help.as_deref().map(shown),
+                source: None,
+                span: None,
+            })
+            .collect();
+        InputError {
+            file: file.to_string(),
+            total: total.max(problems.len()),
+            problems,
         }
     }
 

@@ -12,6 +12,7 @@
 //! [`flow`] hold the linear algebra of the expected flow; [`check`] reports
 //! on a model; [`output`] formats and writes results.
 
+pub mod actuals;
 pub mod batch;
 pub mod calendar;
 pub mod chain;

@@ -23,6 +23,8 @@ pub enum Kind {
     Optimize,
     Check,
     BatchSummary,
+    DataSource,
+    Actuals,
 }
 
 /// The schema of a kind.
@@ -39,7 +41,25 @@ pub fn of(kind: Kind) -> Json {
         Kind::Optimize => output::<crate::decide::optimize::Optimization>(),
         Kind::Check => output::<crate::check::Checks>(),
         Kind::BatchSummary => output::<crate::batch::Summary>(),
+        Kind::DataSource => input::<crate::actuals::source::DataSource>("data-source"),
+        Kind::Actuals => output::<crate::actuals::report::Actuals>(),
     }
+}
+
+/// The schema of an input file read through serde: the type's own.
+fn input<T: JsonSchema>(name: &str) -> Json {
+    let schema = schemars::generate::SchemaSettings::draft2020_12()
+        .into_generator()
+        .into_root_schema_for::<T>();
+    let mut v = schema.to_value();
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert(
+            "$id".into(),
+            json!(format!("https://revplan.dev/schema/{name}.json")),
+        );
+        obj.insert("title".into(), json!(format!("revplan {name} file")));
+    }
+    v
 }
 
 /// The schema of a command's JSON output: the type's own, with the

@@ -40,6 +40,21 @@ pub const HELP: &[Help] = &[
         notes: "",
     },
     Help {
+        command: "actuals",
+        examples: &[
+            "revplan actuals examples/crm/salesforce/data.toml",
+            "revplan actuals examples/crm/hubspot/data.toml --by quarter --as-of 2025-09-30",
+            "revplan actuals examples/crm/salesforce/data.toml --review 20 --format csv --table review --out out/review.csv",
+            "revplan actuals examples/crm/salesforce/data.toml --format xlsx --out out/actuals.xlsx",
+        ],
+        notes: "Exit 2 lists every problem in the exports at once: file, line, column and value.",
+    },
+    Help {
+        command: "generate-crm",
+        examples: &["revplan generate-crm out/crm --preset hubspot --leads 20000 --seed 7"],
+        notes: "",
+    },
+    Help {
         command: "plan",
         examples: &[
             "revplan plan scenarios/board-plan.toml",
@@ -348,6 +363,22 @@ pub enum Command {
     /// Join the output folders of `revplan batch --shard I/N` (every I) into
     /// one, with the summary a single run would have written.
     Merge(MergeArgs),
+
+    /// Report what really happened, from CRM and marketing-automation
+    /// exports: data quality, then lead production and sales performance by
+    /// period and arrival cohort, ROI by source, acceptance and SLA
+    /// follow-up, stage velocity, win rates, the open pipeline.
+    ///
+    /// A data-source file names the export files (CSV or xlsx) and maps
+    /// their columns and values; `preset = "salesforce"` or "hubspot"
+    /// fills the usual column names. Open items count as censored, not
+    /// failed.
+    Actuals(ActualsArgs),
+
+    /// Write CRM-shaped exports generated from a known model (leads, deals,
+    /// activities, costs and their data-source file), with the defects
+    /// real exports have: test data for `actuals`.
+    GenerateCrm(GenerateArgs),
 
     /// Print the JSON Schema of an input file format (model, scenario) or
     /// of a command's JSON output (forecast, plan, compare, …).
@@ -801,6 +832,74 @@ pub enum SchemaKind {
     Check,
     /// `batch` and `merge`: DIR/summary.json.
     BatchSummary,
+    /// Data-source files of `actuals` (input).
+    DataSource,
+    /// `actuals --format json`.
+    Actuals,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ByArg {
+    Week,
+    Month,
+    Quarter,
+}
+
+#[derive(Args)]
+pub struct ActualsArgs {
+    /// The data-source file.
+    #[arg(value_name = "DATA")]
+    pub data: PathBuf,
+    /// Report as if the export had been taken on this date (YYYY-MM-DD):
+    /// every later event is hidden. Default: the last date in the data.
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<jiff::civil::Date>,
+    /// The periods of the period and cohort tables.
+    #[arg(long, value_enum, default_value_t = ByArg::Month)]
+    pub by: ByArg,
+    /// Add a random sample of N rejected and N ignored leads (table
+    /// `review`; `--format csv --table review` for the review panel).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(0..=100_000))]
+    pub review: Option<u64>,
+    /// Seed of the review sample.
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    pub seed: u64,
+    /// Show the long tables (acceptance by month and source, owners and
+    /// products).
+    #[arg(long)]
+    pub detail: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum PresetArg {
+    Salesforce,
+    Hubspot,
+}
+
+#[derive(Args)]
+pub struct GenerateArgs {
+    /// The folder to write into (made if missing).
+    #[arg(value_name = "DIR")]
+    pub out: PathBuf,
+    /// The export layout.
+    #[arg(long, value_enum, default_value_t = PresetArg::Salesforce)]
+    pub preset: PresetArg,
+    /// Leads to generate.
+    #[arg(long, default_value_t = 4000, value_parser = clap::value_parser!(u64).range(10..=5_000_000))]
+    pub leads: u64,
+    /// Weeks of arrivals; the export is taken at their end.
+    #[arg(long, default_value_t = 52, value_parser = clap::value_parser!(u32).range(4..=520))]
+    pub weeks: u32,
+    /// First day of arrivals.
+    #[arg(long, value_name = "DATE", default_value = "2025-01-06")]
+    pub start: jiff::civil::Date,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Leave the defects out (a clean export).
+    #[arg(long)]
+    pub clean: bool,
 }
 
 #[derive(Args)]
@@ -862,6 +961,8 @@ impl From<SchemaKind> for crate::schema::Kind {
             SchemaKind::Optimize => Self::Optimize,
             SchemaKind::Check => Self::Check,
             SchemaKind::BatchSummary => Self::BatchSummary,
+            SchemaKind::DataSource => Self::DataSource,
+            SchemaKind::Actuals => Self::Actuals,
         }
     }
 }

@@ -351,6 +351,52 @@ pub fn merge(a: &MergeArgs) -> Result<u8, Error> {
     Ok(if s.failed > 0 { 1 } else { 0 })
 }
 
+pub fn actuals(a: &ActualsArgs) -> Result<u8, Error> {
+    let sink = Sink::new(&a.output, a.detail)?;
+    let data = crate::actuals::load(&a.data, a.as_of)?;
+    let options = crate::actuals::report::Options {
+        by: match a.by {
+            ByArg::Week => crate::actuals::report::By::Week,
+            ByArg::Month => crate::actuals::report::By::Month,
+            ByArg::Quarter => crate::actuals::report::By::Quarter,
+        },
+        review: a.review.unwrap_or(0) as usize,
+        seed: a.seed,
+    };
+    sink.emit(&crate::actuals::report::build(&data, &options))?;
+    Ok(0)
+}
+
+pub fn generate_crm(a: &GenerateArgs) -> Result<u8, Error> {
+    let g = crate::actuals::generate::generate(&crate::actuals::generate::Options {
+        preset: match a.preset {
+            PresetArg::Salesforce => crate::actuals::source::Preset::Salesforce,
+            PresetArg::Hubspot => crate::actuals::source::Preset::Hubspot,
+        },
+        leads: a.leads as usize,
+        seed: a.seed,
+        start: a.start,
+        weeks: a.weeks,
+        defects: !a.clean,
+    });
+    let refs: Vec<(String, &[u8])> = g
+        .files
+        .iter()
+        .map(|(n, b)| (n.clone(), b.as_slice()))
+        .collect();
+    crate::output::write_files(&a.out, &refs)
+        .map_err(|(path, source)| Error::Write { path, source })?;
+    say(&format!(
+        "{} files written to {}: {} leads, {} deals; run: revplan actuals {}",
+        g.files.len(),
+        a.out.display(),
+        g.truth.leads,
+        g.truth.deals,
+        a.out.join("data.toml").display()
+    ))?;
+    Ok(0)
+}
+
 pub fn schema(a: &SchemaArgs) -> Result<u8, Error> {
     if let Some(path) = out_file(&a.out) {
         prepare_file(path)?;

@@ -33,6 +33,8 @@ pub fn main() -> u8 {
         Command::Report(a) => commands::report_command(a),
         Command::Batch(a) => commands::batch(a),
         Command::Merge(a) => commands::merge(a),
+        Command::Actuals(a) => commands::actuals(a),
+        Command::GenerateCrm(a) => commands::generate_crm(a),
         Command::Schema(a) => commands::schema(a),
         Command::Completions(a) => commands::completions(a),
         Command::Man(a) => commands::man(a),

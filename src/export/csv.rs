@@ -44,7 +44,7 @@ pub fn number(x: f64, unit: Unit) -> String {
         Unit::Money => 2,
         Unit::Share => 6,
         Unit::Ratio => 4,
-        Unit::Weeks => 2,
+        Unit::Weeks | Unit::Days => 2,
         Unit::Count => 3,
         Unit::Number(d) => usize::from(d),
         Unit::Text => 6,

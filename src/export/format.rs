@@ -148,7 +148,7 @@ impl ColumnFormat {
             },
             Unit::Share => ColumnFormat::Share,
             Unit::Ratio => ColumnFormat::Ratio,
-            Unit::Weeks => ColumnFormat::Fixed { decimals: 1 },
+            Unit::Weeks | Unit::Days => ColumnFormat::Fixed { decimals: 1 },
             Unit::Number(d) => ColumnFormat::Fixed {
                 decimals: usize::from(d),
             },

@@ -66,6 +66,8 @@ pub enum Unit {
     Ratio,
     /// Weeks (lags, ages).
     Weeks,
+    /// Calendar days (actuals).
+    Days,
     /// A plain number with this many decimals (a score, a week index).
     Number(u8),
 }
@@ -78,6 +80,7 @@ impl Unit {
             Unit::Share => "_share",
             Unit::Ratio => "_x",
             Unit::Weeks => "_weeks",
+            Unit::Days => "_days",
             Unit::Text | Unit::Count | Unit::Number(_) => "",
         }
     }

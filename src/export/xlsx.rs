@@ -16,7 +16,7 @@ fn number_format(u: Unit) -> &'static str {
         Unit::Share => "0.0%",
         Unit::Ratio => "0.0\"×\"",
         Unit::Count => "#,##0.0",
-        Unit::Weeks => "0.0",
+        Unit::Weeks | Unit::Days => "0.0",
         Unit::Number(0) => "0",
         Unit::Number(1) => "0.0",
         Unit::Number(_) => "0.00",

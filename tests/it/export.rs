@@ -193,7 +193,7 @@ fn same_cell(field: &str, cell: &Cell, unit: Unit, what: &str) {
                 .parse()
                 .unwrap_or_else(|_| panic!("{what}: `{field}`"));
             let decimals = match unit {
-                Unit::Money | Unit::Weeks => 2,
+                Unit::Money | Unit::Weeks | Unit::Days => 2,
                 Unit::Share => 6,
                 Unit::Ratio => 4,
                 Unit::Count => 3,
@@ -287,6 +287,16 @@ fn every_result_goes_through_every_format() {
     every_format(&f.optimize, Kind::Optimize);
     every_format(&f.check, Kind::Check);
     every_format(&f.summary, Kind::BatchSummary);
+    let data =
+        revplan::actuals::load(&root().join("examples/crm/hubspot/data.toml"), None).unwrap();
+    let options = revplan::actuals::report::Options {
+        review: 3,
+        ..Default::default()
+    };
+    every_format(
+        &revplan::actuals::report::build(&data, &options),
+        Kind::Actuals,
+    );
 }
 
 #[test]
@@ -377,6 +387,8 @@ fn the_published_output_schemas_are_current() {
         (Kind::Optimize, "optimize"),
         (Kind::Check, "check"),
         (Kind::BatchSummary, "batch-summary"),
+        (Kind::Actuals, "actuals"),
+        (Kind::DataSource, "data-source"),
     ] {
         let path = root().join(format!("schemas/{name}.schema.json"));
         let shipped: Value = serde_json::from_str(

@@ -1,5 +1,6 @@
 //! Integration tests: one binary, one module per theme.
 
+mod actuals;
 mod batch;
 mod cli;
 mod decide;
