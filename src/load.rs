@@ -356,6 +356,12 @@ pub fn is_model_file(path: &Path) -> bool {
 /// The bytes of a file, for fingerprints and for copying outputs; refused
 /// above [`MAX_INPUT_BYTES`] like every input.
 pub fn read_bytes(path: &Path) -> std::io::Result<Vec<u8>> {
+    read_bytes_up_to(path, MAX_INPUT_BYTES)
+}
+
+/// [`read_bytes`] with another cap (CRM exports are larger than model
+/// files).
+pub fn read_bytes_up_to(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
     let invalid = |m: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, m);
@@ -376,12 +382,12 @@ pub fn read_bytes(path: &Path) -> std::io::Result<Vec<u8>> {
     }
     // The size the file system reports is a hint only: the cap holds on
     // the bytes actually read.
-    let mut bytes = Vec::with_capacity(meta.len().min(MAX_INPUT_BYTES) as usize);
-    file.take(MAX_INPUT_BYTES + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > MAX_INPUT_BYTES {
+    let mut bytes = Vec::with_capacity(meta.len().min(limit) as usize);
+    file.take(limit + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
         return Err(invalid(format!(
             "it is larger than the limit of {} MiB",
-            MAX_INPUT_BYTES >> 20
+            limit >> 20
         )));
     }
     Ok(bytes)

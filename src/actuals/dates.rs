@@ -38,34 +38,54 @@ fn day_month_year(s: &str) -> Option<(u32, u32, i32, char)> {
     Some((a.parse().ok()?, b.parse().ok()?, c.parse().ok()?, sep))
 }
 
-/// Finds the order of a column's `A/B/YYYY` dates: a first part above 12
-/// means day first, a second part above 12 month first.
-pub fn detect<'a>(values: impl Iterator<Item = &'a str>) -> Detected {
-    let (mut dmy, mut mdy, mut ambiguous) = (None::<String>, None::<String>, Vec::new());
-    let mut any = false;
-    for v in values {
-        let Some((a, b, _, sep)) = day_month_year(v.trim()) else {
-            continue;
+/// Finds the order of a column's `A/B/YYYY` dates, value by value: a
+/// first part above 12 means day first, a second part above 12 month
+/// first.
+#[derive(Clone, Debug, Default)]
+pub struct Detector {
+    dmy: Option<String>,
+    mdy: Option<String>,
+    ambiguous: Vec<String>,
+    any: bool,
+}
+
+impl Detector {
+    pub fn feed(&mut self, v: &str) {
+        let v = v.trim();
+        let Some((a, b, _, sep)) = day_month_year(v) else {
+            return;
         };
         if sep == '.' {
-            continue; // 04.03.2024 is day first by convention
+            return; // 04.03.2024 is day first by convention
         }
-        any = true;
-        if a > 12 && dmy.is_none() {
-            dmy = Some(v.trim().to_string());
-        } else if b > 12 && mdy.is_none() {
-            mdy = Some(v.trim().to_string());
-        } else if a != b && a <= 12 && b <= 12 && ambiguous.len() < 3 {
-            ambiguous.push(v.trim().to_string());
+        self.any = true;
+        if a > 12 && self.dmy.is_none() {
+            self.dmy = Some(v.to_string());
+        } else if b > 12 && self.mdy.is_none() {
+            self.mdy = Some(v.to_string());
+        } else if a != b && a <= 12 && b <= 12 && self.ambiguous.len() < 3 {
+            self.ambiguous.push(v.to_string());
         }
     }
-    match (dmy, mdy) {
-        (Some(d), Some(m)) => Detected::Mixed(d, m),
-        (Some(_), None) => Detected::Order(Some(DateOrder::Dmy)),
-        (None, Some(_)) => Detected::Order(Some(DateOrder::Mdy)),
-        (None, None) if any && !ambiguous.is_empty() => Detected::Ambiguous(ambiguous),
-        _ => Detected::Order(None),
+
+    pub fn result(self) -> Detected {
+        match (self.dmy, self.mdy) {
+            (Some(d), Some(m)) => Detected::Mixed(d, m),
+            (Some(_), None) => Detected::Order(Some(DateOrder::Dmy)),
+            (None, Some(_)) => Detected::Order(Some(DateOrder::Mdy)),
+            (None, None) if self.any && !self.ambiguous.is_empty() => {
+                Detected::Ambiguous(self.ambiguous)
+            }
+            _ => Detected::Order(None),
+        }
     }
+}
+
+/// [`Detector`] over a whole column.
+pub fn detect<'a>(values: impl Iterator<Item = &'a str>) -> Detected {
+    let mut d = Detector::default();
+    values.for_each(|v| d.feed(v));
+    d.result()
 }
 
 /// A time of day in a timestamp with a zone (`…T05:00:00Z`), as seconds:
@@ -82,6 +102,19 @@ pub fn parse(s: &str, rule: &DateRule) -> Result<Option<Date>, String> {
     if s.is_empty() {
         return Ok(None);
     }
+    if s.len() == 10
+        && s.as_bytes()[4] == b'-'
+        && let Ok(d) = s.parse::<Date>()
+    {
+        return Ok(Some(d));
+    }
+    // Most exports write one form throughout: `3/4/2025` is tried first
+    // when the fifth character says it is not ISO.
+    if s.as_bytes().get(4) != Some(&b'-')
+        && let Some(parsed) = slashed(s, rule)
+    {
+        return parsed;
+    }
     // A timestamp with a zone or offset: the date it is in the data's zone.
     if let Ok(ts) = s.parse::<jiff::Timestamp>() {
         let tz = rule.tz.clone().unwrap_or(TimeZone::UTC);
@@ -93,24 +126,8 @@ pub fn parse(s: &str, rule: &DateRule) -> Result<Option<Date>, String> {
     if let Ok(d) = s.parse::<Date>() {
         return Ok(Some(d));
     }
-    if let Some((a, b, y, sep)) = day_month_year(s) {
-        let order = if sep == '.' {
-            Some(DateOrder::Dmy)
-        } else {
-            rule.order
-        };
-        let (d, m) = match order {
-            Some(DateOrder::Dmy) => (a, b),
-            Some(DateOrder::Mdy) => (b, a),
-            Some(DateOrder::Ymd) => return Err("not year-month-day".into()),
-            None if a == b => (a, b),
-            None if a > 12 => (a, b),
-            None if b > 12 => (b, a),
-            None => return Err("ambiguous: day and month could be either".into()),
-        };
-        return jiff::civil::Date::new(y as i16, m as i8, d as i8)
-            .map(Some)
-            .map_err(|_| "no such date".into());
+    if let Some(parsed) = slashed(s, rule) {
+        return parsed;
     }
     for fmt in ["%b %d, %Y", "%d %b %Y", "%B %d, %Y", "%d %B %Y", "%Y/%m/%d"] {
         if let Ok(d) = Date::strptime(fmt, s) {
@@ -118,6 +135,30 @@ pub fn parse(s: &str, rule: &DateRule) -> Result<Option<Date>, String> {
         }
     }
     Err("not a date".into())
+}
+
+/// A `A/B/YYYY` date read in the rule's order; `None` if `s` is not one.
+fn slashed(s: &str, rule: &DateRule) -> Option<Result<Option<Date>, String>> {
+    let (a, b, y, sep) = day_month_year(s)?;
+    let order = if sep == '.' {
+        Some(DateOrder::Dmy)
+    } else {
+        rule.order
+    };
+    let (d, m) = match order {
+        Some(DateOrder::Dmy) => (a, b),
+        Some(DateOrder::Mdy) => (b, a),
+        Some(DateOrder::Ymd) => return Some(Err("not year-month-day".into())),
+        None if a == b => (a, b),
+        None if a > 12 => (a, b),
+        None if b > 12 => (b, a),
+        None => return Some(Err("ambiguous: day and month could be either".into())),
+    };
+    Some(
+        jiff::civil::Date::new(y as i16, m as i8, d as i8)
+            .map(Some)
+            .map_err(|_| "no such date".into()),
+    )
 }
 
 #[cfg(test)]

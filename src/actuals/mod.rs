@@ -10,7 +10,7 @@ pub mod report;
 pub mod source;
 pub mod table;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use jiff::civil::Date;
@@ -19,7 +19,12 @@ use serde::Serialize;
 use crate::diag::{InputError, RowProblem};
 use dates::{DateRule, Detected};
 use source::{DataSource, Loaded};
-use table::RawTable;
+use table::{RawTable, Row};
+
+/// Hash maps and sets keyed by CRM ids: a fast hash with a fixed seed, so
+/// that nothing depends on a random one.
+pub type Map<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
+pub type Set<K> = std::collections::HashSet<K, foldhash::fast::FixedState>;
 
 /// The stages a lead's dates mark, in order.
 pub const STAGES: [&str; 4] = ["mql", "sal", "sql", "opportunity"];
@@ -180,7 +185,7 @@ struct Reader<'a> {
 struct Sheet {
     t: RawTable,
     q: FileQuality,
-    rules: HashMap<usize, DateRule>,
+    rules: BTreeMap<usize, DateRule>,
 }
 
 impl<'a> Reader<'a> {
@@ -265,36 +270,42 @@ impl<'a> Reader<'a> {
         if !ok {
             return None;
         }
-        let mut rules = HashMap::new();
-        for ((_, name, is_date), i) in columns.iter().zip(&idx) {
-            let (Some(i), Some(name), true) = (i, name, is_date) else {
-                continue;
-            };
-            if let Some(rule) = self.column_rule(&t, *i, name) {
-                rules.insert(*i, rule);
+        let dates: Vec<usize> = columns
+            .iter()
+            .zip(&idx)
+            .filter_map(|((_, _, is_date), i)| i.filter(|_| *is_date))
+            .collect();
+        let scan = scan(&t, &idx, &dates);
+        let mut rules = BTreeMap::new();
+        for (i, found) in scan.detected {
+            if let Some(rule) = self.column_rule(&t, i, found) {
+                rules.insert(i, rule);
             }
         }
-        self.check_utc_midnights(&t, &rules);
-        let q = FileQuality {
+        self.check_utc_midnights(&t, &scan.utc);
+        let mut q = FileQuality {
             file: file.to_string(),
             what: what.to_string(),
-            rows: t.rows.len(),
+            rows: t.len,
             ..FileQuality::default()
         };
+        for ((_, name, _), i) in columns.iter().zip(&idx) {
+            if let (Some(name), Some(i)) = (name, i) {
+                q.blanks.insert(name.clone(), scan.blanks[*i]);
+            }
+        }
         Some((Sheet { t, q, rules }, idx))
     }
 
     /// How a date column reads: the file's order, else detected from its
     /// values; an ambiguous column is a problem naming examples.
-    fn column_rule(&mut self, t: &RawTable, i: usize, name: &str) -> Option<DateRule> {
+    fn column_rule(&mut self, t: &RawTable, i: usize, found: Detected) -> Option<DateRule> {
         if self.rule.order.is_some() {
             return Some(self.rule.clone());
         }
-        let values = t
-            .rows
-            .iter()
-            .filter_map(|(_, r)| r.get(i).map(String::as_str));
-        match dates::detect(values) {
+        let name = t.header[i].clone();
+        let name = name.as_str();
+        match found {
             Detected::Order(order) => Some(DateRule {
                 order,
                 tz: self.rule.tz.clone(),
@@ -329,17 +340,11 @@ impl<'a> Reader<'a> {
 
     /// Timestamps in UTC that all fall at one odd hour are local midnights
     /// stored in UTC: without a time zone their dates may be a day off.
-    fn check_utc_midnights(&mut self, t: &RawTable, rules: &HashMap<usize, DateRule>) {
+    fn check_utc_midnights(&mut self, t: &RawTable, utc: &BTreeMap<usize, Set<i64>>) {
         if self.rule.tz.is_some() {
             return;
         }
-        for i in rules.keys() {
-            let times: HashSet<i64> = t
-                .rows
-                .iter()
-                .take(2000)
-                .filter_map(|(_, r)| r.get(*i).and_then(|v| dates::utc_time_of_day(v)))
-                .collect();
+        for (i, times) in utc {
             // One hour, or two a summer-time hour apart, never midnight.
             let mut hours: Vec<i64> = times.iter().copied().collect();
             hours.sort_unstable();
@@ -362,51 +367,6 @@ impl<'a> Reader<'a> {
                     shown.join(" or ")
                 ));
                 return; // once per file
-            }
-        }
-    }
-
-    fn date(&mut self, s: &Sheet, line: usize, row: &[String], i: Option<usize>) -> Option<Date> {
-        let i = i?;
-        let cell = row.get(i).map_or("", |c| c.as_str());
-        let rule = s.rules.get(&i)?;
-        match dates::parse(cell, rule) {
-            Ok(d) => d,
-            Err(why) => {
-                let name = s.t.header[i].clone();
-                self.problem(
-                    &s.t.file,
-                    line,
-                    i + 1,
-                    &name,
-                    format!("`{cell}`: {why}"),
-                    None,
-                );
-                None
-            }
-        }
-    }
-
-    fn number(&mut self, s: &Sheet, line: usize, row: &[String], i: Option<usize>) -> Option<f64> {
-        let i = i?;
-        let cell = row.get(i).map_or("", |c| c.trim());
-        if cell.is_empty() {
-            return None;
-        }
-        let comma = self.src.spec.decimal.as_deref() == Some(",") || s.t.delimiter == b';';
-        match parse_amount(cell, comma) {
-            Some(x) => Some(x),
-            None => {
-                let name = s.t.header[i].clone();
-                self.problem(
-                    &s.t.file,
-                    line,
-                    i + 1,
-                    &name,
-                    format!("`{cell}`: not a number"),
-                    None,
-                );
-                None
             }
         }
     }
@@ -434,49 +394,45 @@ impl<'a> Reader<'a> {
         let Some((mut s, idx)) = self.open("leads", &file, &cols) else {
             return Vec::new();
         };
-        let rejected: HashSet<String> = c
+        let rejected: Set<String> = c
             .rejected
             .unwrap_or_default()
             .iter()
             .map(|v| v.trim().to_lowercase())
             .collect();
-        count_blanks(&mut s, &cols, &idx);
-        let rows = std::mem::take(&mut s.t.rows);
-        let mut seen = HashSet::new();
-        let mut out = Vec::with_capacity(rows.len());
-        for (line, row) in &rows {
-            let text = |i: Option<usize>| cell(row, i);
-            let created = self.date(&s, *line, row, idx[1]);
-            let stages = [
-                self.date(&s, *line, row, idx[8]),
-                self.date(&s, *line, row, idx[9]),
-                self.date(&s, *line, row, idx[10]),
-                self.date(&s, *line, row, idx[11]),
-            ];
-            let score = self.number(&s, *line, row, idx[3]);
-            let (Some(id), Some(created)) = (text(idx[0]), created) else {
-                s.q.unusable += 1;
-                continue;
-            };
-            if !seen.insert(id.clone()) {
-                s.q.duplicate_ids += 1;
-                continue;
-            }
-            let status = text(idx[6]).map(|v| v.to_lowercase());
-            out.push(Lead {
-                id,
-                line: *line,
-                created,
-                source: self.alias("source", text(idx[2])),
-                score,
-                owner: text(idx[4]).map(|v| self.alias("owner", Some(v))),
-                account: text(idx[5]),
-                stages,
-                rejected: status.is_some_and(|v| rejected.contains(&v)),
-                reason: text(idx[7]),
-            });
-        }
-        s.q.kept = out.len();
+        let spec = &self.src.spec;
+        let out = parse_rows(
+            self,
+            &mut s,
+            |l: &Lead| Some(l.id.as_str()),
+            |cx, row| {
+                let text = |i: Option<usize>| cell(row, i);
+                let created = cx.date(row, idx[1]);
+                let stages = [
+                    cx.date(row, idx[8]),
+                    cx.date(row, idx[9]),
+                    cx.date(row, idx[10]),
+                    cx.date(row, idx[11]),
+                ];
+                let score = cx.number(row, idx[3]);
+                let (Some(id), Some(created)) = (text(idx[0]), created) else {
+                    return None;
+                };
+                let status = text(idx[6]).map(|v| v.to_lowercase());
+                Some(Lead {
+                    id,
+                    line: cx.line,
+                    created,
+                    source: alias(spec, "source", text(idx[2])),
+                    score,
+                    owner: text(idx[4]).map(|v| alias(spec, "owner", Some(v))),
+                    account: text(idx[5]),
+                    stages,
+                    rejected: status.is_some_and(|v| rejected.contains(&v)),
+                    reason: text(idx[7]),
+                })
+            },
+        );
         self.files.push(s.q);
         out
     }
@@ -502,7 +458,7 @@ impl<'a> Reader<'a> {
         let Some((mut s, idx)) = self.open("deals", &file, &cols) else {
             return Vec::new();
         };
-        let set = |v: &Option<Vec<String>>| -> HashSet<String> {
+        let set = |v: &Option<Vec<String>>| -> Set<String> {
             v.iter()
                 .flatten()
                 .map(|x| x.trim().to_lowercase())
@@ -510,53 +466,49 @@ impl<'a> Reader<'a> {
         };
         let (won, lost) = (set(&c.won), set(&c.lost));
         let constant = c.constant_status.as_deref().map(str::to_lowercase);
-        count_blanks(&mut s, &cols, &idx);
-        let rows = std::mem::take(&mut s.t.rows);
-        let mut seen = HashSet::new();
-        let mut out = Vec::with_capacity(rows.len());
-        for (line, row) in &rows {
-            let text = |i: Option<usize>| cell(row, i);
-            let created = self.date(&s, *line, row, idx[2]);
-            let closed = self.date(&s, *line, row, idx[3]);
-            let amount = self.number(&s, *line, row, idx[4]);
-            let probability = self.number(&s, *line, row, idx[9]);
-            let (Some(id), Some(created)) = (text(idx[0]), created) else {
-                s.q.unusable += 1;
-                continue;
-            };
-            if !seen.insert(id.clone()) {
-                s.q.duplicate_ids += 1;
-                continue;
-            }
-            let stage = text(idx[5]).unwrap_or_default();
-            let key = constant
-                .clone()
-                .unwrap_or_else(|| stage.trim().to_lowercase());
-            let status = if won.contains(&key) || key == "won" {
-                Status::Won
-            } else if lost.contains(&key) || key == "lost" {
-                Status::Lost
-            } else {
-                Status::Open
-            };
-            out.push(Deal {
-                id,
-                line: *line,
-                lead: text(idx[1])
-                    .map(|l| l.split([';', ',']).next().unwrap_or("").trim().to_string()),
-                created,
-                closed: if status == Status::Open { None } else { closed },
-                amount,
-                status,
-                stage,
-                source: text(idx[6]).map(|v| self.alias("source", Some(v))),
-                owner: text(idx[7]).map(|v| self.alias("owner", Some(v))),
-                product: text(idx[8]).map(|v| self.alias("product", Some(v))),
-                probability: probability.map(|p| if p > 1.0 { p / 100.0 } else { p }),
-                category: text(idx[10]),
-            });
-        }
-        s.q.kept = out.len();
+        let spec = &self.src.spec;
+        let out = parse_rows(
+            self,
+            &mut s,
+            |x: &Deal| Some(x.id.as_str()),
+            |cx, row| {
+                let text = |i: Option<usize>| cell(row, i);
+                let created = cx.date(row, idx[2]);
+                let closed = cx.date(row, idx[3]);
+                let amount = cx.number(row, idx[4]);
+                let probability = cx.number(row, idx[9]);
+                let (Some(id), Some(created)) = (text(idx[0]), created) else {
+                    return None;
+                };
+                let stage = text(idx[5]).unwrap_or_default();
+                let key = constant
+                    .clone()
+                    .unwrap_or_else(|| stage.trim().to_lowercase());
+                let status = if won.contains(&key) || key == "won" {
+                    Status::Won
+                } else if lost.contains(&key) || key == "lost" {
+                    Status::Lost
+                } else {
+                    Status::Open
+                };
+                Some(Deal {
+                    id,
+                    line: cx.line,
+                    lead: text(idx[1])
+                        .map(|l| l.split([';', ',']).next().unwrap_or("").trim().to_string()),
+                    created,
+                    closed: if status == Status::Open { None } else { closed },
+                    amount,
+                    status,
+                    stage,
+                    source: text(idx[6]).map(|v| alias(spec, "source", Some(v))),
+                    owner: text(idx[7]).map(|v| alias(spec, "owner", Some(v))),
+                    product: text(idx[8]).map(|v| alias(spec, "product", Some(v))),
+                    probability: probability.map(|p| if p > 1.0 { p / 100.0 } else { p }),
+                    category: text(idx[10]),
+                })
+            },
+        );
         self.files.push(s.q);
         out
     }
@@ -574,22 +526,22 @@ impl<'a> Reader<'a> {
         let Some((mut s, idx)) = self.open("touches", &file, &cols) else {
             return Vec::new();
         };
-        count_blanks(&mut s, &cols, &idx);
-        let rows = std::mem::take(&mut s.t.rows);
-        let mut out = Vec::with_capacity(rows.len());
-        for (line, row) in &rows {
-            let date = self.date(&s, *line, row, idx[1]);
-            let (Some(lead), Some(date)) = (cell(row, idx[0]), date) else {
-                s.q.unusable += 1;
-                continue;
-            };
-            out.push(Touch {
-                lead,
-                date,
-                kind: cell(row, idx[2]),
-            });
-        }
-        s.q.kept = out.len();
+        let out = parse_rows(
+            self,
+            &mut s,
+            |_: &Touch| None,
+            |cx, row| {
+                let date = cx.date(row, idx[1]);
+                let (Some(lead), Some(date)) = (cell(row, idx[0]), date) else {
+                    return None;
+                };
+                Some(Touch {
+                    lead,
+                    date,
+                    kind: cell(row, idx[2]),
+                })
+            },
+        );
         self.files.push(s.q);
         out
     }
@@ -607,73 +559,205 @@ impl<'a> Reader<'a> {
         let Some((mut s, idx)) = self.open("costs", &file, &cols) else {
             return Vec::new();
         };
-        count_blanks(&mut s, &cols, &idx);
-        let rows = std::mem::take(&mut s.t.rows);
-        let mut out = Vec::new();
-        for (line, row) in &rows {
-            let amount = self.number(&s, *line, row, idx[2]);
-            let month = cell(row, idx[1]).and_then(|m| month_of(&m, &self.rule));
-            if month.is_none() && cell(row, idx[1]).is_some() {
-                let i = idx[1].unwrap_or(0);
-                let v = cell(row, idx[1]).unwrap_or_default();
-                self.problem(
-                    &s.t.file,
-                    *line,
-                    i + 1,
-                    &s.t.header[i].clone(),
-                    format!("`{v}`: not a month (YYYY-MM or a date)"),
-                    None,
-                );
-            }
-            let (Some(month), Some(amount)) = (month, amount) else {
-                s.q.unusable += 1;
-                continue;
-            };
-            out.push(Cost {
-                channel: self.alias("source", cell(row, idx[0])),
-                month,
-                amount,
-            });
-        }
-        s.q.kept = out.len();
+        let (spec, rule) = (&self.src.spec, self.rule.clone());
+        let out = parse_rows(
+            self,
+            &mut s,
+            |_: &Cost| None,
+            |cx, row| {
+                let amount = cx.number(row, idx[2]);
+                let month = cell(row, idx[1]).and_then(|m| month_of(&m, &rule));
+                if month.is_none()
+                    && let (Some(i), Some(v)) = (idx[1], cell(row, idx[1]))
+                {
+                    cx.problem(i, format!("`{v}`: not a month (YYYY-MM or a date)"));
+                }
+                Some(Cost {
+                    channel: alias(spec, "source", cell(row, idx[0])),
+                    month: month?,
+                    amount: amount?,
+                })
+            },
+        );
         self.files.push(s.q);
         out
     }
+}
 
-    /// A value through the `[values.KIND]` aliases (exact, then ignoring
-    /// case); a blank is the alias of "" or "(blank)".
-    fn alias(&self, kind: &str, v: Option<String>) -> String {
-        let v = v.unwrap_or_default();
-        let Some(map) = self.src.spec.values.get(kind) else {
-            return if v.is_empty() { "(blank)".into() } else { v };
-        };
-        if let Some(x) = map.get(&v) {
-            return x.clone();
+/// A value through the `[values.KIND]` aliases (exact, then ignoring
+/// case); a blank is the alias of "" or "(blank)".
+fn alias(spec: &DataSource, kind: &str, v: Option<String>) -> String {
+    let v = v.unwrap_or_default();
+    let Some(map) = spec.values.get(kind) else {
+        return if v.is_empty() { "(blank)".into() } else { v };
+    };
+    if let Some(x) = map.get(&v) {
+        return x.clone();
+    }
+    if let Some((_, x)) = map.iter().find(|(k, _)| k.eq_ignore_ascii_case(&v)) {
+        return x.clone();
+    }
+    if v.is_empty() { "(blank)".into() } else { v }
+}
+
+/// Reads the cells of one row, keeping the problems found.
+struct Cx<'s> {
+    s: &'s Sheet,
+    comma: bool,
+    line: usize,
+    problems: Vec<RowProblem>,
+}
+
+impl<'s> Cx<'s> {
+    fn new(s: &'s Sheet, spec: &DataSource, line: usize) -> Cx<'s> {
+        Cx {
+            s,
+            comma: spec.decimal.as_deref() == Some(",") || s.t.delimiter == b';',
+            line,
+            problems: Vec::new(),
         }
-        if let Some((_, x)) = map.iter().find(|(k, _)| k.eq_ignore_ascii_case(&v)) {
-            return x.clone();
+    }
+
+    fn problem(&mut self, i: usize, message: String) {
+        self.problems.push(RowProblem {
+            file: self.s.t.file.clone(),
+            line: self.line,
+            column: i + 1,
+            key: self.s.t.header[i].clone(),
+            message,
+            help: None,
+        });
+    }
+
+    fn date(&mut self, row: &Row, i: Option<usize>) -> Option<Date> {
+        let i = i?;
+        let cell = row.get(i).unwrap_or("");
+        let rule = self.s.rules.get(&i)?;
+        match dates::parse(cell, rule) {
+            Ok(d) => d,
+            Err(why) => {
+                self.problem(i, format!("`{cell}`: {why}"));
+                None
+            }
         }
-        if v.is_empty() { "(blank)".into() } else { v }
+    }
+
+    fn number(&mut self, row: &Row, i: Option<usize>) -> Option<f64> {
+        let i = i?;
+        let cell = row.get(i).map_or("", |c| c.trim());
+        if cell.is_empty() {
+            return None;
+        }
+        match parse_amount(cell, self.comma) {
+            Some(x) => Some(x),
+            None => {
+                self.problem(i, format!("`{cell}`: not a number"));
+                None
+            }
+        }
     }
 }
 
+/// Parses every row in parallel (`f` gives a row's item, or `None` when
+/// it lacks its id or date), then keeps the first of each id in file
+/// order, counting what was left out.
+fn parse_rows<T: Send>(
+    r: &mut Reader,
+    s: &mut Sheet,
+    key: impl Fn(&T) -> Option<&str> + Sync,
+    f: impl Fn(&mut Cx, &Row) -> Option<T> + Sync,
+) -> Vec<T> {
+    use rayon::prelude::*;
+    // Chunks of rows read in order, each parsed in parallel: the rows of
+    // a large export are never all in memory at once.
+    const CHUNK: usize = 1 << 16;
+    let spec = &r.src.spec;
+    let sheet: &Sheet = s;
+    let mut rows = sheet.t.records();
+    let mut seen = Set::default();
+    let (mut unusable, mut duplicates) = (0, 0);
+    let mut out = Vec::with_capacity(sheet.t.len);
+    loop {
+        let chunk: Vec<(usize, Row)> = rows.by_ref().take(CHUNK).collect();
+        if chunk.is_empty() {
+            break;
+        }
+        let parsed: Vec<(Option<T>, Vec<RowProblem>)> = chunk
+            .into_par_iter()
+            .map(|(line, row)| {
+                let mut cx = Cx::new(sheet, spec, line);
+                let item = f(&mut cx, &row);
+                (item, cx.problems)
+            })
+            .collect();
+        for (item, problems) in parsed {
+            r.problems.extend(problems);
+            match item {
+                None => unusable += 1,
+                Some(x) => {
+                    if let Some(k) = key(&x)
+                        && !seen.insert(k.to_string())
+                    {
+                        duplicates += 1;
+                        continue;
+                    }
+                    out.push(x);
+                }
+            }
+        }
+    }
+    drop(rows);
+    s.q.unusable = unusable;
+    s.q.duplicate_ids = duplicates;
+    s.q.kept = out.len();
+    out
+}
+
 /// A trimmed, non-blank cell.
-fn cell(row: &[String], i: Option<usize>) -> Option<String> {
+fn cell(row: &Row, i: Option<usize>) -> Option<String> {
     let v = row.get(i?)?.trim();
     (!v.is_empty()).then(|| v.to_string())
 }
 
-fn count_blanks(s: &mut Sheet, cols: &[(&str, &Option<String>, bool)], idx: &[Option<usize>]) {
-    for ((_, name, _), i) in cols.iter().zip(idx) {
-        let (Some(name), Some(i)) = (name, i) else {
-            continue;
-        };
-        let n =
-            s.t.rows
-                .iter()
-                .filter(|(_, r)| r.get(*i).is_none_or(|c| c.trim().is_empty()))
-                .count();
-        s.q.blanks.insert(name.clone(), n);
+/// What one pass over an export finds: each date column's order, blank
+/// cells per column, and the UTC times of day of the first timestamps.
+struct Scan {
+    detected: BTreeMap<usize, Detected>,
+    blanks: Vec<usize>,
+    utc: BTreeMap<usize, Set<i64>>,
+}
+
+fn scan(t: &RawTable, idx: &[Option<usize>], dates: &[usize]) -> Scan {
+    let mut detectors: BTreeMap<usize, dates::Detector> = dates
+        .iter()
+        .map(|i| (*i, dates::Detector::default()))
+        .collect();
+    let mut utc: BTreeMap<usize, Set<i64>> = dates.iter().map(|i| (*i, Set::default())).collect();
+    let mut blanks = vec![0; t.header.len()];
+    for (n, (_, row)) in t.records().enumerate() {
+        for i in idx.iter().flatten() {
+            if row.get(*i).is_none_or(|c| c.trim().is_empty()) {
+                blanks[*i] += 1;
+            }
+        }
+        for (i, d) in &mut detectors {
+            if let Some(v) = row.get(*i) {
+                d.feed(v);
+                if n < 2000
+                    && let (Some(secs), Some(set)) = (dates::utc_time_of_day(v), utc.get_mut(i))
+                {
+                    set.insert(secs);
+                }
+            }
+        }
+    }
+    Scan {
+        detected: detectors
+            .into_iter()
+            .map(|(i, d)| (i, d.result()))
+            .collect(),
+        blanks,
+        utc,
     }
 }
 
@@ -772,7 +856,7 @@ fn cut(mut d: Data, as_of: Option<Date>, q: &mut Quality) -> Data {
     d.touches.retain(|t| !after(&t.date));
     d.costs.retain(|c| !after(&c.month));
     q.hidden_after_as_of = before - (d.leads.len() + d.deals.len() + d.touches.len());
-    let leads: HashMap<&str, &Lead> = d.leads.iter().map(|l| (l.id.as_str(), l)).collect();
+    let leads: Map<&str, &Lead> = d.leads.iter().map(|l| (l.id.as_str(), l)).collect();
     let mut longest = 0i64;
     for x in &d.deals {
         if let Some(c) = x.closed {

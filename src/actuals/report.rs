@@ -4,13 +4,13 @@
 //! conversion, win rates by owner and product, the open pipeline at the
 //! as-of date, marketing influence, and a reproducible review sample.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 
 use jiff::civil::Date;
 use serde::Serialize;
 
 use super::km::Survival;
-use super::{Data, Deal, Lead, Quality, STAGES, Status, days};
+use super::{Data, Deal, Lead, Map, Quality, STAGES, Set, Status, days};
 use crate::export::{Cell, Exportable, Table, Unit, View, col};
 use crate::metrics;
 
@@ -25,25 +25,36 @@ pub enum By {
 }
 
 impl By {
-    /// The first day of the period holding `d`, and its label.
-    pub fn period(self, d: Date) -> (Date, String) {
+    /// The first day of the period holding `d`.
+    pub fn start(self, d: Date) -> Date {
+        match self {
+            By::Week => d
+                .checked_sub(jiff::Span::new().days(i64::from(
+                    d.iso_week_date().weekday().to_monday_zero_offset(),
+                )))
+                .unwrap_or(d),
+            By::Month => d.first_of_month(),
+            By::Quarter => Date::new(d.year(), (d.month() - 1) / 3 * 3 + 1, 1).unwrap_or(d),
+        }
+    }
+
+    /// The label of the period starting at `start`: `2025-W05`, `2025-03`,
+    /// `2025-Q1`.
+    pub fn label(self, start: Date) -> String {
         match self {
             By::Week => {
-                let iso = d.iso_week_date();
-                let start = d
-                    .checked_sub(
-                        jiff::Span::new().days(i64::from(iso.weekday().to_monday_zero_offset())),
-                    )
-                    .unwrap_or(d);
-                (start, format!("{}-W{:02}", iso.year(), iso.week()))
+                let iso = start.iso_week_date();
+                format!("{}-W{:02}", iso.year(), iso.week())
             }
-            By::Month => (d.first_of_month(), format!("{}-{:02}", d.year(), d.month())),
-            By::Quarter => {
-                let q = (d.month() - 1) / 3;
-                let start = Date::new(d.year(), q * 3 + 1, 1).unwrap_or(d);
-                (start, format!("{}-Q{}", d.year(), q + 1))
-            }
+            By::Month => format!("{}-{:02}", start.year(), start.month()),
+            By::Quarter => format!("{}-Q{}", start.year(), (start.month() - 1) / 3 + 1),
         }
+    }
+
+    /// The start and label of the period holding `d`.
+    pub fn period(self, d: Date) -> (Date, String) {
+        let start = self.start(d);
+        (start, self.label(start))
     }
 
     /// The first day after the period starting at `start`.
@@ -280,19 +291,19 @@ pub struct Actuals {
 
 /// The deals of each lead, and each lead's outcome at the as-of date.
 struct Joined<'a> {
-    deals_of: HashMap<&'a str, Vec<&'a Deal>>,
-    touches_of: HashMap<&'a str, Vec<Date>>,
+    deals_of: Map<&'a str, Vec<&'a Deal>>,
+    touches_of: Map<&'a str, Vec<Date>>,
 }
 
 impl<'a> Joined<'a> {
     fn new(d: &'a Data) -> Joined<'a> {
-        let mut deals_of: HashMap<&str, Vec<&Deal>> = HashMap::new();
+        let mut deals_of: Map<&str, Vec<&Deal>> = Map::default();
         for x in &d.deals {
             if let Some(l) = x.lead.as_deref() {
                 deals_of.entry(l).or_default().push(x);
             }
         }
-        let mut touches_of: HashMap<&str, Vec<Date>> = HashMap::new();
+        let mut touches_of: Map<&str, Vec<Date>> = Map::default();
         for t in &d.touches {
             touches_of.entry(t.lead.as_str()).or_default().push(t.date);
         }
@@ -336,20 +347,39 @@ fn stage_dates(j: &Joined, l: &Lead) -> [Option<Date>; 4] {
 /// Builds every report.
 pub fn build(d: &Data, o: &Options) -> Actuals {
     let j = Joined::new(d);
+    // The reports are independent: two at a time on two cores.
+    let ((periods, cohorts), (sources, (acceptance, sla))) = rayon::join(
+        || rayon::join(|| periods(d, &j, o.by), || cohorts(d, &j, o.by)),
+        || {
+            rayon::join(
+                || sources(d, &j),
+                || rayon::join(|| acceptance(d), || sla(d, &j)),
+            )
+        },
+    );
+    let ((stages, breakdowns), (pipeline, (influence, review))) = rayon::join(
+        || rayon::join(|| stages(d, &j), || breakdowns(d)),
+        || {
+            rayon::join(
+                || pipeline(d),
+                || rayon::join(|| influence(d, &j), || review(d, &j, o)),
+            )
+        },
+    );
     Actuals {
         as_of: d.as_of.to_string(),
         by: o.by,
         quality: d.quality.clone(),
-        periods: periods(d, &j, o.by),
-        cohorts: cohorts(d, &j, o.by),
-        sources: sources(d, &j),
-        acceptance: acceptance(d),
-        sla: sla(d, &j),
-        stages: stages(d, &j),
-        breakdowns: breakdowns(d),
-        pipeline: pipeline(d),
-        influence: influence(d, &j),
-        review: review(d, &j, o),
+        periods,
+        cohorts,
+        sources,
+        acceptance,
+        sla,
+        stages,
+        breakdowns,
+        pipeline,
+        influence,
+        review,
     }
 }
 
@@ -361,7 +391,7 @@ fn spend_by(d: &Data, by: By) -> Option<BTreeMap<Date, f64>> {
     }
     let mut m = BTreeMap::new();
     for c in &d.costs {
-        *m.entry(by.period(c.month).0).or_insert(0.0) += c.amount;
+        *m.entry(by.start(c.month)).or_insert(0.0) += c.amount;
     }
     Some(m)
 }
@@ -369,9 +399,9 @@ fn spend_by(d: &Data, by: By) -> Option<BTreeMap<Date, f64>> {
 fn periods(d: &Data, j: &Joined, by: By) -> Vec<PeriodRow> {
     let mut rows: BTreeMap<Date, PeriodRow> = BTreeMap::new();
     fn at(rows: &mut BTreeMap<Date, PeriodRow>, by: By, date: Date) -> &mut PeriodRow {
-        let (start, label) = by.period(date);
+        let start = by.start(date);
         rows.entry(start).or_insert_with(|| PeriodRow {
-            label,
+            label: by.label(start),
             start: start.to_string(),
             ..PeriodRow::default()
         })
@@ -431,9 +461,9 @@ fn cohorts(d: &Data, j: &Joined, by: By) -> Vec<Cohort> {
     let p90 = to_win.get(to_win.len() * 9 / 10).copied().unwrap_or(0);
     let mut rows: BTreeMap<Date, Cohort> = BTreeMap::new();
     for l in &d.leads {
-        let (start, label) = by.period(l.created);
+        let start = by.start(l.created);
         let c = rows.entry(start).or_insert_with(|| Cohort {
-            label,
+            label: by.label(start),
             ..Cohort::default()
         });
         let s = stage_dates(j, l);
@@ -491,7 +521,7 @@ fn sizes<'a>(deals: impl Iterator<Item = &'a Deal>) -> Size {
 }
 
 fn sources(d: &Data, j: &Joined) -> Vec<SourceRow> {
-    let lead_source: HashMap<&str, &str> = d
+    let lead_source: Map<&str, &str> = d
         .leads
         .iter()
         .map(|l| (l.id.as_str(), l.source.as_str()))
@@ -507,7 +537,12 @@ fn sources(d: &Data, j: &Joined) -> Vec<SourceRow> {
     };
     let mut rows: BTreeMap<String, SourceRow> = BTreeMap::new();
     for l in &d.leads {
-        let r = rows.entry(l.source.clone()).or_default();
+        if !rows.contains_key(&l.source) {
+            rows.insert(l.source.clone(), SourceRow::default());
+        }
+        let Some(r) = rows.get_mut(&l.source) else {
+            continue;
+        };
         let s = stage_dates(j, l);
         r.leads += 1;
         r.mqls += usize::from(s[0].is_some());
@@ -554,14 +589,14 @@ fn sources(d: &Data, j: &Joined) -> Vec<SourceRow> {
 }
 
 fn acceptance(d: &Data) -> Vec<AcceptanceRow> {
-    let mut rows: BTreeMap<(Date, String), AcceptanceRow> = BTreeMap::new();
+    let mut rows: BTreeMap<(Date, &str), AcceptanceRow> = BTreeMap::new();
     for l in &d.leads {
         let Some(m) = l.stages[0] else { continue };
-        let (start, label) = By::Month.period(m);
+        let start = By::Month.start(m);
         let r = rows
-            .entry((start, l.source.clone()))
+            .entry((start, l.source.as_str()))
             .or_insert_with(|| AcceptanceRow {
-                month: label,
+                month: By::Month.label(start),
                 source: l.source.clone(),
                 ..AcceptanceRow::default()
             });
@@ -594,9 +629,9 @@ fn sla(d: &Data, j: &Joined) -> Vec<SlaRow> {
     let mut rows: BTreeMap<Date, SlaRow> = BTreeMap::new();
     for l in &d.leads {
         let Some(m) = l.stages[0] else { continue };
-        let (start, label) = By::Month.period(m);
+        let start = By::Month.start(m);
         let r = rows.entry(start).or_insert_with(|| SlaRow {
-            month: label,
+            month: By::Month.label(start),
             ..SlaRow::default()
         });
         let ts = j
@@ -748,19 +783,19 @@ fn pipeline(d: &Data) -> Pipeline {
 }
 
 fn influence(d: &Data, j: &Joined) -> Influence {
-    let sales: HashSet<String> = d
+    let sales: Set<String> = d
         .spec
         .sales_sources
         .iter()
         .map(|s| s.to_lowercase())
         .collect();
-    let marketing_kinds: HashSet<String> = d
+    let marketing_kinds: Set<String> = d
         .spec
         .touches
         .as_ref()
         .map(|t| t.marketing.iter().map(|k| k.to_lowercase()).collect())
         .unwrap_or_default();
-    let mut marketing_touch: HashMap<&str, Date> = HashMap::new();
+    let mut marketing_touch: Map<&str, Date> = Map::default();
     for t in &d.touches {
         if t.kind
             .as_ref()
@@ -771,7 +806,7 @@ fn influence(d: &Data, j: &Joined) -> Influence {
         }
     }
     // The first marketing-sourced record of each account.
-    let mut first_marketing: HashMap<&str, Date> = HashMap::new();
+    let mut first_marketing: Map<&str, Date> = Map::default();
     for l in &d.leads {
         if let Some(a) = l.account.as_deref()
             && !sales.contains(&l.source.to_lowercase())

@@ -6,15 +6,29 @@ use std::path::Path;
 
 /// Most rows read from one export.
 pub const MAX_ROWS: usize = 5_000_000;
+/// Largest export file read.
+pub const MAX_BYTES: u64 = 1 << 30;
 
-/// An export's header and rows, every cell as text.
-#[derive(Clone, Debug, Default)]
+/// One row's cells, held in one buffer.
+pub type Row = csv::StringRecord;
+
+/// An export's header and rows, every cell as text. A CSV keeps its text
+/// and is read again row by row when asked, so that a large export is
+/// never held twice.
+#[derive(Clone, Debug)]
 pub struct RawTable {
     pub file: String,
     pub header: Vec<String>,
-    /// (line in the file, cells).
-    pub rows: Vec<(usize, Vec<String>)>,
     pub delimiter: u8,
+    /// Rows with a cell that is not blank.
+    pub len: usize,
+    body: Body,
+}
+
+#[derive(Clone, Debug)]
+enum Body {
+    Text(String),
+    Rows(Vec<(usize, Row)>),
 }
 
 impl RawTable {
@@ -26,6 +40,79 @@ impl RawTable {
                 .iter()
                 .position(|h| h.trim().eq_ignore_ascii_case(name.trim()))
         })
+    }
+
+    /// The rows that are not blank, with their line in the file.
+    pub fn records(&self) -> Box<dyn Iterator<Item = (usize, Row)> + Send + '_> {
+        match &self.body {
+            Body::Rows(rows) => Box::new(rows.iter().cloned()),
+            Body::Text(text) => Box::new(CsvRows::new(text, self.delimiter)),
+        }
+    }
+}
+
+/// The rows of a CSV text (read once already, so without errors).
+struct CsvRows<'t> {
+    text: &'t str,
+    reader: csv::Reader<&'t [u8]>,
+    record: csv::StringRecord,
+    /// The last byte offset counted, and the line it is on.
+    at: usize,
+    line: usize,
+}
+
+impl<'t> CsvRows<'t> {
+    fn new(text: &'t str, delimiter: u8) -> CsvRows<'t> {
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .flexible(true)
+            .has_headers(true)
+            .from_reader(text.as_bytes());
+        let _ = reader.headers();
+        CsvRows {
+            text,
+            reader,
+            record: csv::StringRecord::new(),
+            at: 0,
+            line: 1,
+        }
+    }
+
+    /// The line of a record starting at byte `at` (the reader's own count
+    /// drifts on CRLF and blank lines).
+    fn line_at(&mut self, mut at: usize) -> usize {
+        let bytes = self.text.as_bytes();
+        while matches!(bytes.get(at), Some(b'\r' | b'\n')) {
+            at += 1;
+        }
+        let at = at.min(bytes.len());
+        if at > self.at {
+            self.line += bytes[self.at..at].iter().filter(|b| **b == b'\n').count();
+            self.at = at;
+        }
+        self.line
+    }
+}
+
+impl Iterator for CsvRows<'_> {
+    type Item = (usize, Row);
+
+    fn next(&mut self) -> Option<(usize, Row)> {
+        loop {
+            match self.reader.read_record(&mut self.record) {
+                Ok(true) => {}
+                _ => return None,
+            }
+            if self.record.iter().all(|c| c.trim().is_empty()) {
+                continue;
+            }
+            let at = self.record.position().map_or(0, |p| p.byte() as usize);
+            let line = self.line_at(at);
+            // A copy of just the fields (the reader's buffer is larger).
+            let mut row = Row::with_capacity(self.record.as_slice().len(), self.record.len());
+            row.extend(self.record.iter());
+            return Some((line, row));
+        }
     }
 }
 
@@ -44,7 +131,7 @@ pub enum ReadError {
 /// Reads a CSV or xlsx export (by its extension).
 pub fn read(path: &Path) -> Result<RawTable, ReadError> {
     let file = path.display().to_string();
-    let bytes = crate::load::read_bytes(path).map_err(|source| ReadError::Io {
+    let bytes = crate::load::read_bytes_up_to(path, MAX_BYTES).map_err(|source| ReadError::Io {
         file: file.clone(),
         source,
     })?;
@@ -55,7 +142,7 @@ pub fn read(path: &Path) -> Result<RawTable, ReadError> {
     if matches!(ext.as_str(), "xlsx" | "xlsm" | "xls" | "ods") {
         read_workbook(&file, bytes)
     } else {
-        read_csv(&file, &bytes)
+        read_csv(&file, bytes)
     }
 }
 
@@ -82,27 +169,27 @@ pub fn detect_delimiter(text: &str) -> u8 {
 }
 
 /// Reads CSV bytes (a UTF-8 BOM is dropped; text that is not UTF-8 is read
-/// as Windows-1252, the other common export encoding).
-pub fn read_csv(file: &str, bytes: &[u8]) -> Result<RawTable, ReadError> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let text: std::borrow::Cow<str> = match std::str::from_utf8(bytes) {
-        Ok(t) => t.into(),
-        Err(_) => bytes
-            .iter()
-            .map(|b| char::from(*b))
-            .collect::<String>()
-            .into(),
+/// as Windows-1252, the other common export encoding), checking every
+/// record once.
+pub fn read_csv(file: &str, bytes: Vec<u8>) -> Result<RawTable, ReadError> {
+    let mut bytes = bytes;
+    if bytes.starts_with(b"\xEF\xBB\xBF") {
+        bytes.drain(..3);
+    }
+    let text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => e.into_bytes().iter().map(|b| char::from(*b)).collect(),
     };
     let delimiter = detect_delimiter(&text);
+    let format = |message: String| ReadError::Format {
+        file: file.to_string(),
+        message,
+    };
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .flexible(true)
         .has_headers(true)
         .from_reader(text.as_bytes());
-    let format = |message: String| ReadError::Format {
-        file: file.to_string(),
-        message,
-    };
     let header: Vec<String> = reader
         .headers()
         .map_err(|e| format(format!("cannot read the header: {e}")))?
@@ -112,16 +199,10 @@ pub fn read_csv(file: &str, bytes: &[u8]) -> Result<RawTable, ReadError> {
     if header.iter().all(String::is_empty) {
         return Err(format("the file has no header row".into()));
     }
-    let newlines: Vec<usize> = text
-        .bytes()
-        .enumerate()
-        .filter(|(_, b)| *b == b'\n')
-        .map(|(i, _)| i)
-        .collect();
-    let mut rows = Vec::new();
-    let mut record = csv::StringRecord::new();
+    let mut len = 0;
+    let mut record = csv::ByteRecord::new();
     loop {
-        match reader.read_record(&mut record) {
+        match reader.read_byte_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {}
             Err(e) => {
@@ -129,26 +210,21 @@ pub fn read_csv(file: &str, bytes: &[u8]) -> Result<RawTable, ReadError> {
                 return Err(format(format!("line {line}: {e}")));
             }
         }
-        if rows.len() >= MAX_ROWS {
-            return Err(format(format!("more than {MAX_ROWS} rows")));
-        }
-        if record.iter().all(|c| c.trim().is_empty()) {
+        if record.iter().all(|c| c.trim_ascii().is_empty()) {
             continue;
         }
-        // The csv reader's own line count drifts on CRLF and blank lines:
-        // the line is counted from the record's byte offset.
-        let mut at = record.position().map_or(0, |p| p.byte() as usize);
-        while matches!(text.as_bytes().get(at), Some(b'\r' | b'\n')) {
-            at += 1;
+        len += 1;
+        if len > MAX_ROWS {
+            return Err(format(format!("more than {MAX_ROWS} rows")));
         }
-        let line = newlines.partition_point(|n| *n < at) + 1;
-        rows.push((line, record.iter().map(str::to_string).collect()));
     }
+    drop(reader);
     Ok(RawTable {
         file: file.to_string(),
         header,
-        rows,
         delimiter,
+        len,
+        body: Body::Text(text),
     })
 }
 
@@ -196,13 +272,14 @@ fn read_workbook(file: &str, bytes: Vec<u8>) -> Result<RawTable, ReadError> {
         if cells.iter().all(|c| c.trim().is_empty()) {
             continue;
         }
-        rows.push((start + i + 2, cells));
+        rows.push((start + i + 2, Row::from(cells)));
     }
     Ok(RawTable {
         file: file.to_string(),
         header,
-        rows,
         delimiter: b',',
+        len: rows.len(),
+        body: Body::Rows(rows),
     })
 }
 
@@ -235,15 +312,17 @@ mod tests {
     fn delimiters_boms_and_quotes() {
         let t = read_csv(
             "x.csv",
-            "\u{feff}a;b;c\r\n1;\"x;y\";3\r\n\r\n4;5;6\r\n".as_bytes(),
+            "\u{feff}a;b;c\r\n1;\"x;y\";3\r\n\r\n4;5;6\r\n".into(),
         )
         .unwrap();
+        let rows: Vec<_> = t.records().collect();
         assert_eq!(t.delimiter, b';');
         assert_eq!(t.header, ["a", "b", "c"]);
-        assert_eq!(t.rows[0], (2, vec!["1".into(), "x;y".into(), "3".into()]));
-        assert_eq!(t.rows[1].0, 4);
-        let t = read_csv("x.csv", b"a,b\n1,2\n\n3,\"x\ny\"\n5,6\n").unwrap();
-        let lines: Vec<usize> = t.rows.iter().map(|r| r.0).collect();
+        assert_eq!(rows[0], (2, Row::from(vec!["1", "x;y", "3"])));
+        assert_eq!(rows[1].0, 4);
+        assert_eq!(t.len, 2);
+        let t = read_csv("x.csv", b"a,b\n1,2\n\n3,\"x\ny\"\n5,6\n".to_vec()).unwrap();
+        let lines: Vec<usize> = t.records().map(|r| r.0).collect();
         assert_eq!(lines, [2, 4, 6]);
         assert_eq!(detect_delimiter("a\tb\tc\n"), b'\t');
         assert_eq!(detect_delimiter("\"a,b\";c\n"), b';');

@@ -62,7 +62,7 @@ fn every_readme_command_runs() {
     let commands = readme_commands();
     assert!(commands.len() >= 10, "{commands:?}");
     let dir = tempfile::tempdir().unwrap();
-    for sub in ["models", "scenarios", "schemas"] {
+    for sub in ["models", "scenarios", "schemas", "examples"] {
         link(&root().join(sub), &dir.path().join(sub));
     }
     for args in commands {
