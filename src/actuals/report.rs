@@ -255,6 +255,20 @@ pub struct Influence {
     pub influenced_revenue: f64,
 }
 
+/// How one arrival cohort converted as it aged: the share of its leads
+/// that had become an opportunity, and that had been won, by the end of
+/// each period since it arrived (`None`: not reached by the as-of date).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct CohortCurve {
+    pub label: String,
+    pub leads: usize,
+    pub opportunity: Vec<Option<f64>>,
+    pub won: Vec<Option<f64>>,
+}
+
+/// Periods a curve follows a cohort.
+pub const CURVE_PERIODS: usize = 13;
+
 /// A lead for the review panel.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ReviewRow {
@@ -279,6 +293,7 @@ pub struct Actuals {
     pub quality: Quality,
     pub periods: Vec<PeriodRow>,
     pub cohorts: Vec<Cohort>,
+    pub curves: Vec<CohortCurve>,
     pub sources: Vec<SourceRow>,
     pub acceptance: Vec<AcceptanceRow>,
     pub sla: Vec<SlaRow>,
@@ -357,6 +372,7 @@ pub fn build(d: &Data, o: &Options) -> Actuals {
             )
         },
     );
+    let curves = curves(d, &j, o.by);
     let ((stages, breakdowns), (pipeline, (influence, review))) = rayon::join(
         || rayon::join(|| stages(d, &j), || breakdowns(d)),
         || {
@@ -372,6 +388,7 @@ pub fn build(d: &Data, o: &Options) -> Actuals {
         quality: d.quality.clone(),
         periods,
         cohorts,
+        curves,
         sources,
         acceptance,
         sla,
@@ -492,6 +509,60 @@ fn cohorts(d: &Data, j: &Joined, by: By) -> Vec<Cohort> {
             c.roi = c.spend.and_then(|s| metrics::roi(c.revenue, s));
             c.young = days(by.end(start), d.as_of) < p90;
             c
+        })
+        .collect()
+}
+
+/// Whole periods from the period starting at `start` to the one holding
+/// `d`.
+fn periods_between(by: By, start: Date, d: Date) -> i64 {
+    let months = |x: Date| i64::from(x.year()) * 12 + i64::from(x.month());
+    match by {
+        By::Week => days(start, by.start(d)).div_euclid(7),
+        By::Month => months(d) - months(start),
+        By::Quarter => (months(by.start(d)) - months(start)).div_euclid(3),
+    }
+}
+
+fn curves(d: &Data, j: &Joined, by: By) -> Vec<CohortCurve> {
+    let mut counts: BTreeMap<Date, (usize, Vec<usize>, Vec<usize>)> = BTreeMap::new();
+    for l in &d.leads {
+        let start = by.start(l.created);
+        let c = counts
+            .entry(start)
+            .or_insert_with(|| (0, vec![0; CURVE_PERIODS], vec![0; CURVE_PERIODS]));
+        c.0 += 1;
+        let mark = |v: &mut Vec<usize>, at: Option<Date>| {
+            if let Some(k) = at.map(|x| periods_between(by, start, x))
+                && (0..CURVE_PERIODS as i64).contains(&k)
+            {
+                v[k as usize] += 1;
+            }
+        };
+        mark(&mut c.1, j.opportunity(l));
+        mark(&mut c.2, j.won(l).and_then(|x| x.closed));
+    }
+    counts
+        .into_iter()
+        .map(|(start, (leads, opp, won))| {
+            // The last period seen whole or in part.
+            let age = periods_between(by, start, d.as_of);
+            let cumulate = |v: Vec<usize>| -> Vec<Option<f64>> {
+                let mut total = 0;
+                v.iter()
+                    .enumerate()
+                    .map(|(k, n)| {
+                        total += n;
+                        ((k as i64) <= age).then(|| total as f64 / leads.max(1) as f64)
+                    })
+                    .collect()
+            };
+            CohortCurve {
+                label: by.label(start),
+                leads,
+                opportunity: cumulate(opp),
+                won: cumulate(won),
+            }
         })
         .collect()
 }

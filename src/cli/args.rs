@@ -46,6 +46,7 @@ pub const HELP: &[Help] = &[
             "revplan actuals examples/crm/hubspot/data.toml --by quarter --as-of 2025-09-30",
             "revplan actuals examples/crm/salesforce/data.toml --review 20 --format csv --table review --out out/review.csv",
             "revplan actuals examples/crm/salesforce/data.toml --format xlsx --out out/actuals.xlsx",
+            "revplan actuals examples/crm/salesforce/data.toml --charts out/actuals-charts",
         ],
         notes: "Exit 2 lists every problem in the exports at once: file, line, column and value.",
     },
@@ -870,6 +871,8 @@ pub struct ActualsArgs {
     pub detail: bool,
     #[command(flatten)]
     pub output: OutputArgs,
+    #[command(flatten)]
+    pub charts: ChartArgs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]

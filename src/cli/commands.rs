@@ -363,7 +363,9 @@ pub fn actuals(a: &ActualsArgs) -> Result<u8, Error> {
         review: a.review.unwrap_or(0) as usize,
         seed: a.seed,
     };
-    sink.emit(&crate::actuals::report::build(&data, &options))?;
+    let report = crate::actuals::report::build(&data, &options);
+    sink.emit(&report)?;
+    charts(&a.charts, || crate::chart::actuals_charts(&report))?;
     Ok(0)
 }
 

@@ -185,6 +185,15 @@ fn as_of_hides_what_happened_later() {
     // Young cohorts are marked: the last months are still converting.
     assert!(early.cohorts.last().unwrap().young);
     assert!(!full.cohorts.first().unwrap().young);
+    // The cohort curves stop at the as-of date and never fall.
+    for c in &early.curves {
+        let seen: Vec<f64> = c.won.iter().map_while(|x| *x).collect();
+        assert!(seen.windows(2).all(|w| w[0] <= w[1]), "{}", c.label);
+        assert!(c.won[seen.len()..].iter().all(Option::is_none));
+    }
+    let last = early.curves.last().unwrap();
+    assert_eq!(last.label, "2025-06");
+    assert_eq!(last.won.iter().filter(|x| x.is_some()).count(), 1);
 }
 
 #[test]
