@@ -116,6 +116,7 @@ pub struct PeriodRow {
     pub losses: usize,
     pub revenue: f64,
     pub spend: Option<f64>,
+    pub cost_per_lead: Option<f64>,
     /// SALs per MQL of the MQLs of the period (see [`metrics`]).
     pub acceptance_rate: Option<f64>,
 }
@@ -137,6 +138,8 @@ pub struct Cohort {
     pub revenue: f64,
     pub spend: Option<f64>,
     pub lead_to_win: Option<f64>,
+    /// Spend of the cohort's period per win of its leads.
+    pub cac: Option<f64>,
     pub roi: Option<f64>,
     /// Younger than the time 90% of won leads took to win: its figures
     /// will still grow; a low conversion here is not a failure.
@@ -462,6 +465,9 @@ fn periods(d: &Data, j: &Joined, by: By) -> Vec<PeriodRow> {
             r.spend = spend
                 .as_ref()
                 .map(|m| m.get(&start).copied().unwrap_or(0.0));
+            r.cost_per_lead = r
+                .spend
+                .and_then(|s| metrics::cost_per_lead(s, r.leads as f64));
             r
         })
         .collect()
@@ -506,6 +512,7 @@ fn cohorts(d: &Data, j: &Joined, by: By) -> Vec<Cohort> {
             c.spend = spend
                 .as_ref()
                 .map(|m| m.get(&start).copied().unwrap_or(0.0));
+            c.cac = c.spend.and_then(|s| metrics::cac(s, c.wins as f64));
             c.roi = c.spend.and_then(|s| metrics::roi(c.revenue, s));
             c.young = days(by.end(start), d.as_of) < p90;
             c
@@ -1102,6 +1109,7 @@ fn periods_table(rows: &[PeriodRow]) -> Option<Table> {
             col("losses", "losses", Unit::Count),
             col("revenue", "revenue", Unit::Money),
             col("spend", "spend", Unit::Money),
+            col("cost_per_lead", "per lead", Unit::Money),
         ],
     );
     for r in rows {
@@ -1118,6 +1126,7 @@ fn periods_table(rows: &[PeriodRow]) -> Option<Table> {
             r.losses.into(),
             r.revenue.into(),
             opt(r.spend),
+            opt(r.cost_per_lead),
         ]);
     }
     Some(t.with_chart("label", &["revenue"]))
@@ -1140,6 +1149,7 @@ fn cohorts_table(rows: &[Cohort]) -> Option<Table> {
             col("open", "open", Unit::Count),
             col("lead_to_win", "lead→win", Unit::Share),
             col("revenue", "revenue", Unit::Money),
+            col("cac", "CAC", Unit::Money),
             col("roi", "ROI", Unit::Ratio),
             col("young", "young", Unit::Text),
         ],
@@ -1158,6 +1168,7 @@ fn cohorts_table(rows: &[Cohort]) -> Option<Table> {
             c.open.into(),
             opt(c.lead_to_win),
             c.revenue.into(),
+            opt(c.cac),
             opt(c.roi),
             txt(if c.young { "*" } else { "" }),
         ]);

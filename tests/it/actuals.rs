@@ -88,6 +88,25 @@ fn the_reports_recover_the_generated_truth_through_either_preset() {
             assert_eq!((s.leads, s.wins), (*leads, *wins), "{name}");
             assert!((s.revenue - revenue).abs() < 0.01, "{name}");
         }
+        // Spend: the costs file's total, and the model's cost per lead
+        // (blank-source leads are costed to their true source, so a little
+        // more per lead that is named).
+        let spend: f64 = a.periods.iter().filter_map(|p| p.spend).sum();
+        let model = revplan::actuals::generate::model();
+        let from_sources: f64 = a.sources.iter().filter_map(|s| s.spend).sum();
+        assert!(
+            (spend - from_sources).abs() < 0.01,
+            "{spend} vs {from_sources}"
+        );
+        for m in model.iter().filter(|m| m.cost_per_lead > 0.0) {
+            let s = a.sources.iter().find(|s| s.name == m.name).unwrap();
+            let cpl = s.cost_per_lead.unwrap();
+            assert!(
+                cpl >= m.cost_per_lead - 1e-9 && cpl < m.cost_per_lead * 1.05,
+                "{}: {cpl}",
+                m.name
+            );
+        }
         // Renamed values are normalised: no lower-case copy of a source, one
         // product name.
         assert!(a.sources.iter().all(|s| s.name != "paid search"));
