@@ -131,6 +131,10 @@ pub struct Item {
     pub scenario: String,
     /// Its output folder under DIR: one safe path component.
     pub output: String,
+    /// Estimated work in milliseconds on one thread (its forecasts for the
+    /// base and each variant): what `--shard` balances.
+    #[serde(default)]
+    pub work_ms: u64,
     #[serde(skip)]
     pub file: PathBuf,
 }
@@ -144,15 +148,70 @@ pub struct Found {
 }
 
 impl Found {
-    /// The scenarios a shard runs (all of them without one).
+    /// The scenarios a shard runs (all of them without one), in order.
     pub fn share(&self, shard: Option<Shard>) -> Vec<&Item> {
+        let owners = shard.map(|s| assign(&self.items, s.count));
         self.items
             .iter()
             .enumerate()
-            .filter(|(i, _)| shard.is_none_or(|s| s.owns(*i)))
+            .filter(|(i, _)| match (shard, &owners) {
+                (Some(s), Some(o)) => o[*i] == s.index,
+                _ => true,
+            })
             .map(|(_, item)| item)
             .collect()
     }
+
+    /// Estimates each scenario's work: its base and variants' forecasts at
+    /// `trials` (else its own `[run]`; `auto` counted as 10,000 trials),
+    /// on one thread. A scenario that does not load weighs nothing.
+    pub fn weigh(&mut self, trials: Option<Trials>) {
+        for item in &mut self.items {
+            item.work_ms = load_scenario(&item.file, &[]).map_or(0, |l| {
+                let scenarios = std::iter::once(&l.base)
+                    .chain(l.variants.iter().map(|v| &v.scenario))
+                    .collect::<Vec<_>>();
+                let leads =
+                    crate::sim::common_engine(&scenarios, EngineKind::Auto) == EngineKind::Leads;
+                let n = match trials.unwrap_or(l.base.run.trials) {
+                    Trials::Fixed(n) => n,
+                    Trials::Auto => 10_000,
+                };
+                let seconds: f64 = scenarios
+                    .iter()
+                    .map(|s| crate::sim::cost::Estimate::new(s, n, 1, leads).seconds)
+                    .sum();
+                (seconds * 1000.0).round() as u64
+            });
+        }
+    }
+
+    /// Estimated work of each shard of `count`, in milliseconds.
+    pub fn shard_work(&self, count: usize) -> Vec<u64> {
+        let mut work = vec![0; count];
+        for (item, owner) in self.items.iter().zip(assign(&self.items, count)) {
+            work[owner] += item.work_ms;
+        }
+        work
+    }
+}
+
+/// Which shard of `count` runs each scenario: the largest first, each to
+/// the shard with the least work so far (then the fewest scenarios, then
+/// the lowest index) — the same answer in every task of the batch.
+pub fn assign(items: &[Item], count: usize) -> Vec<usize> {
+    let count = count.max(1);
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by(|a, b| items[*b].work_ms.cmp(&items[*a].work_ms).then(a.cmp(b)));
+    let mut load = vec![(0u64, 0usize); count];
+    let mut owner = vec![0; items.len()];
+    for i in order {
+        let s = (0..count).min_by_key(|s| (load[*s], *s)).unwrap_or(0);
+        load[s].0 += items[i].work_ms;
+        load[s].1 += 1;
+        owner[i] = s;
+    }
+    owner
 }
 
 fn is_glob(s: &str) -> bool {
@@ -374,6 +433,7 @@ pub fn discover(paths: &[String]) -> Result<Found, BatchError> {
         .map(|((file, _), output)| Item {
             scenario: slashed(&crate::load::tidy_path(&file)),
             output,
+            work_ms: 0,
             file,
         })
         .collect();
@@ -415,13 +475,7 @@ impl std::str::FromStr for Shard {
     }
 }
 
-impl Shard {
-    /// Whether the `i`-th scenario of the batch is this shard's: every
-    /// N-th, so shards get even shares whatever the order.
-    pub fn owns(&self, i: usize) -> bool {
-        i % self.count == self.index
-    }
-}
+impl Shard {}
 
 // ---------------------------------------------------------------------------
 // Results.
@@ -1205,9 +1259,10 @@ pub fn merge(shard_dirs: &[PathBuf], out: &Path) -> Result<Summary, BatchError> 
         let s: Summary = read_json(&dir.join("summary.json"), "batch summary (summary.json)")?;
         summaries.insert(*i, s);
     }
+    let owners = assign(&first.scenarios, count);
     let mut rows = Vec::new();
     for (i, item) in first.scenarios.iter().enumerate() {
-        let owner = i % count;
+        let owner = owners[i];
         let (dir, _) = &shards[&owner];
         let mine: Vec<Row> = summaries[&owner]
             .rows
@@ -1279,9 +1334,53 @@ mod tests {
         assert!("3/3".parse::<Shard>().is_err());
         assert!("1/0".parse::<Shard>().is_err());
         assert!("x/2".parse::<Shard>().is_err());
-        let shards: Vec<Shard> = (0..3).map(|i| format!("{i}/3").parse().unwrap()).collect();
-        for i in 0..10 {
-            assert_eq!(shards.iter().filter(|s| s.owns(i)).count(), 1);
+        let item = |w: u64| Item {
+            scenario: String::new(),
+            output: String::new(),
+            work_ms: w,
+            file: PathBuf::new(),
+        };
+        // Unweighed scenarios go round in turn.
+        let even: Vec<Item> = (0..10).map(|_| item(0)).collect();
+        assert_eq!(assign(&even, 3), [0, 1, 2, 0, 1, 2, 0, 1, 2, 0]);
+        // One big scenario and many small ones: the big one alone.
+        let mut mixed: Vec<Item> = (0..11).map(|_| item(100)).collect();
+        mixed.insert(4, item(2_000));
+        let owners = assign(&mixed, 2);
+        let big = owners[4];
+        assert!(
+            owners
+                .iter()
+                .enumerate()
+                .all(|(i, o)| (i == 4) == (*o == big))
+        );
+    }
+
+    proptest::proptest! {
+        /// Longest-first to the least loaded: every scenario in one shard,
+        /// and no shard above the mean by more than the largest scenario.
+        #[test]
+        fn shards_cover_everything_once_and_balance(
+            works in proptest::collection::vec(0u64..10_000, 1..40),
+            count in 1usize..6,
+        ) {
+            let items: Vec<Item> = works.iter().map(|w| Item {
+                scenario: String::new(),
+                output: String::new(),
+                work_ms: *w,
+                file: PathBuf::new(),
+            }).collect();
+            let owners = assign(&items, count);
+            proptest::prop_assert!(owners.iter().all(|o| *o < count));
+            let mut load = vec![0u64; count];
+            for (w, o) in works.iter().zip(&owners) {
+                load[*o] += w;
+            }
+            let total: u64 = works.iter().sum();
+            let biggest = works.iter().copied().max().unwrap_or(0);
+            let most = load.iter().copied().max().unwrap_or(0);
+            proptest::prop_assert!(most * count as u64 <= total + biggest * count as u64);
+            proptest::prop_assert_eq!(owners.clone(), assign(&items, count));
         }
     }
 }

@@ -288,7 +288,8 @@ pub fn report_command(a: &ReportArgs) -> Result<u8, Error> {
 
 pub fn batch(a: &BatchArgs) -> Result<u8, Error> {
     let sink = Sink::stdout(a.format.into())?;
-    let found = crate::batch::discover(&a.paths)?;
+    let mut found = crate::batch::discover(&a.paths)?;
+    found.weigh(a.run.overrides().trials);
     for m in &found.skipped_models {
         note(&format!(
             "note: {} is a model file, passed over",
@@ -321,12 +322,17 @@ pub fn batch(a: &BatchArgs) -> Result<u8, Error> {
     note(&format!(
         "{} scenario(s){}, {} row(s): {} failed, {} reused; {:.1} s; summary in {}",
         s.scenarios,
-        a.shard.map_or(String::new(), |sh| format!(
-            " (shard {}/{} of {})",
-            sh.index,
-            sh.count,
-            found.items.len()
-        )),
+        a.shard.map_or(String::new(), |sh| {
+            let work = found.shard_work(sh.count);
+            format!(
+                " (shard {}/{} of {}: estimated {:.1} s of work on one thread, of {:.1} s in all)",
+                sh.index,
+                sh.count,
+                found.items.len(),
+                work[sh.index] as f64 / 1000.0,
+                work.iter().sum::<u64>() as f64 / 1000.0
+            )
+        }),
         s.rows.len(),
         s.failed,
         outcome.reused,
