@@ -586,6 +586,14 @@ fn cycles<'a>(deals: impl Iterator<Item = &'a Deal>, as_of: Date) -> Survival {
     Survival::estimate(&items)
 }
 
+/// The amounts of the won deals among `ds` (0, never -0, for none).
+fn won_revenue(ds: &[&Deal]) -> f64 {
+    ds.iter()
+        .filter(|x| x.status == Status::Won)
+        .filter_map(|x| x.amount)
+        .fold(0.0, |a, b| a + b)
+}
+
 fn sizes<'a>(deals: impl Iterator<Item = &'a Deal>) -> Size {
     let mut v: Vec<f64> = deals
         .filter(|x| x.status == Status::Won)
@@ -641,11 +649,7 @@ fn sources(d: &Data, j: &Joined) -> Vec<SourceRow> {
         r.wins = ds.iter().filter(|x| x.status == Status::Won).count();
         r.losses = ds.iter().filter(|x| x.status == Status::Lost).count();
         r.open_deals = ds.iter().filter(|x| x.status == Status::Open).count();
-        r.revenue = ds
-            .iter()
-            .filter(|x| x.status == Status::Won)
-            .filter_map(|x| x.amount)
-            .sum();
+        r.revenue = won_revenue(ds);
         r.cycle_days = Days::of(&cycles(ds.iter().copied(), d.as_of));
         r.deal_size = sizes(ds.iter().copied());
     }
@@ -789,11 +793,7 @@ fn breakdowns(d: &Data) -> Vec<Breakdown> {
                 losses,
                 open: ds.len() - wins - losses,
                 win_rate: metrics::ratio(wins as f64, (wins + losses) as f64),
-                revenue: ds
-                    .iter()
-                    .filter(|x| x.status == Status::Won)
-                    .filter_map(|x| x.amount)
-                    .sum(),
+                revenue: won_revenue(&ds),
                 cycle_days_p50: cycles(ds.iter().copied(), d.as_of).quantile(0.5),
                 deal_size_mean: sizes(ds.iter().copied()).mean,
             });
