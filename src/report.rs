@@ -58,6 +58,8 @@ pub struct Report {
     pub forecast: Forecast,
     pub comparison: Option<Comparison>,
     pub sensitivity: Option<Sensitivity>,
+    /// What actually happened, when the report is given the team's data.
+    pub actuals: Option<crate::actuals::report::Actuals>,
     pub charts: Vec<Chart>,
 }
 
@@ -132,6 +134,7 @@ pub fn build(
         forecast,
         comparison,
         sensitivity: sens,
+        actuals: None,
         charts,
     })
 }
@@ -214,6 +217,7 @@ pub fn html(r: &Report) -> String {
     sources_section(&mut h, r);
     variants_section(&mut h, r);
     sensitivity_section(&mut h, r);
+    actuals_section(&mut h, r);
     appendix(&mut h, r);
     let f = &r.forecast;
     h.push_str(&format!(
@@ -616,6 +620,60 @@ fn sensitivity_section(h: &mut String, r: &Report) {
         h.push_str(&items.join("; "));
         h.push_str("</p>\n");
     }
+    h.push_str("</section>\n");
+}
+
+impl Report {
+    /// Adds what actually happened: its section and its charts.
+    pub fn with_actuals(
+        mut self,
+        a: crate::actuals::report::Actuals,
+    ) -> Result<Report, ReportError> {
+        self.charts.extend(chart::actuals_charts(&a)?);
+        self.actuals = Some(a);
+        Ok(self)
+    }
+}
+
+fn actuals_section(h: &mut String, r: &Report) {
+    let Some(a) = &r.actuals else {
+        return;
+    };
+    let view = a.view();
+    h.push_str("<section>\n<h2>What actually happened</h2>\n");
+    for line in &view.lines {
+        h.push_str(&format!("<p class=\"note\">{}</p>\n", escape(line)));
+    }
+    for line in &view.footer {
+        h.push_str(&format!("<p>{}</p>\n", escape(line)));
+    }
+    for name in ["periods", "sources", "cohorts", "stages", "quality"] {
+        if let Some(t) = view.table(name) {
+            h.push_str(&format!(
+                "<h3>{}</h3>\n",
+                escape(t.title.trim_end_matches(':'))
+            ));
+            table(h, t, false);
+        }
+    }
+    figure(
+        h,
+        r,
+        "cohort-conversion",
+        "Each arrival cohort's conversion as it aged, to the as-of date.",
+    );
+    figure(
+        h,
+        r,
+        "acceptance",
+        "Lead acceptance by month: all sources and the largest.",
+    );
+    figure(
+        h,
+        r,
+        "stage-velocity",
+        "Days from each stage to the next (Kaplan–Meier).",
+    );
     h.push_str("</section>\n");
 }
 

@@ -761,6 +761,13 @@ pub struct ReportArgs {
     /// Leave out the sensitivity analysis (the slowest part).
     #[arg(long)]
     pub no_sensitivity: bool,
+    /// Add a section on what actually happened, from this data-source file
+    /// (see `revplan actuals`).
+    #[arg(long, value_name = "DATA")]
+    pub data: Option<PathBuf>,
+    /// The as-of date of the actuals section (default: the data's last).
+    #[arg(long, value_name = "DATE", requires = "data")]
+    pub as_of: Option<jiff::civil::Date>,
     #[command(flatten)]
     pub run: RunArgs,
 }

@@ -257,6 +257,14 @@ pub fn report_command(a: &ReportArgs) -> Result<u8, Error> {
     let loaded = crate::load::load_scenario(&a.scenario, &a.set)?;
     loaded.all_variants()?;
     let settings = settings(&a.run, &loaded.base);
+    // The data is read before the long part, so that a bad export fails fast.
+    let actuals = match &a.data {
+        Some(path) => Some(crate::actuals::report::build(
+            &crate::actuals::load(path, a.as_of)?,
+            &crate::actuals::report::Options::default(),
+        )),
+        None => None,
+    };
     let bar = progress_bar(crate::report::STEPS as u64, "report", "steps");
     let options = crate::report::ReportOptions {
         sensitivity: !a.no_sensitivity,
@@ -268,6 +276,10 @@ pub fn report_command(a: &ReportArgs) -> Result<u8, Error> {
             bar.set_position(step as u64);
         })
     })??;
+    let r = match actuals {
+        Some(x) => r.with_actuals(x)?,
+        None => r,
+    };
     bar.finish_and_clear();
     let files = crate::report::files(&r);
     let refs: Vec<(String, &[u8])> = files

@@ -367,3 +367,59 @@ fn the_report_opens_cleanly_in_headless_chromium() {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
+
+/// With `--data`, the report adds what actually happened: its tables and
+/// charts inline, every name from the exports escaped, nothing fetched.
+#[test]
+fn the_report_shows_the_actuals_it_is_given() {
+    let dir = scratch("report-actuals");
+    let data = dir.join("crm");
+    let g = revplan::actuals::generate::generate(&revplan::actuals::generate::Options {
+        leads: 600,
+        ..Default::default()
+    });
+    std::fs::create_dir_all(&data).unwrap();
+    for (name, bytes) in &g.files {
+        std::fs::write(data.join(name), bytes).unwrap();
+    }
+    let toml = std::fs::read_to_string(data.join("data.toml"))
+        .unwrap()
+        .replace(
+            "\"\" = \"Unknown\"",
+            "\"\" = \"<script>window.__x=1</script>\"",
+        );
+    std::fs::write(data.join("data.toml"), toml).unwrap();
+    let out = dir.join("out");
+    let status = revplan()
+        .args([
+            "report",
+            "scenarios/acme-52w.toml",
+            "--no-sensitivity",
+            "--trials",
+            "256",
+            "--data",
+        ])
+        .arg(data.join("data.toml"))
+        .arg("--out")
+        .arg(&out)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(html.contains("<h2>What actually happened</h2>"));
+    assert!(
+        !html.contains("<script>"),
+        "a name from the data was not escaped"
+    );
+    assert!(html.contains("&lt;script&gt;window.__x=1&lt;/script&gt;"));
+    assert_eq!(outside_references(&html), Vec::<String>::new());
+    for name in ["cohort-conversion", "acceptance", "stage-velocity"] {
+        assert!(out.join(format!("{name}.png")).is_file(), "{name}");
+        assert!(html.contains(&format!("href=\"{name}.png\"")), "{name}");
+    }
+}
