@@ -81,13 +81,6 @@ impl Detector {
     }
 }
 
-/// [`Detector`] over a whole column.
-pub fn detect<'a>(values: impl Iterator<Item = &'a str>) -> Detected {
-    let mut d = Detector::default();
-    values.for_each(|v| d.feed(v));
-    d.result()
-}
-
 /// A time of day in a timestamp with a zone (`…T05:00:00Z`), as seconds:
 /// local midnights stored in UTC all share one.
 pub fn utc_time_of_day(s: &str) -> Option<i64> {
@@ -216,6 +209,13 @@ mod tests {
             "2024-03-03"
         );
         assert_eq!(utc_time_of_day("2024-03-04T05:00:00Z"), Some(18_000));
+    }
+
+    /// [`Detector`] over a whole column.
+    fn detect<'a>(values: impl Iterator<Item = &'a str>) -> Detected {
+        let mut d = Detector::default();
+        values.for_each(|v| d.feed(v));
+        d.result()
     }
 
     #[test]

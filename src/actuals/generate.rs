@@ -9,7 +9,7 @@ use jiff::civil::Date;
 use rand::{Rng, RngExt, SeedableRng};
 use rand_distr::{Distribution, LogNormal, Normal};
 
-use super::source::Preset;
+use super::source::{Preset, preset_columns};
 
 /// What to generate.
 #[derive(Clone, Debug)]
@@ -497,20 +497,7 @@ fn salesforce(
             "Open".into()
         }
     };
-    let header = [
-        "Lead ID",
-        "Create Date",
-        "Lead Source",
-        "Score",
-        "Lead Owner",
-        "Company / Account",
-        "Lead Status",
-        "Rejection Reason",
-        "MQL Date",
-        "SAL Date",
-        "SQL Date",
-        "Converted Date",
-    ];
+    let (header, dheader) = preset_columns(Preset::Salesforce);
     let lrows = lead_rows(leads, written, dup_every, as_of, &date, &status);
     let money = |x: f64| {
         let whole = x.trunc() as i64;
@@ -567,19 +554,7 @@ fn salesforce(
             ]
         })
         .collect();
-    let dheader = [
-        "Opportunity ID",
-        "Lead ID",
-        "Created Date",
-        "Close Date",
-        "Amount",
-        "Stage",
-        "Lead Source",
-        "Opportunity Owner",
-        "Product",
-        "Probability (%)",
-        "Forecast Category",
-    ];
+
     let trows: Vec<Vec<String>> = touches
         .iter()
         .filter(|t| t.1 <= as_of)
@@ -657,20 +632,7 @@ fn hubspot(
             "New".into()
         }
     };
-    let header = [
-        "Record ID",
-        "Create Date",
-        "Original Source",
-        "HubSpot Score",
-        "Contact owner",
-        "Company Name",
-        "Lead Status",
-        "Disqualification Reason",
-        "Became a Marketing Qualified Lead Date",
-        "Became a Sales Accepted Lead Date",
-        "Became a Sales Qualified Lead Date",
-        "Became an Opportunity Date",
-    ];
+    let (header, dheader) = preset_columns(Preset::Hubspot);
     let lrows = lead_rows(leads, written, dup_every, as_of, &date, &status);
     let model = model();
     let drows: Vec<Vec<String>> = deals
@@ -714,19 +676,7 @@ fn hubspot(
             ]
         })
         .collect();
-    let dheader = [
-        "Record ID",
-        "Associated Contact IDs",
-        "Create Date",
-        "Close Date",
-        "Amount",
-        "Deal Stage",
-        "Original Source",
-        "Deal owner",
-        "Product",
-        "Deal probability",
-        "Forecast category",
-    ];
+
     let trows: Vec<Vec<String>> = touches
         .iter()
         .filter(|t| t.1 <= as_of)

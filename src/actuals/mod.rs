@@ -244,7 +244,7 @@ impl<'a> Reader<'a> {
         };
         let mut idx = Vec::new();
         let mut ok = true;
-        for (key, name, is_date) in columns {
+        for (key, name, _) in columns {
             let Some(name) = name else {
                 idx.push(None);
                 continue;
@@ -265,7 +265,6 @@ impl<'a> Reader<'a> {
                     );
                 }
             }
-            let _ = is_date;
         }
         if !ok {
             return None;

@@ -51,12 +51,6 @@ impl By {
         }
     }
 
-    /// The start and label of the period holding `d`.
-    pub fn period(self, d: Date) -> (Date, String) {
-        let start = self.start(d);
-        (start, self.label(start))
-    }
-
     /// The first day after the period starting at `start`.
     fn end(self, start: Date) -> Date {
         let span = match self {

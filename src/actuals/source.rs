@@ -153,6 +153,73 @@ fn one() -> u32 {
     1
 }
 
+/// The column names of a preset's exports: the leads (id, created, source,
+/// score, owner, account, status, reason, then the MQL, SAL, SQL and
+/// opportunity dates) and the deals (id, lead, created, closed, amount,
+/// stage, source, owner, product, probability, forecast category).
+pub fn preset_columns(p: Preset) -> ([&'static str; 12], [&'static str; 11]) {
+    match p {
+        Preset::Salesforce => (
+            [
+                "Lead ID",
+                "Create Date",
+                "Lead Source",
+                "Score",
+                "Lead Owner",
+                "Company / Account",
+                "Lead Status",
+                "Rejection Reason",
+                "MQL Date",
+                "SAL Date",
+                "SQL Date",
+                "Converted Date",
+            ],
+            [
+                "Opportunity ID",
+                "Lead ID",
+                "Created Date",
+                "Close Date",
+                "Amount",
+                "Stage",
+                "Lead Source",
+                "Opportunity Owner",
+                "Product",
+                "Probability (%)",
+                "Forecast Category",
+            ],
+        ),
+        Preset::Hubspot => (
+            [
+                "Record ID",
+                "Create Date",
+                "Original Source",
+                "HubSpot Score",
+                "Contact owner",
+                "Company Name",
+                "Lead Status",
+                "Disqualification Reason",
+                "Became a Marketing Qualified Lead Date",
+                "Became a Sales Accepted Lead Date",
+                "Became a Sales Qualified Lead Date",
+                "Became an Opportunity Date",
+            ],
+            [
+                "Record ID",
+                "Associated Contact IDs",
+                "Create Date",
+                "Close Date",
+                "Amount",
+                "Deal Stage",
+                "Original Source",
+                "Deal owner",
+                "Product",
+                "Deal probability",
+                "Forecast category",
+            ],
+        ),
+    }
+}
+
 /// Fills what the preset names and the file leaves out.
 fn fill(dst: &mut Option<String>, preset: &str) {
     if dst.is_none() && !preset.is_empty() {
@@ -166,66 +233,7 @@ impl DataSource {
         let Some(p) = self.preset else {
             return self;
         };
-        let (l, d) = match p {
-            Preset::Salesforce => (
-                [
-                    "Lead ID",
-                    "Create Date",
-                    "Lead Source",
-                    "Score",
-                    "Lead Owner",
-                    "Company / Account",
-                    "Lead Status",
-                    "Rejection Reason",
-                    "MQL Date",
-                    "SAL Date",
-                    "SQL Date",
-                    "Converted Date",
-                ],
-                [
-                    "Opportunity ID",
-                    "Lead ID",
-                    "Created Date",
-                    "Close Date",
-                    "Amount",
-                    "Stage",
-                    "Lead Source",
-                    "Opportunity Owner",
-                    "Product",
-                    "Probability (%)",
-                    "Forecast Category",
-                ],
-            ),
-            Preset::Hubspot => (
-                [
-                    "Record ID",
-                    "Create Date",
-                    "Original Source",
-                    "HubSpot Score",
-                    "Contact owner",
-                    "Company Name",
-                    "Lead Status",
-                    "Disqualification Reason",
-                    "Became a Marketing Qualified Lead Date",
-                    "Became a Sales Accepted Lead Date",
-                    "Became a Sales Qualified Lead Date",
-                    "Became an Opportunity Date",
-                ],
-                [
-                    "Record ID",
-                    "Associated Contact IDs",
-                    "Create Date",
-                    "Close Date",
-                    "Amount",
-                    "Deal Stage",
-                    "Original Source",
-                    "Deal owner",
-                    "Product",
-                    "Deal probability",
-                    "Forecast category",
-                ],
-            ),
-        };
+        let (l, d) = preset_columns(p);
         let leads = self.leads.get_or_insert_with(LeadColumns::default);
         for (dst, v) in [
             (&mut leads.id, l[0]),
