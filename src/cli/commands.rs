@@ -358,13 +358,23 @@ pub fn merge(a: &MergeArgs) -> Result<u8, Error> {
     let sink = Sink::stdout(a.format.into())?;
     let s = crate::batch::merge(&a.shards, &a.out)?;
     sink.emit(&s)?;
+    let longest = s
+        .shards
+        .iter()
+        .map(|r| r.elapsed_seconds)
+        .fold(0.0, f64::max);
+    let total: f64 = s.shards.iter().map(|r| r.elapsed_seconds).sum();
     note(&format!(
-        "{} shard(s) joined: {} scenario(s), {} row(s), {} failed; summary in {}",
+        "{} shard(s) joined: {} scenario(s), {} row(s), {} failed; shards took {:.1} s at most, \
+         {:.1} s in all; summary in {}, shard times in {}",
         a.shards.len(),
         s.scenarios,
         s.rows.len(),
         s.failed,
-        a.out.join("summary.csv").display()
+        longest,
+        total,
+        a.out.join("summary.csv").display(),
+        a.out.join("shards.json").display()
     ));
     Ok(if s.failed > 0 { 1 } else { 0 })
 }

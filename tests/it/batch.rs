@@ -86,7 +86,7 @@ fn read(p: &Path) -> String {
 }
 
 /// Every file below `dir`, relative, sorted, with its bytes.
-fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
+pub fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -451,19 +451,140 @@ fn shards_merged_equal_one_run() {
         "{}",
         String::from_utf8_lossy(&merged.stderr)
     );
-    assert_eq!(
-        tree(&ws.path().join("merged")),
-        tree(&ws.path().join("one"))
-    );
+    // The same files, byte for byte, plus the shards' records.
+    let mut merged_files = tree(&ws.path().join("merged"));
+    let records = merged_files
+        .iter()
+        .position(|(name, _)| name == "shards.json")
+        .map(|i| merged_files.remove(i).1)
+        .expect("merge writes shards.json");
+    assert_eq!(merged_files, tree(&ws.path().join("one")));
 
-    // A missing shard, a shard given twice and a non-shard are refused.
+    // Each shard's record: its scenarios, estimate and time, and its
+    // failures under its own index (in shards.json and in the summary).
+    let records: serde_json::Value = serde_json::from_slice(&records).unwrap();
+    let records = records.as_array().unwrap();
+    assert_eq!(records.len(), 3);
+    let failed_rows: Vec<String> = rows(&ws.path().join("one"))
+        .iter()
+        .filter(|r| r["status"] == "failed")
+        .map(|r| r["scenario"].as_str().unwrap().to_string())
+        .collect();
+    let mut attributed = Vec::new();
+    for (i, r) in records.iter().enumerate() {
+        assert_eq!(r["index"], i);
+        assert_eq!(r["count"], 3);
+        assert!(r["elapsed_seconds"].as_f64().unwrap() > 0.0);
+        assert!(r["estimated_seconds"].as_f64().unwrap() >= 0.0);
+        let own = summary(&ws.path().join(format!("shard-{i}")));
+        let own_failed: Vec<&str> = own["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["status"] == "failed")
+            .map(|r| r["scenario"].as_str().unwrap())
+            .collect();
+        for name in r["failed"].as_array().unwrap() {
+            assert!(own_failed.contains(&name.as_str().unwrap()));
+            attributed.push(name.as_str().unwrap().to_string());
+        }
+    }
+    attributed.sort();
+    let mut expected = failed_rows.clone();
+    expected.sort();
+    expected.dedup();
+    assert_eq!(attributed, expected, "every failure under its shard");
+    let json = revplan()
+        .current_dir(ws.path())
+        .args(["merge", "shard-0", "shard-1", "shard-2", "--out", "m1"])
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let shown: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(shown["shards"].as_array().unwrap().len(), 3);
+    let table = revplan()
+        .current_dir(ws.path())
+        .args(["merge", "shard-0", "shard-1", "shard-2", "--out", "m1"])
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&table.stdout);
+    for (i, r) in records.iter().enumerate() {
+        if let Some(first) = r["failed"].as_array().unwrap().first() {
+            let line = format!("shard {i}/3: ");
+            assert!(
+                table
+                    .lines()
+                    .any(|l| l.contains(&line) && l.contains(first.as_str().unwrap())),
+                "{table}"
+            );
+        }
+    }
+
+    // A missing shard names the scenarios it would have run.
     let missing = revplan()
         .current_dir(ws.path())
         .args(["merge", "shard-0", "shard-2", "--out", "m2"])
         .output()
         .unwrap();
     assert_eq!(missing.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&missing.stderr).contains("1/3 missing"));
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(err.contains("shard 1/3 missing"), "{err}");
+    let owned_by_1 = summary(&ws.path().join("shard-1"))["rows"][0]["scenario"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(err.contains(&owned_by_1), "{err}");
+
+    // A shard killed before it finished: what has results, what is
+    // missing, and how to finish it; --resume then lets the merge through.
+    let cut = ws.path().join("shard-1");
+    let victim = rows(&cut)
+        .iter()
+        .find(|r| r["status"] == "ok")
+        .map(|r| {
+            r["output"]
+                .as_str()
+                .unwrap()
+                .split('/')
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .unwrap();
+    std::fs::remove_file(cut.join("summary.json")).unwrap();
+    std::fs::remove_file(cut.join("shard.json")).unwrap();
+    std::fs::remove_file(cut.join(&victim).join("result.json")).unwrap();
+    let partial = revplan()
+        .current_dir(ws.path())
+        .args(["merge", "shard-0", "shard-1", "shard-2", "--out", "m5"])
+        .output()
+        .unwrap();
+    assert_eq!(partial.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&partial.stderr);
+    assert!(
+        err.contains("shard 1/3 in") && err.contains("did not finish"),
+        "{err}"
+    );
+    assert!(
+        err.contains("missing: ") && err.contains("--resume"),
+        "{err}"
+    );
+    let resumed = batch(
+        ws.path(),
+        &[
+            "scen", "--out", "shard-1", "--shard", "1/3", "--charts", "--resume",
+        ],
+    );
+    assert!(matches!(resumed.status.code(), Some(0 | 1)));
+    let again = revplan()
+        .current_dir(ws.path())
+        .args(["merge", "shard-0", "shard-1", "shard-2", "--out", "m5"])
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(1));
+    let mut files = tree(&ws.path().join("m5"));
+    files.retain(|(name, _)| name != "shards.json");
+    assert_eq!(files, tree(&ws.path().join("one")));
     let twice = revplan()
         .current_dir(ws.path())
         .args(["merge", "shard-0", "shard-0", "shard-1", "--out", "m3"])

@@ -5,6 +5,7 @@ mod batch;
 mod cli;
 mod decide;
 mod decide_cli;
+mod deploy;
 mod export;
 mod flow;
 mod hardening;

@@ -17,7 +17,7 @@
 //! whose inputs changed, and ends with the same summary as an uninterrupted
 //! run (results are a function of the inputs, seed and trials).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -30,6 +30,9 @@ use crate::load::{Loaded, is_model_file, load_scenario, read_bytes};
 use crate::output::{Links, write_with};
 use crate::run::Trials;
 use crate::sim::EngineKind;
+
+mod shards;
+pub use shards::{Shard, ShardRun, assign, merge};
 
 /// The version written into every result: outputs of another version are
 /// never reused.
@@ -196,24 +199,6 @@ impl Found {
     }
 }
 
-/// Which shard of `count` runs each scenario: the largest first, each to
-/// the shard with the least work so far (then the fewest scenarios, then
-/// the lowest index) — the same answer in every task of the batch.
-pub fn assign(items: &[Item], count: usize) -> Vec<usize> {
-    let count = count.max(1);
-    let mut order: Vec<usize> = (0..items.len()).collect();
-    order.sort_by(|a, b| items[*b].work_ms.cmp(&items[*a].work_ms).then(a.cmp(b)));
-    let mut load = vec![(0u64, 0usize); count];
-    let mut owner = vec![0; items.len()];
-    for i in order {
-        let s = (0..count).min_by_key(|s| (load[*s], *s)).unwrap_or(0);
-        load[s].0 += items[i].work_ms;
-        load[s].1 += 1;
-        owner[i] = s;
-    }
-    owner
-}
-
 fn is_glob(s: &str) -> bool {
     s.contains(['*', '?', '['])
 }
@@ -323,11 +308,13 @@ pub fn safe_component(text: &str) -> String {
 }
 
 /// The names of a batch's own files in its output folder.
-const RESERVED: [&str; 5] = [
+const RESERVED: [&str; 7] = [
     "summary.csv",
     "summary.json",
     "summary.xlsx",
     "batch.json",
+    shards::SHARD_FILE,
+    shards::SHARDS_FILE,
     LOCK_FILE,
 ];
 
@@ -447,37 +434,6 @@ pub fn discover(paths: &[String]) -> Result<Found, BatchError> {
 }
 
 // ---------------------------------------------------------------------------
-// Shards.
-
-/// `I/N`: the share of a batch one task runs (`0 ≤ I < N`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Shard {
-    pub index: usize,
-    pub count: usize,
-}
-
-impl std::str::FromStr for Shard {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Shard, String> {
-        let expected = || {
-            format!(
-                "expected I/N with 0 ≤ I < N, such as 0/4 (a Kubernetes JOB_COMPLETION_INDEX \
-                 or a Slurm SLURM_ARRAY_TASK_ID); got `{s}`"
-            )
-        };
-        let (i, n) = s.split_once('/').ok_or_else(expected)?;
-        let index: usize = i.trim().parse().map_err(|_| expected())?;
-        let count: usize = n.trim().parse().map_err(|_| expected())?;
-        if count == 0 || index >= count {
-            return Err(expected());
-        }
-        Ok(Shard { index, count })
-    }
-}
-
-impl Shard {}
-
-// ---------------------------------------------------------------------------
 // Results.
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -588,9 +544,24 @@ pub struct Summary {
     pub scenarios: usize,
     pub failed: usize,
     pub rows: Vec<Row>,
+    /// The shards' records (`batch --shard` and `merge` only): never in
+    /// the summary files, whose bytes depend on the inputs alone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<ShardRun>,
 }
 
 impl Summary {
+    /// The scenarios with a failed row, in order, each once.
+    pub fn failed_scenarios(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for r in self.rows.iter().filter(|r| r.status == Status::Failed) {
+            if !names.contains(&r.scenario) {
+                names.push(r.scenario.clone());
+            }
+        }
+        names
+    }
+
     fn of(items: usize, rows: Vec<Row>) -> Summary {
         let failed: HashSet<&str> = rows
             .iter()
@@ -601,6 +572,7 @@ impl Summary {
             scenarios: items,
             failed: failed.len(),
             rows,
+            shards: Vec::new(),
         }
     }
 }
@@ -720,6 +692,20 @@ impl crate::export::Exportable for Summary {
                 text(&r.engine),
             ]);
         }
+        let mut tables = vec![overview, rows];
+        let mut lines = Vec::new();
+        if !self.shards.is_empty() {
+            tables.push(shard_table(&self.shards));
+            for s in self.shards.iter().filter(|s| !s.failed.is_empty()) {
+                lines.push(format!(
+                    "shard {}/{}: {} scenario(s) failed: {}",
+                    s.index,
+                    s.count,
+                    s.failed.len(),
+                    s.failed.join(", ")
+                ));
+            }
+        }
         View {
             title: format!(
                 "{} scenario(s), {} row(s), {} failed",
@@ -727,11 +713,47 @@ impl crate::export::Exportable for Summary {
                 self.rows.len(),
                 self.failed
             ),
-            lines: Vec::new(),
-            tables: vec![overview, rows],
+            lines,
+            tables,
             ..View::default()
         }
     }
+}
+
+/// Each shard's scenarios, failures, estimated and actual time.
+fn shard_table(runs: &[ShardRun]) -> crate::export::Table {
+    use crate::export::{Cell, Table, Unit, col};
+    let mut t = Table::new(
+        "shards",
+        "shards: estimated work (one thread) and actual time",
+        vec![
+            col("shard", "shard", Unit::Text),
+            col("scenarios", "scenarios", Unit::Number(0)),
+            col("failed", "failed", Unit::Number(0)),
+            col("reused", "reused", Unit::Number(0)),
+            col("estimated_seconds", "estimated s", Unit::Number(1)),
+            col("elapsed_seconds", "actual s", Unit::Number(1)),
+            col("threads", "threads", Unit::Number(0)),
+            col("failed_scenarios", "failed scenarios", Unit::Text),
+        ],
+    );
+    for s in runs {
+        t.row(vec![
+            format!("{}/{}", s.index, s.count).into(),
+            (s.scenarios.len() as f64).into(),
+            (s.failed.len() as f64).into(),
+            (s.reused as f64).into(),
+            s.estimated_seconds.into(),
+            s.elapsed_seconds.into(),
+            (s.threads as f64).into(),
+            if s.failed.is_empty() {
+                Cell::Empty
+            } else {
+                s.failed.join(", ").into()
+            },
+        ]);
+    }
+    t
 }
 
 // ---------------------------------------------------------------------------
@@ -1134,6 +1156,7 @@ pub fn run(
     opts: &Options,
     progress: &(dyn Fn(Event) + Sync),
 ) -> Result<Outcome, BatchError> {
+    let started = std::time::Instant::now();
     let items = found.share(opts.shard);
     let _lock = lock(out)?;
     write_manifest(out, &manifest(paths, &found.items, opts))?;
@@ -1170,140 +1193,23 @@ pub fn run(
         .flatten()
         .flat_map(|(rows, _)| rows)
         .collect();
-    let summary = Summary::of(items.len(), rows);
+    let mut summary = Summary::of(items.len(), rows);
     write_summary(out, &summary)?;
+    if let Some(shard) = opts.shard {
+        let record = ShardRun {
+            index: shard.index,
+            count: shard.count,
+            scenarios: items.iter().map(|i| i.scenario.clone()).collect(),
+            failed: summary.failed_scenarios(),
+            reused,
+            estimated_seconds: found.shard_work(shard.count)[shard.index] as f64 / 1000.0,
+            elapsed_seconds: started.elapsed().as_secs_f64(),
+            threads: pool.current_num_threads(),
+        };
+        shards::write_record(out, &record)?;
+        summary.shards.push(record);
+    }
     Ok(Outcome { summary, reused })
-}
-
-// ---------------------------------------------------------------------------
-// Merging shards.
-
-fn read_json<T: for<'de> Deserialize<'de>>(path: &Path, what: &str) -> Result<T, BatchError> {
-    let bytes = read_bytes(path).map_err(|e| {
-        BatchError::Merge(format!(
-            "{}: cannot read {what}: {e}; is it the output folder of `revplan batch --shard`, and did that shard finish?",
-            path.display()
-        ))
-    })?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| BatchError::Merge(format!("{}: not a revplan {what}: {e}", path.display())))
-}
-
-/// Joins the outputs of `revplan batch --shard I/N` for every I into one
-/// folder, as a single run would have written it.
-pub fn merge(shard_dirs: &[PathBuf], out: &Path) -> Result<Summary, BatchError> {
-    let _lock = lock(out)?;
-    let mut shards: BTreeMap<usize, (&PathBuf, Manifest)> = BTreeMap::new();
-    let mut first: Option<Manifest> = None;
-    for dir in shard_dirs {
-        let m: Manifest = read_json(&dir.join("batch.json"), "batch manifest (batch.json)")?;
-        let Some(shard) = m.shard else {
-            return Err(BatchError::Merge(format!(
-                "{} holds a whole batch, not a shard (it was run without --shard)",
-                dir.display()
-            )));
-        };
-        let same_batch = |a: &Manifest| Manifest {
-            shard: None,
-            ..a.clone()
-        };
-        match &first {
-            None => first = Some(m.clone()),
-            Some(f)
-                if same_batch(f) != same_batch(&m)
-                    || f.shard.map(|s| s.count) != Some(shard.count) =>
-            {
-                return Err(BatchError::Merge(format!(
-                    "{} is a shard of another batch: its scenarios, settings or shard count differ from {}'s",
-                    dir.display(),
-                    shards
-                        .values()
-                        .next()
-                        .map_or(String::new(), |(d, _)| d.display().to_string())
-                )));
-            }
-            Some(_) => {}
-        }
-        if let Some((other, _)) = shards.insert(shard.index, (dir, m)) {
-            return Err(BatchError::Merge(format!(
-                "{} and {} are both shard {}/{}",
-                other.display(),
-                dir.display(),
-                shard.index,
-                shard.count
-            )));
-        }
-    }
-    let Some(first) = first else {
-        return Err(BatchError::Usage("no shard folders given".into()));
-    };
-    let count = first.shard.map_or(1, |s| s.count);
-    let missing: Vec<String> = (0..count)
-        .filter(|i| !shards.contains_key(i))
-        .map(|i| format!("{i}/{count}"))
-        .collect();
-    if !missing.is_empty() {
-        return Err(BatchError::Merge(format!(
-            "shard(s) {} missing: give every shard's folder",
-            missing.join(", ")
-        )));
-    }
-    if shard_dirs.iter().any(|d| d == out) {
-        return Err(BatchError::Usage(format!(
-            "--out {} is one of the shard folders: merge into a new folder",
-            out.display()
-        )));
-    }
-    let mut summaries = BTreeMap::new();
-    for (i, (dir, _)) in &shards {
-        let s: Summary = read_json(&dir.join("summary.json"), "batch summary (summary.json)")?;
-        summaries.insert(*i, s);
-    }
-    let owners = assign(&first.scenarios, count);
-    let mut rows = Vec::new();
-    for (i, item) in first.scenarios.iter().enumerate() {
-        let owner = owners[i];
-        let (dir, _) = &shards[&owner];
-        let mine: Vec<Row> = summaries[&owner]
-            .rows
-            .iter()
-            .filter(|r| r.scenario == item.scenario)
-            .cloned()
-            .collect();
-        if mine.is_empty() {
-            return Err(BatchError::Merge(format!(
-                "{}: the summary has no row for {}: did shard {owner}/{count} finish?",
-                dir.display(),
-                item.scenario
-            )));
-        }
-        rows.extend(mine);
-        let from = dir.join(&item.output);
-        if from.is_dir() {
-            let listing = files_under(&from, |_| true)?;
-            if let Some(rel) = listing.unreadable.first() {
-                return Err(BatchError::Read {
-                    path: from.join(rel),
-                    source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
-                });
-            }
-            for rel in listing.files {
-                write(
-                    out,
-                    Path::new(&item.output).join(&rel),
-                    &read(&from.join(&rel))?,
-                )?;
-            }
-        }
-    }
-    let merged = Manifest {
-        shard: None,
-        ..first.clone()
-    };
-    write_manifest(out, &merged)?;
-    let summary = Summary::of(first.scenarios.len(), rows);
-    write_summary(out, &summary)?;
-    Ok(summary)
 }
 
 #[cfg(test)]
@@ -1327,60 +1233,5 @@ mod tests {
             unique(["a".into(), "A".into(), "a".into(), "a-2".into()]),
             ["a", "A-2", "a-3", "a-2-2"]
         );
-    }
-
-    #[test]
-    fn shards_split_evenly_and_cover_everything_once() {
-        assert!("3/3".parse::<Shard>().is_err());
-        assert!("1/0".parse::<Shard>().is_err());
-        assert!("x/2".parse::<Shard>().is_err());
-        let item = |w: u64| Item {
-            scenario: String::new(),
-            output: String::new(),
-            work_ms: w,
-            file: PathBuf::new(),
-        };
-        // Unweighed scenarios go round in turn.
-        let even: Vec<Item> = (0..10).map(|_| item(0)).collect();
-        assert_eq!(assign(&even, 3), [0, 1, 2, 0, 1, 2, 0, 1, 2, 0]);
-        // One big scenario and many small ones: the big one alone.
-        let mut mixed: Vec<Item> = (0..11).map(|_| item(100)).collect();
-        mixed.insert(4, item(2_000));
-        let owners = assign(&mixed, 2);
-        let big = owners[4];
-        assert!(
-            owners
-                .iter()
-                .enumerate()
-                .all(|(i, o)| (i == 4) == (*o == big))
-        );
-    }
-
-    proptest::proptest! {
-        /// Longest-first to the least loaded: every scenario in one shard,
-        /// and no shard above the mean by more than the largest scenario.
-        #[test]
-        fn shards_cover_everything_once_and_balance(
-            works in proptest::collection::vec(0u64..10_000, 1..40),
-            count in 1usize..6,
-        ) {
-            let items: Vec<Item> = works.iter().map(|w| Item {
-                scenario: String::new(),
-                output: String::new(),
-                work_ms: *w,
-                file: PathBuf::new(),
-            }).collect();
-            let owners = assign(&items, count);
-            proptest::prop_assert!(owners.iter().all(|o| *o < count));
-            let mut load = vec![0u64; count];
-            for (w, o) in works.iter().zip(&owners) {
-                load[*o] += w;
-            }
-            let total: u64 = works.iter().sum();
-            let biggest = works.iter().copied().max().unwrap_or(0);
-            let most = load.iter().copied().max().unwrap_or(0);
-            proptest::prop_assert!(most * count as u64 <= total + biggest * count as u64);
-            proptest::prop_assert_eq!(owners.clone(), assign(&items, count));
-        }
     }
 }
