@@ -15,6 +15,7 @@
 pub mod actuals;
 pub mod batch;
 pub mod calendar;
+pub mod calibrate;
 pub mod chain;
 pub mod chart;
 pub mod check;

@@ -25,6 +25,7 @@ pub enum Kind {
     BatchSummary,
     DataSource,
     Actuals,
+    Calibration,
 }
 
 /// The schema of a kind.
@@ -43,6 +44,7 @@ pub fn of(kind: Kind) -> Json {
         Kind::BatchSummary => output::<crate::batch::Summary>(),
         Kind::DataSource => input::<crate::actuals::source::DataSource>("data-source"),
         Kind::Actuals => output::<crate::actuals::report::Actuals>(),
+        Kind::Calibration => output::<crate::calibrate::Calibration>(),
     }
 }
 

@@ -23,6 +23,9 @@ pub struct Options {
     /// Inject the usual defects (blanks, duplicates, renamed values, stale
     /// deals, a deal naming no lead, and the layout's own date quirks).
     pub defects: bool,
+    /// A change of regime: from this week on, acceptance is multiplied by
+    /// this factor (for tests of its detection).
+    pub shift: Option<(u32, f64)>,
 }
 
 impl Default for Options {
@@ -34,6 +37,7 @@ impl Default for Options {
             start: jiff::civil::date(2025, 1, 6),
             weeks: 52,
             defects: true,
+            shift: None,
         }
     }
 }
@@ -210,7 +214,11 @@ fn draw(o: &Options, rng: &mut impl Rng) -> (Vec<GLead>, Vec<GDeal>, Vec<GTouch>
                 leads.push(l);
                 continue;
             }
-            if rng.random::<f64>() < m.p_accept {
+            let factor = match o.shift {
+                Some((week, f)) if created >= plus(o.start, i64::from(week) * 7) => f,
+                _ => 1.0,
+            };
+            if rng.random::<f64>() < (m.p_accept * factor).min(1.0) {
                 let sal = plus(mql, rng.random_range(0..6));
                 l.stages[1] = Some(sal);
                 if rng.random::<f64>() < m.p_sql {

@@ -40,6 +40,15 @@ pub const HELP: &[Help] = &[
         notes: "",
     },
     Help {
+        command: "calibrate",
+        examples: &[
+            "revplan calibrate examples/crm/salesforce/data.toml --out out/calibrated.toml",
+            "revplan calibrate examples/crm/hubspot/data.toml --as-of 2025-09-30 --out out/calibrated-q3.toml",
+            "revplan calibrate examples/crm/salesforce/data.toml --since 2025-04-01 --out out/recent.toml --format json --report out/calibration.json",
+        ],
+        notes: "Writes MODEL.toml and MODEL-pipeline.csv beside it (open deals and leads in flight at the as-of date); `revplan check MODEL.toml` shows what it says. The fitted rates, times and warnings go to stdout (or --report).",
+    },
+    Help {
         command: "actuals",
         examples: &[
             "revplan actuals examples/crm/salesforce/data.toml",
@@ -375,6 +384,12 @@ pub enum Command {
     /// fills the usual column names. Open items count as censored, not
     /// failed.
     Actuals(ActualsArgs),
+
+    /// Fit a model to the actuals: volumes and scores per source, stage
+    /// conversions (still-open items censored, sources pooled), stage
+    /// times, the sales cycle (censored log-normal), win rates and deal
+    /// sizes, with the open pipeline at the as-of date.
+    Calibrate(CalibrateArgs),
 
     /// Write CRM-shaped exports generated from a known model (leads, deals,
     /// activities, costs and their data-source file), with the defects
@@ -844,6 +859,8 @@ pub enum SchemaKind {
     DataSource,
     /// `actuals --format json`.
     Actuals,
+    /// `calibrate --format json`.
+    Calibration,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -880,6 +897,33 @@ pub struct ActualsArgs {
     pub output: OutputArgs,
     #[command(flatten)]
     pub charts: ChartArgs,
+}
+
+#[derive(Args)]
+pub struct CalibrateArgs {
+    /// The data-source file.
+    #[arg(value_name = "DATA")]
+    pub data: PathBuf,
+    /// Fit to what was known on this date (YYYY-MM-DD): later events are
+    /// hidden. Default: the last date in the data.
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<jiff::civil::Date>,
+    /// Leave out leads and deals created before this date (after a change
+    /// of regime).
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<jiff::civil::Date>,
+    /// The model file to write (and MODEL-pipeline.csv beside it).
+    #[arg(long, value_name = "MODEL.toml")]
+    pub out: PathBuf,
+    /// The model's name (default: "calibrated").
+    #[arg(long, value_name = "NAME", default_value = "calibrated")]
+    pub name: String,
+    /// Format of the fitted values on stdout (or --report).
+    #[arg(long, value_enum, default_value_t = FormatArg::Table)]
+    pub format: FormatArg,
+    /// Write the fitted values to this file instead of stdout.
+    #[arg(long, value_name = "PATH")]
+    pub report: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -973,6 +1017,7 @@ impl From<SchemaKind> for crate::schema::Kind {
             SchemaKind::BatchSummary => Self::BatchSummary,
             SchemaKind::DataSource => Self::DataSource,
             SchemaKind::Actuals => Self::Actuals,
+            SchemaKind::Calibration => Self::Calibration,
         }
     }
 }

@@ -397,6 +397,57 @@ pub fn actuals(a: &ActualsArgs) -> Result<u8, Error> {
     Ok(0)
 }
 
+pub fn calibrate(a: &CalibrateArgs) -> Result<u8, Error> {
+    let sink = Sink::new(
+        &OutputArgs {
+            format: a.format,
+            out: a.report.clone(),
+            table: None,
+            csv_delimiter: b',',
+            csv_decimal: ".".into(),
+        },
+        false,
+    )?;
+    let model_name = a
+        .out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".toml"))
+        .ok_or_else(|| {
+            Error::Usage(format!("--out {}: give a MODEL.toml file", a.out.display()))
+        })?;
+    let pipeline = crate::calibrate::pipeline_name(&model_name);
+    let data = crate::actuals::load(&a.data, a.as_of)?;
+    let c = crate::calibrate::calibrate(
+        &data,
+        &crate::calibrate::Options {
+            since: a.since,
+            name: a.name.clone(),
+            pipeline_file: Some(pipeline.clone()),
+        },
+    );
+    let folder = a.out.parent().filter(|p| !p.as_os_str().is_empty());
+    let folder = folder.unwrap_or(std::path::Path::new("."));
+    let mut files: Vec<(String, &[u8])> = vec![(model_name.clone(), c.model.as_bytes())];
+    if c.open_deals + c.in_flight > 0 {
+        files.push((pipeline.clone(), c.pipeline.as_bytes()));
+    }
+    crate::output::write_files(folder, &files)
+        .map_err(|(path, source)| Error::Write { path, source })?;
+    sink.emit(&c)?;
+    note(&format!(
+        "model written to {}{}; try: revplan check {}",
+        a.out.display(),
+        if files.len() > 1 {
+            format!(" (pipeline: {})", folder.join(&pipeline).display())
+        } else {
+            String::new()
+        },
+        a.out.display()
+    ));
+    Ok(0)
+}
+
 pub fn generate_crm(a: &GenerateArgs) -> Result<u8, Error> {
     let g = crate::actuals::generate::generate(&crate::actuals::generate::Options {
         preset: match a.preset {
@@ -408,6 +459,7 @@ pub fn generate_crm(a: &GenerateArgs) -> Result<u8, Error> {
         start: a.start,
         weeks: a.weeks,
         defects: !a.clean,
+        shift: None,
     });
     let refs: Vec<(String, &[u8])> = g
         .files

@@ -388,6 +388,7 @@ fn the_published_output_schemas_are_current() {
         (Kind::Check, "check"),
         (Kind::BatchSummary, "batch-summary"),
         (Kind::Actuals, "actuals"),
+        (Kind::Calibration, "calibration"),
         (Kind::DataSource, "data-source"),
     ] {
         let path = root().join(format!("schemas/{name}.schema.json"));

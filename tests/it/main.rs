@@ -2,6 +2,7 @@
 
 mod actuals;
 mod batch;
+mod calibrate;
 mod cli;
 mod decide;
 mod decide_cli;

@@ -1,0 +1,419 @@
+//! The estimators calibration uses: conversion with still-open items
+//! treated as censored (a cure model), partial pooling of rates across
+//! sources (empirical-Bayes Beta), and the censored log-normal fit of a
+//! waiting time.
+
+use statrs::distribution::{Beta, ContinuousCDF};
+use statrs::function::erf::erfc;
+use statrs::function::gamma::ln_gamma;
+
+/// What one transition (say SAL → SQL) shows for one group of items.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Outcomes {
+    /// Items that converted.
+    pub converted: usize,
+    /// Items that are known never to convert (rejected, lost).
+    pub failed: usize,
+    /// For each item still open: the probability that an item that
+    /// converts has done so by its age (the converters' time CDF there).
+    pub open: Vec<f64>,
+}
+
+impl Outcomes {
+    pub fn items(&self) -> usize {
+        self.converted + self.failed + self.open.len()
+    }
+}
+
+/// A rate's evidence as effective Beta counts: successes and failures that
+/// carry the same information as the censored data.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Counts {
+    pub successes: f64,
+    pub failures: f64,
+}
+
+/// Maximum-likelihood conversion under the cure model — an item converts
+/// with probability `p`, and an open item of age `a` has yet to with
+/// probability `1 − p·F(a)` — and its information, as effective counts
+/// (the Beta with the estimate's mean and the inverse observed information
+/// as its variance). An open item old enough that converters would have
+/// converted counts as a failure; a young one counts for little.
+pub fn conversion(o: &Outcomes) -> Counts {
+    let (k, r) = (o.converted as f64, o.failed as f64);
+    let score = |p: f64| -> f64 {
+        k / p - r / (1.0 - p) - o.open.iter().map(|f| f / (1.0 - p * f)).sum::<f64>()
+    };
+    let expected_failures = r + o.open.iter().sum::<f64>();
+    if k == 0.0 || expected_failures == 0.0 {
+        // On the boundary: the expected counts themselves.
+        return Counts {
+            successes: k,
+            failures: expected_failures,
+        };
+    }
+    // The log-likelihood is concave in p: bisect its derivative.
+    let (mut lo, mut hi) = (1e-9, 1.0 - 1e-9);
+    for _ in 0..100 {
+        let mid = 0.5 * (lo + hi);
+        if score(mid) > 0.0 {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    let p = 0.5 * (lo + hi);
+    let info = k / (p * p)
+        + r / ((1.0 - p) * (1.0 - p))
+        + o.open
+            .iter()
+            .map(|f| (f / (1.0 - p * f)).powi(2))
+            .sum::<f64>();
+    let n = p * (1.0 - p) * info;
+    Counts {
+        successes: p * n,
+        failures: (1.0 - p) * n,
+    }
+}
+
+/// What the sources' rates look like as a population: Beta(μκ, (1−μ)κ)
+/// with the mean μ and the weight κ (in items) uncertain — a posterior
+/// over a grid of both, given every source's evidence.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Prior {
+    /// (mean, weight, posterior probability) of each grid point kept.
+    pub points: Vec<(f64, f64, f64)>,
+}
+
+impl Prior {
+    /// Uniform: what a rate gets when there is nothing to pool with.
+    pub fn flat() -> Prior {
+        Prior {
+            points: vec![(0.5, 2.0, 1.0)],
+        }
+    }
+
+    /// The posterior of one source's rate: a mixture of Betas, one per
+    /// grid point.
+    pub fn posterior(&self, c: Counts) -> Posterior {
+        Posterior {
+            parts: self
+                .points
+                .iter()
+                .map(|(m, k, w)| (*w, m * k + c.successes, (1.0 - m) * k + c.failures))
+                .collect(),
+        }
+    }
+
+    /// The population's mean rate.
+    pub fn mean(&self) -> f64 {
+        self.points.iter().map(|(m, _, w)| m * w).sum()
+    }
+}
+
+/// A rate's posterior: Σ w · Beta(α, β).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Posterior {
+    pub parts: Vec<(f64, f64, f64)>,
+}
+
+impl Posterior {
+    pub fn mean(&self) -> f64 {
+        self.parts.iter().map(|(w, a, b)| w * a / (a + b)).sum()
+    }
+
+    pub fn variance(&self) -> f64 {
+        let m = self.mean();
+        self.parts
+            .iter()
+            .map(|(w, a, b)| {
+                let (mu, n) = (a / (a + b), a + b);
+                w * (mu * (1.0 - mu) / (n + 1.0) + (mu - m).powi(2))
+            })
+            .sum()
+    }
+
+    /// The Beta with the same mean and variance, for the model file.
+    pub fn as_beta(&self) -> (f64, f64) {
+        let (m, v) = (self.mean(), self.variance().max(1e-12));
+        let n = (m * (1.0 - m) / v - 1.0).max(1e-3);
+        (m * n, (1.0 - m) * n)
+    }
+}
+
+fn ln_beta(a: f64, b: f64) -> f64 {
+    ln_gamma(a) + ln_gamma(b) - ln_gamma(a + b)
+}
+
+/// Partial pooling: the posterior over the population's Beta given every
+/// source's counts (beta-binomial likelihood) on a grid of means and
+/// weights, with the hyperprior p(α, β) ∝ (α + β)^(−5/2) (Gelman et al.,
+/// Bayesian Data Analysis, §5.3), so that a population that looks alike
+/// in a few sources is not taken to be identical. With fewer than three
+/// sources there is no population to learn from, and the prior is flat.
+pub fn pool(sources: &[Counts]) -> Prior {
+    if sources.len() < 3 {
+        return Prior::flat();
+    }
+    let mut grid = Vec::new();
+    for i in 1..100 {
+        let mean = f64::from(i) / 100.0;
+        for j in 0..=60 {
+            // Weights from 1 to 10⁵ items, evenly in log: the hyperprior
+            // in (μ, log κ) is κ^(−5/2) · κ (Jacobian) · κ (log spacing).
+            let weight = 10f64.powf(f64::from(j) / 12.0);
+            let (a, b) = (mean * weight, (1.0 - mean) * weight);
+            let ll: f64 = sources
+                .iter()
+                .map(|c| ln_beta(a + c.successes, b + c.failures) - ln_beta(a, b))
+                .sum();
+            grid.push((mean, weight, ll - 0.5 * weight.ln()));
+        }
+    }
+    let top = grid.iter().map(|g| g.2).fold(f64::NEG_INFINITY, f64::max);
+    let mut points: Vec<(f64, f64, f64)> = grid
+        .into_iter()
+        .map(|(m, k, l)| (m, k, (l - top).exp()))
+        .filter(|p| p.2 > 1e-6)
+        .collect();
+    let total: f64 = points.iter().map(|p| p.2).sum();
+    for p in &mut points {
+        p.2 /= total;
+    }
+    Prior { points }
+}
+
+/// The central interval of Beta(α, β) holding `level` of it.
+pub fn beta_interval(alpha: f64, beta: f64, level: f64) -> (f64, f64) {
+    match Beta::new(alpha.max(1e-6), beta.max(1e-6)) {
+        Ok(d) => (
+            d.inverse_cdf((1.0 - level) / 2.0),
+            d.inverse_cdf((1.0 + level) / 2.0),
+        ),
+        Err(_) => (0.0, 1.0),
+    }
+}
+
+fn std_normal_cdf(z: f64) -> f64 {
+    0.5 * erfc(-z / std::f64::consts::SQRT_2)
+}
+
+/// A log-normal waiting time fitted to events and right-censored times.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LogNormalFit {
+    pub mu: f64,
+    pub sigma: f64,
+    /// Standard error of `mu` (from the observed information).
+    pub mu_se: f64,
+    pub events: usize,
+    pub censored: usize,
+}
+
+impl LogNormalFit {
+    pub fn median(&self) -> f64 {
+        self.mu.exp()
+    }
+
+    /// The interval of the median at `z` standard errors.
+    pub fn median_interval(&self, z: f64) -> (f64, f64) {
+        (
+            (self.mu - z * self.mu_se).exp(),
+            (self.mu + z * self.mu_se).exp(),
+        )
+    }
+}
+
+/// Log-likelihood of a log-normal (μ, σ) given event times and censored
+/// times (all > 0).
+fn lognormal_ll(mu: f64, sigma: f64, events: &[f64], censored: &[f64]) -> f64 {
+    if sigma <= 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    let ev: f64 = events
+        .iter()
+        .map(|t| {
+            let z = (t.ln() - mu) / sigma;
+            -0.5 * z * z - sigma.ln() - t.ln()
+        })
+        .sum();
+    let ce: f64 = censored
+        .iter()
+        .map(|t| std_normal_cdf(-(t.ln() - mu) / sigma).max(1e-300).ln())
+        .sum();
+    ev + ce
+}
+
+/// Censored maximum likelihood of a log-normal: times of the items that
+/// ended, and ages of those still waiting (a still-open deal has waited at
+/// least its age). None without two events.
+pub fn lognormal(events: &[f64], censored: &[f64]) -> Option<LogNormalFit> {
+    if events.len() < 2 {
+        return None;
+    }
+    let logs: Vec<f64> = events.iter().map(|t| t.ln()).collect();
+    let n = logs.len() as f64;
+    let mut mu = logs.iter().sum::<f64>() / n;
+    let mut sigma = (logs.iter().map(|l| (l - mu).powi(2)).sum::<f64>() / n)
+        .sqrt()
+        .max(0.05);
+    let ll = |m: f64, s: f64| lognormal_ll(m, s, events, censored);
+    // Coordinate search with shrinking steps: the surface is smooth and
+    // has one maximum.
+    let mut step = 0.5;
+    let mut best = ll(mu, sigma);
+    while step > 1e-7 {
+        let mut moved = false;
+        for (dm, ds) in [(step, 0.0), (-step, 0.0), (0.0, step), (0.0, -step)] {
+            let v = ll(mu + dm, sigma + ds);
+            if v > best {
+                best = v;
+                mu += dm;
+                sigma += ds;
+                moved = true;
+            }
+        }
+        if !moved {
+            step /= 2.0;
+        }
+    }
+    // The variance of μ from the inverse of the observed information of
+    // (μ, σ), by finite differences: under censoring the two are
+    // correlated, and the curvature in μ alone would understate it.
+    let h = 1e-3;
+    let f = |dm: f64, ds: f64| ll(mu + dm, sigma + ds);
+    let hmm = (f(h, 0.0) - 2.0 * best + f(-h, 0.0)) / (h * h);
+    let hss = (f(0.0, h) - 2.0 * best + f(0.0, -h)) / (h * h);
+    let hms = (f(h, h) - f(h, -h) - f(-h, h) + f(-h, -h)) / (4.0 * h * h);
+    let det = hmm * hss - hms * hms;
+    let mu_se = if hmm < 0.0 && det > 0.0 {
+        (-hss / det).sqrt()
+    } else {
+        f64::INFINITY
+    };
+    Some(LogNormalFit {
+        mu,
+        sigma,
+        mu_se,
+        events: events.len(),
+        censored: censored.len(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_censoring_conversion_is_the_binomial() {
+        let c = conversion(&Outcomes {
+            converted: 30,
+            failed: 70,
+            open: Vec::new(),
+        });
+        assert!((c.successes - 30.0).abs() < 1e-6, "{c:?}");
+        assert!((c.failures - 70.0).abs() < 1e-6, "{c:?}");
+    }
+
+    #[test]
+    fn old_open_items_are_failures_and_young_ones_are_not() {
+        let old = conversion(&Outcomes {
+            converted: 30,
+            failed: 50,
+            open: vec![1.0; 20],
+        });
+        assert!((old.successes - 30.0).abs() < 1e-6 && (old.failures - 70.0).abs() < 1e-6);
+        // Open items no converter would have converted yet: no evidence.
+        let young = conversion(&Outcomes {
+            converted: 30,
+            failed: 70,
+            open: vec![0.0; 500],
+        });
+        assert!((young.successes - 30.0).abs() < 1e-6 && (young.failures - 70.0).abs() < 1e-6);
+        // Half-way: the estimate sits between counting them as failures
+        // (30/150) and ignoring them (30/100), closer to the truth the
+        // closed form gives: k/p − r/(1−p) − Σ F/(1−pF) = 0.
+        let half = conversion(&Outcomes {
+            converted: 30,
+            failed: 70,
+            open: vec![0.5; 50],
+        });
+        let p = half.successes / (half.successes + half.failures);
+        let score = 30.0 / p - 70.0 / (1.0 - p) - 50.0 * 0.5 / (1.0 - 0.5 * p);
+        assert!(score.abs() < 1e-6 && p > 0.2 && p < 0.3, "{p}");
+    }
+
+    #[test]
+    fn pooling_pulls_small_sources_toward_the_rest() {
+        let big = |s: f64| Counts {
+            successes: s * 400.0,
+            failures: (1.0 - s) * 400.0,
+        };
+        let sources = [
+            big(0.40),
+            big(0.45),
+            big(0.42),
+            big(0.44),
+            Counts {
+                successes: 9.0,
+                failures: 1.0,
+            },
+        ];
+        let prior = pool(&sources);
+        assert!((prior.mean() - 0.43).abs() < 0.05, "{}", prior.mean());
+        let small = prior.posterior(sources[4]).mean();
+        assert!(small < 0.85 && small > 0.43, "{small}");
+        // A big source keeps its own rate.
+        assert!((prior.posterior(sources[0]).mean() - 0.40).abs() < 0.01);
+        assert_eq!(pool(&sources[..2]), Prior::flat());
+    }
+
+    #[test]
+    fn a_mixture_of_one_beta_is_that_beta() {
+        let p = Prior::flat().posterior(Counts {
+            successes: 1.0,
+            failures: 4.0,
+        });
+        // Beta(2, 5): mean 2/7, variance 10/392.
+        assert!((p.mean() - 2.0 / 7.0).abs() < 1e-12);
+        assert!((p.variance() - 10.0 / 392.0).abs() < 1e-12);
+        let (a, b) = p.as_beta();
+        assert!((a - 2.0).abs() < 1e-9 && (b - 5.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn beta_intervals_match_published_quantiles() {
+        // Beta(2, 5): 5% and 95% quantiles 0.0628 and 0.5818.
+        let (lo, hi) = beta_interval(2.0, 5.0, 0.9);
+        assert!(
+            (lo - 0.06284).abs() < 1e-4 && (hi - 0.58180).abs() < 1e-4,
+            "{lo} {hi}"
+        );
+    }
+
+    #[test]
+    fn censored_lognormal_recovers_a_known_one() {
+        use rand::SeedableRng;
+        use rand_distr::{Distribution, LogNormal};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let truth = LogNormal::new(2.0, 0.6).unwrap();
+        let (mut events, mut censored) = (Vec::new(), Vec::new());
+        // Follow-up ends at a uniform time: about a third are censored.
+        for i in 0..4000 {
+            let t: f64 = truth.sample(&mut rng);
+            let follow = 1.0 + 20.0 * (i as f64 / 4000.0);
+            if t <= follow {
+                events.push(t);
+            } else {
+                censored.push(follow);
+            }
+        }
+        let fit = lognormal(&events, &censored).unwrap();
+        assert!(fit.censored > 1000);
+        // Within 4 standard errors of the truth.
+        assert!((fit.mu - 2.0).abs() < 4.0 * fit.mu_se, "{fit:?}");
+        assert!((fit.sigma - 0.6).abs() < 0.05, "{fit:?}");
+        // Ignoring the censored times would have biased the median down.
+        let naive = lognormal(&events, &[]).unwrap();
+        assert!(naive.mu < fit.mu - 5.0 * fit.mu_se);
+    }
+}
