@@ -13,6 +13,7 @@
 //! on a model; [`output`] formats and writes results.
 
 pub mod actuals;
+pub mod backtest;
 pub mod batch;
 pub mod calendar;
 pub mod calibrate;

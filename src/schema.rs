@@ -26,6 +26,7 @@ pub enum Kind {
     DataSource,
     Actuals,
     Calibration,
+    Backtest,
 }
 
 /// The schema of a kind.
@@ -45,6 +46,7 @@ pub fn of(kind: Kind) -> Json {
         Kind::DataSource => input::<crate::actuals::source::DataSource>("data-source"),
         Kind::Actuals => output::<crate::actuals::report::Actuals>(),
         Kind::Calibration => output::<crate::calibrate::Calibration>(),
+        Kind::Backtest => output::<crate::backtest::Backtest>(),
     }
 }
 

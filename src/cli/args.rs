@@ -49,6 +49,15 @@ pub const HELP: &[Help] = &[
         notes: "Writes MODEL.toml and MODEL-pipeline.csv beside it (open deals and leads in flight at the as-of date); `revplan check MODEL.toml` shows what it says. The fitted rates, times and warnings go to stdout (or --report).",
     },
     Help {
+        command: "backtest",
+        examples: &[
+            "revplan backtest examples/crm/salesforce/data.toml --every 4w --weeks 13",
+            "revplan backtest examples/crm/salesforce/data.toml --every 4w --weeks 13 --metric wins --given-arrivals",
+            "revplan backtest examples/crm/hubspot/data.toml --origins 2025-06-02,2025-09-01 --weeks 8 --format csv --out out/backtest.csv",
+        ],
+        notes: "Each origin's model is calibrated on the data as it stood the day before (later events hidden), as `revplan calibrate --as-of` would. Baselines: the trailing 13 weeks' run rate, and the open pipeline weighted by the win rate so far.",
+    },
+    Help {
         command: "actuals",
         examples: &[
             "revplan actuals examples/crm/salesforce/data.toml",
@@ -390,6 +399,12 @@ pub enum Command {
     /// times, the sales cycle (censored log-normal), win rates and deal
     /// sizes, with the open pipeline at the as-of date.
     Calibrate(CalibrateArgs),
+
+    /// Test the forecast against what happened: at each origin, calibrate
+    /// on what was known then, forecast the next weeks, and score coverage
+    /// and loss against the actuals, beside a run-rate and a pipeline
+    /// baseline.
+    Backtest(BacktestArgs),
 
     /// Write CRM-shaped exports generated from a known model (leads, deals,
     /// activities, costs and their data-source file), with the defects
@@ -861,6 +876,8 @@ pub enum SchemaKind {
     Actuals,
     /// `calibrate --format json`.
     Calibration,
+    /// `backtest --format json`.
+    Backtest,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -924,6 +941,62 @@ pub struct CalibrateArgs {
     /// Write the fitted values to this file instead of stdout.
     #[arg(long, value_name = "PATH")]
     pub report: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum MetricArg {
+    Revenue,
+    Wins,
+    Opportunities,
+}
+
+fn parse_every(s: &str) -> Result<u32, String> {
+    let n = s.strip_suffix('w').unwrap_or(s);
+    match n.parse::<u32>() {
+        Ok(n) if (1..=52).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "expected weeks from 1 to 52, such as 4w; got `{s}`"
+        )),
+    }
+}
+
+#[derive(Args)]
+pub struct BacktestArgs {
+    /// The data-source file.
+    #[arg(value_name = "DATA")]
+    pub data: PathBuf,
+    /// Forecast origins (YYYY-MM-DD, comma-separated): each forecast starts
+    /// on its origin, fitted to the data up to the day before.
+    #[arg(
+        long,
+        value_name = "DATES",
+        value_delimiter = ',',
+        conflicts_with = "every",
+        required_unless_present = "every"
+    )]
+    pub origins: Vec<jiff::civil::Date>,
+    /// An origin every N weeks (e.g. 4w), from 13 weeks into the data to
+    /// the last that leaves --weeks of actuals.
+    #[arg(long, value_name = "Nw", value_parser = parse_every)]
+    pub every: Option<u32>,
+    /// Weeks each forecast covers.
+    #[arg(long, value_name = "H", default_value_t = 13, value_parser = clap::value_parser!(u32).range(1..=104))]
+    pub weeks: u32,
+    /// What is forecast and scored.
+    #[arg(long, value_enum, default_value_t = MetricArg::Revenue)]
+    pub metric: MetricArg,
+    /// Feed the actual lead arrivals of each window (their weekly average
+    /// per source): scores conversion and timing alone.
+    #[arg(long)]
+    pub given_arrivals: bool,
+    /// Trials per forecast.
+    #[arg(long, value_name = "N", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(100..=1_000_000))]
+    pub trials: u64,
+    /// Seed of every forecast.
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -1018,6 +1091,7 @@ impl From<SchemaKind> for crate::schema::Kind {
             SchemaKind::DataSource => Self::DataSource,
             SchemaKind::Actuals => Self::Actuals,
             SchemaKind::Calibration => Self::Calibration,
+            SchemaKind::Backtest => Self::Backtest,
         }
     }
 }

@@ -448,6 +448,42 @@ pub fn calibrate(a: &CalibrateArgs) -> Result<u8, Error> {
     Ok(0)
 }
 
+pub fn backtest(a: &BacktestArgs) -> Result<u8, Error> {
+    let sink = Sink::new(&a.output, false)?;
+    let origins = match a.every {
+        Some(n) => {
+            let data = crate::actuals::load(&a.data, None)?;
+            crate::backtest::every(&data, n, a.weeks)
+        }
+        None => a.origins.clone(),
+    };
+    if origins.is_empty() {
+        return Err(Error::Usage(format!(
+            "no origin leaves {} weeks of actuals after 13 weeks of history: give --origins, or fewer --weeks",
+            a.weeks
+        )));
+    }
+    let bar = progress_bar(origins.len() as u64, "backtest", "origins");
+    let b = crate::backtest::run(
+        &a.data,
+        &crate::backtest::Options {
+            origins,
+            weeks: a.weeks,
+            metric: match a.metric {
+                MetricArg::Revenue => crate::backtest::Metric::Revenue,
+                MetricArg::Wins => crate::backtest::Metric::Wins,
+                MetricArg::Opportunities => crate::backtest::Metric::Opportunities,
+            },
+            given_arrivals: a.given_arrivals,
+            trials: a.trials,
+            seed: a.seed,
+        },
+    )?;
+    bar.finish_and_clear();
+    sink.emit(&b)?;
+    Ok(0)
+}
+
 pub fn generate_crm(a: &GenerateArgs) -> Result<u8, Error> {
     let g = crate::actuals::generate::generate(&crate::actuals::generate::Options {
         preset: match a.preset {

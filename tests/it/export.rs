@@ -389,6 +389,7 @@ fn the_published_output_schemas_are_current() {
         (Kind::BatchSummary, "batch-summary"),
         (Kind::Actuals, "actuals"),
         (Kind::Calibration, "calibration"),
+        (Kind::Backtest, "backtest"),
         (Kind::DataSource, "data-source"),
     ] {
         let path = root().join(format!("schemas/{name}.schema.json"));

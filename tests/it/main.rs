@@ -1,6 +1,7 @@
 //! Integration tests: one binary, one module per theme.
 
 mod actuals;
+mod backtest;
 mod batch;
 mod calibrate;
 mod cli;
