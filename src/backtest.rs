@@ -396,8 +396,11 @@ pub fn run(data_file: &Path, o: &Options) -> Result<Backtest, crate::Error> {
     })
 }
 
+/// A method's forecast of a point.
+type Method = fn(&Point) -> &Quantiles;
+
 fn scores(points: &[Point]) -> Vec<Score> {
-    let methods: [(&str, fn(&Point) -> &Quantiles); 3] = [
+    let methods: [(&str, Method); 3] = [
         ("model", |p| &p.model),
         ("run rate", |p| &p.run_rate),
         ("pipeline", |p| &p.pipeline),
@@ -411,7 +414,7 @@ fn scores(points: &[Point]) -> Vec<Score> {
     };
     let periods: Vec<&Point> = points.iter().filter(|p| p.period != "total").collect();
     let totals: Vec<&Point> = points.iter().filter(|p| p.period == "total").collect();
-    let loss = |q: fn(&Point) -> &Quantiles| -> f64 {
+    let loss = |q: Method| -> f64 {
         periods.iter().map(|p| q(p).pinball(p.actual)).sum::<f64>() / periods.len().max(1) as f64
     };
     let base = loss(methods[1].1);
