@@ -3,7 +3,7 @@
 //! interval coverage and pinball loss, beside two baselines scored the
 //! same way (the trailing run rate and the weighted open pipeline).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use jiff::civil::Date;
 use serde::Serialize;
@@ -222,30 +222,6 @@ fn pipeline(before: &Data, metric: Metric, origin: Date, first: u32, last: u32) 
     Quantiles::normal(mean, var.sqrt())
 }
 
-/// A folder of this process's own for the calibrated files of one origin.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(i: usize) -> std::io::Result<Scratch> {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let dir = std::env::temp_dir().join(format!(
-            "revplan-backtest-{}-{i}-{nanos:09}",
-            std::process::id()
-        ));
-        // Created here, never reused: a name someone else made is refused.
-        std::fs::create_dir(&dir)?;
-        Ok(Scratch(dir))
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// The actual weekly lead arrivals per channel key in the window.
 fn arrivals(after: &Data, origin: Date, weeks: u32) -> Vec<(String, f64)> {
     let mut by: std::collections::BTreeMap<String, f64> = std::collections::BTreeMap::new();
@@ -269,10 +245,14 @@ fn model_forecast(
     o: &Options,
     i: usize,
 ) -> Result<Vec<(String, u32, u32, Quantiles)>, crate::Error> {
-    let scratch = Scratch::new(i).map_err(|source| crate::Error::Write {
-        path: std::env::temp_dir(),
-        source,
-    })?;
+    // A folder of this run's own (made unique, removed on drop).
+    let scratch = tempfile::Builder::new()
+        .prefix(&format!("revplan-backtest-{i}-"))
+        .tempdir()
+        .map_err(|source| crate::Error::Write {
+            path: std::env::temp_dir(),
+            source,
+        })?;
     let cal = calibrate::calibrate(
         before,
         &calibrate::Options {
@@ -282,8 +262,8 @@ fn model_forecast(
         },
     );
     let write = |name: &str, text: &str| {
-        std::fs::write(scratch.0.join(name), text).map_err(|source| crate::Error::Write {
-            path: scratch.0.join(name),
+        std::fs::write(scratch.path().join(name), text).map_err(|source| crate::Error::Write {
+            path: scratch.path().join(name),
             source,
         })
     };
@@ -308,7 +288,7 @@ fn model_forecast(
         }
     }
     write("backtest.toml", &scenario)?;
-    let loaded = crate::load::load_scenario(&scratch.0.join("backtest.toml"), &overrides)?;
+    let loaded = crate::load::load_scenario(&scratch.path().join("backtest.toml"), &overrides)?;
     let f = crate::sim::simulate(
         &loaded.base,
         &RunConfig {

@@ -39,6 +39,7 @@ pub mod schema;
 pub mod sim;
 pub mod spec;
 pub mod timeline;
+pub mod track;
 pub mod tree;
 
 use std::path::PathBuf;
@@ -76,6 +77,9 @@ pub enum Error {
     /// A batch could not run, or shards could not be merged.
     #[error(transparent)]
     Batch(#[from] batch::BatchError),
+    /// A plan cannot be tracked as asked.
+    #[error(transparent)]
+    Track(#[from] track::TrackError),
     /// An output could not be made in the format asked.
     #[error(transparent)]
     Export(#[from] export::ExportError),
@@ -92,7 +96,11 @@ impl Error {
     /// The process exit code: 2 for bad input, 1 for a failure.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Input(_) | Error::NoVariant { .. } | Error::Sim(_) | Error::Usage(_) => 2,
+            Error::Input(_)
+            | Error::NoVariant { .. }
+            | Error::Sim(_)
+            | Error::Usage(_)
+            | Error::Track(_) => 2,
             // A reader that went away (`| head`): the code a shell gives
             // a program ended by SIGPIPE.
             Error::Write { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe => 141,

@@ -60,6 +60,9 @@ pub struct Report {
     pub sensitivity: Option<Sensitivity>,
     /// What actually happened, when the report is given the team's data.
     pub actuals: Option<crate::actuals::report::Actuals>,
+    /// The plan against the actuals, with the re-forecast from the as-of
+    /// date (when data is given and the plan has started).
+    pub track: Option<crate::track::Track>,
     pub charts: Vec<Chart>,
 }
 
@@ -135,6 +138,7 @@ pub fn build(
         comparison,
         sensitivity: sens,
         actuals: None,
+        track: None,
         charts,
     })
 }
@@ -217,6 +221,7 @@ pub fn html(r: &Report) -> String {
     sources_section(&mut h, r);
     variants_section(&mut h, r);
     sensitivity_section(&mut h, r);
+    track_section(&mut h, r);
     actuals_section(&mut h, r);
     appendix(&mut h, r);
     let f = &r.forecast;
@@ -633,6 +638,32 @@ impl Report {
         self.actuals = Some(a);
         Ok(self)
     }
+}
+
+impl Report {
+    /// Adds the plan against the actuals and the re-forecast from today.
+    pub fn with_track(mut self, t: crate::track::Track) -> Report {
+        self.track = Some(t);
+        self
+    }
+}
+
+fn track_section(h: &mut String, r: &Report) {
+    let Some(t) = &r.track else {
+        return;
+    };
+    let view = t.view();
+    h.push_str("<section>\n<h2>The plan against the actuals</h2>\n");
+    for line in &view.lines {
+        h.push_str(&format!("<p class=\"note\">{}</p>\n", escape(line)));
+    }
+    for name in ["periods", "stages", "sources"] {
+        if let Some(table_view) = view.table(name) {
+            h.push_str(&format!("<h3>{}</h3>\n", escape(&table_view.title)));
+            table(h, table_view, false);
+        }
+    }
+    h.push_str("</section>\n");
 }
 
 fn actuals_section(h: &mut String, r: &Report) {

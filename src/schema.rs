@@ -27,6 +27,7 @@ pub enum Kind {
     Actuals,
     Calibration,
     Backtest,
+    Track,
 }
 
 /// The schema of a kind.
@@ -47,6 +48,7 @@ pub fn of(kind: Kind) -> Json {
         Kind::Actuals => output::<crate::actuals::report::Actuals>(),
         Kind::Calibration => output::<crate::calibrate::Calibration>(),
         Kind::Backtest => output::<crate::backtest::Backtest>(),
+        Kind::Track => output::<crate::track::Track>(),
     }
 }
 

@@ -362,8 +362,10 @@ mod tests {
         assert!((prior.mean() - 0.43).abs() < 0.05, "{}", prior.mean());
         let small = prior.posterior(sources[4]).mean();
         assert!(small < 0.85 && small > 0.43, "{small}");
-        // A big source keeps its own rate.
-        assert!((prior.posterior(sources[0]).mean() - 0.40).abs() < 0.01);
+        // A big source keeps most of its own rate: it moves toward the
+        // population less than half way.
+        let own = prior.posterior(sources[0]).mean();
+        assert!(own >= 0.40 && own - 0.40 < 0.43 - own, "{own}");
         assert_eq!(pool(&sources[..2]), Prior::flat());
     }
 
@@ -388,6 +390,22 @@ mod tests {
             (lo - 0.06284).abs() < 1e-4 && (hi - 0.58180).abs() < 1e-4,
             "{lo} {hi}"
         );
+    }
+
+    #[test]
+    fn without_censoring_the_lognormal_fit_is_the_closed_form() {
+        // The MLE of a log-normal is the mean and the (1/n) standard
+        // deviation of the logs, and the standard error of μ is σ/√n.
+        let times = [1.5, 2.0, 3.0, 4.5, 7.0, 9.0, 12.0, 20.0];
+        let logs: Vec<f64> = times.iter().map(|t: &f64| t.ln()).collect();
+        let n = logs.len() as f64;
+        let mu = logs.iter().sum::<f64>() / n;
+        let sigma = (logs.iter().map(|l| (l - mu).powi(2)).sum::<f64>() / n).sqrt();
+        let fit = lognormal(&times, &[]).unwrap();
+        assert!((fit.mu - mu).abs() < 1e-5, "{fit:?}");
+        assert!((fit.sigma - sigma).abs() < 1e-5, "{fit:?}");
+        assert!((fit.mu_se - sigma / n.sqrt()).abs() < 1e-3, "{fit:?}");
+        assert!(lognormal(&[3.0], &[5.0]).is_none());
     }
 
     #[test]

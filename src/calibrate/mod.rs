@@ -369,7 +369,7 @@ pub fn calibrate(data: &Data, o: &Options) -> Calibration {
         ));
     }
     warnings.extend(regime_change(&w));
-    let (pipeline, open_deals, in_flight) = write::pipeline(&w, &deals, &delays);
+    let (pipeline, open_deals, in_flight) = write::pipeline(&w, &deals, &delays, &channel_key);
     let mut cal = Calibration {
         as_of: data.as_of.to_string(),
         since: o.since.map(|d| d.to_string()),
@@ -398,6 +398,18 @@ pub fn calibrate(data: &Data, o: &Options) -> Calibration {
         );
     }
     cal
+}
+
+/// The pipeline CSV of what is open at the data's as-of date — open deals,
+/// and leads in a stage they may yet leave — with each source named by
+/// `channel`; and the counts of each.
+pub fn open_pipeline(data: &Data, channel: &dyn Fn(&str) -> String) -> (String, usize, usize) {
+    let w = Window::new(data, &Options::default());
+    let mut delays = vec![Times::default()];
+    for i in 0..STEPS.len() {
+        delays.push(step_outcomes(&w, i).0);
+    }
+    write::pipeline(&w, &deals_with_source(&w), &delays, channel)
 }
 
 fn time_fit(what: &str, c: &LogNormalFit) -> TimeFit {

@@ -340,6 +340,7 @@ pub(super) fn pipeline(
     w: &Window,
     deals: &[(&Deal, String)],
     delays: &[Times],
+    channel: &dyn Fn(&str) -> String,
 ) -> (String, usize, usize) {
     let mut csv = csv::Writer::from_writer(Vec::new());
     let _ = csv.write_record([
@@ -364,7 +365,7 @@ pub(super) fn pipeline(
             "opportunity".to_string(),
             d.amount.map_or(String::new(), num),
             (weeks_between(d.created, as_of).floor().max(0.0) as u64).to_string(),
-            super::channel_key(source),
+            channel(source),
             d.id.clone(),
             String::new(),
             category,
@@ -388,7 +389,7 @@ pub(super) fn pipeline(
             STEPS[i].0.to_string(),
             String::new(),
             (age.floor().max(0.0) as u64).to_string(),
-            super::channel_key(&source_of(l)),
+            channel(&source_of(l)),
             l.id.clone(),
             l.score.map_or(String::new(), num),
             String::new(),

@@ -8,11 +8,13 @@
 //! them in place.
 
 mod actuals;
+mod backtest;
 mod decide;
 mod forecast;
 mod plan;
 
 pub use actuals::actuals_charts;
+pub use backtest::backtest_charts;
 pub use decide::{sensitivity_charts, sweep_charts, variants_charts};
 pub use forecast::{fan, forecast_charts, histogram, roi, waterfall, waterfall_by_channel};
 pub use plan::{plan_charts, plan_waterfall, weekly_plan};

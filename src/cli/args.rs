@@ -53,9 +53,18 @@ pub const HELP: &[Help] = &[
         examples: &[
             "revplan backtest examples/crm/salesforce/data.toml --every 4w --weeks 13",
             "revplan backtest examples/crm/salesforce/data.toml --every 4w --weeks 13 --metric wins --given-arrivals",
+            "revplan backtest examples/crm/salesforce/data.toml --every 4w --weeks 13 --charts out/backtest-charts",
             "revplan backtest examples/crm/hubspot/data.toml --origins 2025-06-02,2025-09-01 --weeks 8 --format csv --out out/backtest.csv",
         ],
         notes: "Each origin's model is calibrated on the data as it stood the day before (later events hidden), as `revplan calibrate --as-of` would. Baselines: the trailing 13 weeks' run rate, and the open pipeline weighted by the win rate so far.",
+    },
+    Help {
+        command: "track",
+        examples: &[
+            "revplan track examples/crm/plan-2025.toml examples/crm/salesforce/data.toml --as-of 2025-09-30",
+            "revplan track examples/crm/plan-2025.toml examples/crm/hubspot/data.toml --as-of 2025-06-30 --format json",
+        ],
+        notes: "Weeks count whole: the as-of date is moved back to the end of the last whole week of the plan. The re-forecast starts from what was open then (deals and leads in flight, from the exports) and new leads as the scenario plans them.",
     },
     Help {
         command: "actuals",
@@ -405,6 +414,11 @@ pub enum Command {
     /// and loss against the actuals, beside a run-rate and a pipeline
     /// baseline.
     Backtest(BacktestArgs),
+
+    /// The plan against the actuals to date (by week, stage, source and
+    /// period: ahead or behind) and the re-forecast of the rest of the
+    /// horizon from what is open today, with P(hit) today.
+    Track(TrackArgs),
 
     /// Write CRM-shaped exports generated from a known model (leads, deals,
     /// activities, costs and their data-source file), with the defects
@@ -878,6 +892,8 @@ pub enum SchemaKind {
     Calibration,
     /// `backtest --format json`.
     Backtest,
+    /// `track --format json`.
+    Track,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -943,6 +959,26 @@ pub struct CalibrateArgs {
     pub report: Option<PathBuf>,
 }
 
+#[derive(Args)]
+pub struct TrackArgs {
+    /// The scenario the plan was made with (it needs a start_date).
+    #[arg(value_name = "SCENARIO")]
+    pub scenario: PathBuf,
+    /// The data-source file of the actuals.
+    #[arg(value_name = "DATA")]
+    pub data: PathBuf,
+    /// Track as of this date (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    pub as_of: jiff::civil::Date,
+    /// Show the weekly table.
+    #[arg(long)]
+    pub detail: bool,
+    #[command(flatten)]
+    pub run: RunArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 pub enum MetricArg {
     Revenue,
@@ -997,6 +1033,8 @@ pub struct BacktestArgs {
     pub seed: u64,
     #[command(flatten)]
     pub output: OutputArgs,
+    #[command(flatten)]
+    pub charts: ChartArgs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -1092,6 +1130,7 @@ impl From<SchemaKind> for crate::schema::Kind {
             SchemaKind::Actuals => Self::Actuals,
             SchemaKind::Calibration => Self::Calibration,
             SchemaKind::Backtest => Self::Backtest,
+            SchemaKind::Track => Self::Track,
         }
     }
 }

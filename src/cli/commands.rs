@@ -258,12 +258,28 @@ pub fn report_command(a: &ReportArgs) -> Result<u8, Error> {
     loaded.all_variants()?;
     let settings = settings(&a.run, &loaded.base);
     // The data is read before the long part, so that a bad export fails fast.
-    let actuals = match &a.data {
-        Some(path) => Some(crate::actuals::report::build(
-            &crate::actuals::load(path, a.as_of)?,
-            &crate::actuals::report::Options::default(),
-        )),
-        None => None,
+    let (actuals, tracked) = match &a.data {
+        Some(path) => {
+            let data = crate::actuals::load(path, a.as_of)?;
+            let report =
+                crate::actuals::report::build(&data, &crate::actuals::report::Options::default());
+            // The plan against the actuals, when the plan's weeks and the
+            // data's dates overlap.
+            let options = crate::track::Options {
+                as_of: data.as_of,
+                run: a.run.overrides(),
+            };
+            let tracked = match crate::track::track(&a.scenario, path, &options) {
+                Ok(t) => Some(t),
+                Err(Error::Track(why)) => {
+                    note(&format!("note: no plan-against-actuals section: {why}"));
+                    None
+                }
+                Err(e) => return Err(e),
+            };
+            (Some(report), tracked)
+        }
+        None => (None, None),
     };
     let bar = progress_bar(crate::report::STEPS as u64, "report", "steps");
     let options = crate::report::ReportOptions {
@@ -278,6 +294,10 @@ pub fn report_command(a: &ReportArgs) -> Result<u8, Error> {
     })??;
     let r = match actuals {
         Some(x) => r.with_actuals(x)?,
+        None => r,
+    };
+    let r = match tracked {
+        Some(t) => r.with_track(t),
         None => r,
     };
     bar.finish_and_clear();
@@ -481,6 +501,21 @@ pub fn backtest(a: &BacktestArgs) -> Result<u8, Error> {
     )?;
     bar.finish_and_clear();
     sink.emit(&b)?;
+    charts(&a.charts, || crate::chart::backtest_charts(&b))?;
+    Ok(0)
+}
+
+pub fn track(a: &TrackArgs) -> Result<u8, Error> {
+    let sink = Sink::new(&a.output, a.detail)?;
+    let t = crate::track::track(
+        &a.scenario,
+        &a.data,
+        &crate::track::Options {
+            as_of: a.as_of,
+            run: a.run.overrides(),
+        },
+    )?;
+    sink.emit(&t)?;
     Ok(0)
 }
 

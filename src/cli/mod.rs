@@ -36,6 +36,7 @@ pub fn main() -> u8 {
         Command::Actuals(a) => commands::actuals(a),
         Command::Calibrate(a) => commands::calibrate(a),
         Command::Backtest(a) => commands::backtest(a),
+        Command::Track(a) => commands::track(a),
         Command::GenerateCrm(a) => commands::generate_crm(a),
         Command::Schema(a) => commands::schema(a),
         Command::Completions(a) => commands::completions(a),

@@ -390,6 +390,7 @@ fn the_published_output_schemas_are_current() {
         (Kind::Actuals, "actuals"),
         (Kind::Calibration, "calibration"),
         (Kind::Backtest, "backtest"),
+        (Kind::Track, "track"),
         (Kind::DataSource, "data-source"),
     ] {
         let path = root().join(format!("schemas/{name}.schema.json"));

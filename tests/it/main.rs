@@ -21,4 +21,5 @@ mod scenario;
 mod schema;
 mod sim;
 mod support;
+mod track;
 mod truth;

@@ -19,6 +19,8 @@ const SIMULATING: &[&str] = &[
     "optimize",
     "report",
     "batch",
+    "backtest",
+    "track",
 ];
 
 fn readme_commands() -> Vec<Vec<String>> {

@@ -1,0 +1,200 @@
+//! Tracking a plan against the shipped generated exports: at the start it
+//! is the scenario's own forecast, booked revenue only grows with the
+//! as-of date, a past period's P(hit) is what happened, and the command's
+//! errors name what is missing.
+
+use crate::support::{revplan, root};
+
+fn track(as_of: &str, extra: &[&str]) -> serde_json::Value {
+    let out = revplan()
+        .args([
+            "track",
+            "examples/crm/plan-2025.toml",
+            "examples/crm/salesforce/data.toml",
+        ])
+        .args(["--as-of", as_of, "--format", "json", "--trials", "2000"])
+        .args(extra)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn at_the_start_tracking_is_the_scenarios_forecast() {
+    let t = track("2025-01-06", &[]);
+    assert_eq!(t["weeks_elapsed"], 0);
+    assert_eq!(t["booked"], 0.0);
+    let out = revplan()
+        .args([
+            "simulate",
+            "examples/crm/plan-2025.toml",
+            "--trials",
+            "2000",
+            "--format",
+            "json",
+        ])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    let f: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (a, b) = (
+        t["p_hit"].as_f64().unwrap(),
+        f["p_hit_target"].as_f64().unwrap(),
+    );
+    let se = (t["p_hit_std_error"].as_f64().unwrap().powi(2)
+        + f["p_hit_std_error"].as_f64().unwrap().powi(2))
+    .sqrt();
+    assert!(
+        (a - b).abs() <= 4.0 * se,
+        "track {a} vs simulate {b} (SE {se})"
+    );
+}
+
+#[test]
+fn booked_grows_with_the_as_of_date_and_the_past_is_settled() {
+    let mut last = -1.0;
+    for as_of in ["2025-03-31", "2025-06-30", "2025-09-30", "2025-12-01"] {
+        let t = track(as_of, &[]);
+        let booked = t["booked"].as_f64().unwrap();
+        assert!(booked >= last, "{as_of}: {booked} < {last}");
+        last = booked;
+        // The forecast's range starts at what is booked.
+        assert!(t["forecast_p10"].as_f64().unwrap() >= booked);
+        // Periods already over: booked is final and P(hit) is 0 or 1.
+        for p in t["periods"].as_array().unwrap() {
+            let (mean, booked) = (p["mean"].as_f64().unwrap(), p["booked"].as_f64().unwrap());
+            assert!(mean >= booked - 1e-6);
+            if mean == booked && p["p10"] == p["p90"] {
+                let hit = p["p_hit"].as_f64().unwrap();
+                assert!(hit == 0.0 || hit == 1.0, "{p}");
+            }
+        }
+        let stages = t["stages"].as_array().unwrap();
+        assert_eq!(stages.len(), 6);
+    }
+    // After the horizon nothing is left to forecast.
+    let end = track("2026-03-01", &[]);
+    assert_eq!(end["weeks_elapsed"], 52);
+    assert_eq!(end["forecast_mean"], end["booked"]);
+}
+
+#[test]
+fn a_lower_target_is_likelier_to_be_hit() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = std::fs::read_to_string(root().join("examples/crm/plan-2025.toml")).unwrap();
+    let lower = plan
+        .replace("annual = 1_000_000", "annual = 850_000")
+        .replace(
+            "model-2025.toml",
+            &root()
+                .join("examples/crm/model-2025.toml")
+                .display()
+                .to_string(),
+        );
+    std::fs::write(dir.path().join("lower.toml"), lower).unwrap();
+    let base = track("2025-09-30", &[]);
+    let out = revplan()
+        .args(["track", dir.path().join("lower.toml").to_str().unwrap()])
+        .args([
+            "examples/crm/salesforce/data.toml",
+            "--as-of",
+            "2025-09-30",
+            "--format",
+            "json",
+        ])
+        .args(["--trials", "2000"])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let low: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(low["p_hit"].as_f64().unwrap() > base["p_hit"].as_f64().unwrap());
+    assert!(low["target_to_date"].as_f64().unwrap() < base["target_to_date"].as_f64().unwrap());
+}
+
+#[test]
+fn what_cannot_be_tracked_says_why() {
+    let early = revplan()
+        .args([
+            "track",
+            "examples/crm/plan-2025.toml",
+            "examples/crm/salesforce/data.toml",
+        ])
+        .args(["--as-of", "2024-12-01"])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert_eq!(early.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&early.stderr).contains("has not started"));
+    let dir = tempfile::tempdir().unwrap();
+    let plan = std::fs::read_to_string(root().join("examples/crm/plan-2025.toml")).unwrap();
+    let undated = plan.replace("start_date = 2025-01-06\n", "").replace(
+        "model-2025.toml",
+        &root()
+            .join("examples/crm/model-2025.toml")
+            .display()
+            .to_string(),
+    );
+    std::fs::write(dir.path().join("undated.toml"), undated).unwrap();
+    let out = revplan()
+        .args(["track", dir.path().join("undated.toml").to_str().unwrap()])
+        .args(["examples/crm/salesforce/data.toml", "--as-of", "2025-06-30"])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("start_date"));
+}
+
+#[test]
+fn the_board_report_shows_the_plan_against_the_actuals() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = revplan()
+        .args(["report", "examples/crm/plan-2025.toml", "--out"])
+        .arg(dir.path().join("r"))
+        .args([
+            "--data",
+            "examples/crm/salesforce/data.toml",
+            "--as-of",
+            "2025-09-30",
+        ])
+        .args(["--no-sensitivity", "--trials", "500"])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let html = std::fs::read_to_string(dir.path().join("r/index.html")).unwrap();
+    assert!(html.contains("The plan against the actuals"));
+    assert!(html.contains("week 38 of 52"), "the as-of line");
+    // A plan that starts after the data: no such section, and a note why.
+    let board = revplan()
+        .args(["report", "scenarios/board-plan.toml", "--out"])
+        .arg(dir.path().join("b"))
+        .args(["--data", "examples/crm/salesforce/data.toml"])
+        .args(["--no-sensitivity", "--trials", "200"])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(
+        board.status.success(),
+        "{}",
+        String::from_utf8_lossy(&board.stderr)
+    );
+    assert!(String::from_utf8_lossy(&board.stderr).contains("has not started"));
+    let html = std::fs::read_to_string(dir.path().join("b/index.html")).unwrap();
+    assert!(!html.contains("The plan against the actuals"));
+}
