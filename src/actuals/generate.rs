@@ -26,6 +26,9 @@ pub struct Options {
     /// A change of regime: from this week on, acceptance is multiplied by
     /// this factor (for tests of its detection).
     pub shift: Option<(u32, f64)>,
+    /// Seasonality of arrivals: a factor per calendar month (January
+    /// first), for tests of its estimation.
+    pub seasonal: Option<[f64; 12]>,
 }
 
 impl Default for Options {
@@ -38,6 +41,7 @@ impl Default for Options {
             weeks: 52,
             defects: true,
             shift: None,
+            seasonal: None,
         }
     }
 }
@@ -181,7 +185,15 @@ fn draw(o: &Options, rng: &mut impl Rng) -> (Vec<GLead>, Vec<GDeal>, Vec<GTouch>
     for i in 0..o.leads {
         let src = pick.sample(rng);
         let m = &model[src];
-        let created = plus(o.start, rng.random_range(0..span));
+        let mut created = plus(o.start, rng.random_range(0..span));
+        if let Some(f) = &o.seasonal {
+            // Rejection sampling: a day is kept in proportion to its
+            // month's factor.
+            let most = f.iter().copied().fold(0.0, f64::max);
+            while rng.random::<f64>() * most > f[created.month() as usize - 1] {
+                created = plus(o.start, rng.random_range(0..span));
+            }
+        }
         let score = Normal::new(m.score_mean, 15.0)
             .expect("valid")
             .sample(rng)

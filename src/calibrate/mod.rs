@@ -69,6 +69,10 @@ pub struct ChannelFit {
     pub won_deals: usize,
     pub size_median: Option<f64>,
     pub size_sigma: Option<f64>,
+    /// Monthly factors of arrivals (January first), when the data shows
+    /// seasonality beyond chance; and what was found either way.
+    pub seasonality: Option<Vec<f64>>,
+    pub seasonality_note: String,
 }
 
 /// A waiting time.
@@ -488,6 +492,12 @@ fn channels(w: &Window, deals: &[(&crate::actuals::Deal, String)]) -> Vec<Channe
                 }
             }
             let (mean, sd) = mean_sd(&weekly).unwrap_or((mine.len() as f64, 0.0));
+            let (seasonality, seasonality_note) = seasonality(&weekly, w.start);
+            // Over-dispersion around the seasonal level, if any.
+            let sd = match &seasonality {
+                Some(f) => residual_sd(&weekly, w.start, mean, f),
+                None => sd,
+            };
             let dispersion = if mean > 0.0 { sd * sd / mean } else { 1.0 };
             // Poisson counts give variance/mean 1 ± √(2/(n−1)); beyond 3
             // of those, the extra variance is the gamma mixing.
@@ -518,10 +528,83 @@ fn channels(w: &Window, deals: &[(&crate::actuals::Deal, String)]) -> Vec<Channe
                 won_deals: amounts.len(),
                 size_median: size.map(|s| s.0.exp()),
                 size_sigma: size.map(|s| s.1.max(0.01)),
+                seasonality,
+                seasonality_note,
                 key,
             }
         })
         .collect()
+}
+
+/// Two years of weeks are needed to tell a month's level from a trend.
+const SEASONAL_WEEKS: usize = 104;
+
+/// Monthly seasonality of weekly arrivals from `start`: each calendar
+/// month's mean week over the overall mean, kept when the monthly totals
+/// depart from an even spread beyond chance (Pearson's χ² with 11 degrees
+/// of freedom above 31.26, p < 0.001).
+fn seasonality(weekly: &[f64], start: Date) -> (Option<Vec<f64>>, String) {
+    if weekly.len() < SEASONAL_WEEKS {
+        return (
+            None,
+            format!(
+                "seasonality not estimated: {} weeks of data (two years are needed to tell it from a trend)",
+                weekly.len()
+            ),
+        );
+    }
+    let total: f64 = weekly.iter().sum();
+    let mean = total / weekly.len() as f64;
+    if mean <= 0.0 {
+        return (None, "seasonality not estimated: no leads".into());
+    }
+    let mut months = [(0.0, 0.0); 12];
+    for (i, n) in weekly.iter().enumerate() {
+        let day = start
+            .checked_add(jiff::Span::new().days(7 * i as i64))
+            .unwrap_or(start);
+        let m = &mut months[day.month() as usize - 1];
+        m.0 += n;
+        m.1 += 1.0;
+    }
+    let chi2: f64 = months
+        .iter()
+        .filter(|(_, w)| *w > 0.0)
+        .map(|(o, w)| (o - mean * w).powi(2) / (mean * w))
+        .sum();
+    if chi2 <= 31.26 {
+        return (
+            None,
+            format!(
+                "no seasonality beyond chance (monthly χ² = {chi2:.1} on 11 degrees of freedom)"
+            ),
+        );
+    }
+    let factors = months
+        .iter()
+        .map(|(o, w)| if *w > 0.0 { (o / w) / mean } else { 1.0 })
+        .collect();
+    (
+        Some(factors),
+        format!("monthly seasonality (χ² = {chi2:.1} on 11 degrees of freedom, p < 0.001)"),
+    )
+}
+
+/// The standard deviation of weekly counts around `mean` × their month's
+/// factor.
+fn residual_sd(weekly: &[f64], start: Date, mean: f64, factors: &[f64]) -> f64 {
+    let n = weekly.len() as f64;
+    let ss: f64 = weekly
+        .iter()
+        .enumerate()
+        .map(|(i, x)| {
+            let day = start
+                .checked_add(jiff::Span::new().days(7 * i as i64))
+                .unwrap_or(start);
+            (x - mean * factors[day.month() as usize - 1]).powi(2)
+        })
+        .sum();
+    (ss / (n - 1.0).max(1.0)).sqrt()
 }
 
 /// A change of regime: MQL acceptance of the older and the newer half of

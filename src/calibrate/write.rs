@@ -251,6 +251,17 @@ fn channels(out: &mut String, c: &Calibration) {
             "volume = {{ leads_per_week = {} }}",
             num((ch.leads_per_week * 100.0).round() / 100.0)
         );
+        let _ = writeln!(out, "# {}", ch.seasonality_note);
+        if let Some(f) = &ch.seasonality {
+            let _ = writeln!(
+                out,
+                "seasonality = {{ by = \"month\", factors = [{}] }}",
+                f.iter()
+                    .map(|x| num((x * 1000.0).round() / 1000.0))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
         if let Some(cv) = ch.arrival_cv {
             let _ = writeln!(out, "arrival_cv = {}", num(cv.min(10.0)));
         }

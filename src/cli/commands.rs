@@ -531,6 +531,7 @@ pub fn generate_crm(a: &GenerateArgs) -> Result<u8, Error> {
         weeks: a.weeks,
         defects: !a.clean,
         shift: None,
+        seasonal: None,
     });
     let refs: Vec<(String, &[u8])> = g
         .files

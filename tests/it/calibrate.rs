@@ -63,7 +63,7 @@ fn coverage(sets: u64, leads: usize, weeks: u32, as_of_week: Option<i64>) -> (f6
             total += 1;
             hits += usize::from(r.p5 <= t && t <= r.p95);
         }
-        let cycle = &c.times[0];
+        let cycle = c.times.first().expect("a cycle fit");
         let median = generate::CYCLE_MEDIAN_DAYS / 7.0;
         cycle_hits += usize::from(cycle.median_p5 <= median && median <= cycle.median_p95);
     }
@@ -85,18 +85,24 @@ fn band(n: usize) -> (f64, f64) {
 
 #[test]
 fn ninety_percent_intervals_cover_the_truth_ninety_percent_of_the_time() {
-    let (cov, n, cycle) = coverage(100, 2000, 52, None);
-    let (lo, hi) = band(n);
-    eprintln!(
-        "full follow-up: {n} intervals, coverage {cov:.3} (band {lo:.3}–{hi:.3}); cycle median {cycle:.2}"
-    );
-    assert!(cov >= lo && cov <= hi, "coverage {cov} outside {lo}–{hi}");
-    // 100 intervals of the cycle's median: 90% ± 3 SE.
-    let se = (0.09f64 / 100.0).sqrt();
-    assert!(
-        (cycle - 0.9).abs() <= 3.0 * se,
-        "cycle median coverage {cycle}"
-    );
+    // Small, medium and large histories: 600, 2,000 and 8,000 leads.
+    for (sets, leads) in [(100, 600), (100, 2000), (25, 8000)] {
+        let (cov, n, cycle) = coverage(sets, leads, 52, None);
+        let (lo, hi) = band(n);
+        eprintln!(
+            "{leads} leads: {n} intervals, coverage {cov:.3} (band {lo:.3}–{hi:.3}); cycle median {cycle:.2}"
+        );
+        assert!(
+            cov >= lo && cov <= hi,
+            "{leads} leads: coverage {cov} outside {lo}–{hi}"
+        );
+        // `sets` intervals of the cycle's median: 90% ± 3 SE.
+        let se = (0.09 / sets as f64).sqrt();
+        assert!(
+            (cycle - 0.9).abs() <= 3.0 * se,
+            "{leads} leads: cycle median coverage {cycle}"
+        );
+    }
 }
 
 #[test]
@@ -277,4 +283,54 @@ fn an_earlier_as_of_leaves_more_open_and_wider_intervals() {
     );
     let span = |c: &Calibration| c.times[0].median_p95 - c.times[0].median_p5;
     assert!(span(&early) > span(&late));
+}
+
+#[test]
+fn seasonality_is_estimated_from_two_years_and_only_when_it_is_there() {
+    let factors = [1.1, 1.1, 1.2, 1.1, 1.0, 0.7, 0.6, 0.7, 1.1, 1.2, 1.2, 1.0];
+    let o = Options {
+        leads: 12_000,
+        seed: 21,
+        weeks: 104,
+        defects: false,
+        seasonal: Some(factors),
+        ..Options::default()
+    };
+    let c = calibrated(&o, None);
+    let mean = factors.iter().sum::<f64>() / 12.0;
+    for ch in &c.channels {
+        let f = ch
+            .seasonality
+            .as_ref()
+            .unwrap_or_else(|| panic!("{}: {}", ch.source, ch.seasonality_note));
+        // Each month holds about leads/24 of a source's leads over two
+        // years: a factor's relative standard error is about 1/√(that).
+        let per_month = ch.leads as f64 / 12.0;
+        let se = 1.0 / per_month.sqrt();
+        for (m, (got, want)) in f.iter().zip(factors).enumerate() {
+            let want = want / mean;
+            assert!(
+                (got - want).abs() <= 4.0 * se * want + 0.02,
+                "{} month {}: {got:.3} vs {want:.3}",
+                ch.source,
+                m + 1
+            );
+        }
+    }
+    // Two flat years: nothing written; one year: not estimated, and said.
+    let flat = calibrated(
+        &Options {
+            seasonal: None,
+            ..o.clone()
+        },
+        None,
+    );
+    assert!(flat.channels.iter().all(|c| c.seasonality.is_none()));
+    let one = calibrated(&Options { weeks: 52, ..o }, None);
+    assert!(
+        one.channels
+            .iter()
+            .all(|c| c.seasonality_note.contains("two years"))
+    );
+    assert!(one.model.contains("seasonality not estimated"));
 }
