@@ -29,7 +29,13 @@ pub struct Options {
     /// Seasonality of arrivals: a factor per calendar month (January
     /// first), for tests of its estimation.
     pub seasonal: Option<[f64; 12]>,
+    /// Lead quality: log-odds per 10 score points above [`QUALITY_REFERENCE`]
+    /// added to the SQL, opportunity and win rates (0: none).
+    pub quality: f64,
 }
+
+/// The score at which the quality lift is zero.
+pub const QUALITY_REFERENCE: f64 = 60.0;
 
 impl Default for Options {
     fn default() -> Self {
@@ -42,6 +48,7 @@ impl Default for Options {
             defects: true,
             shift: None,
             seasonal: None,
+            quality: 0.0,
         }
     }
 }
@@ -233,10 +240,16 @@ fn draw(o: &Options, rng: &mut impl Rng) -> (Vec<GLead>, Vec<GDeal>, Vec<GTouch>
             if rng.random::<f64>() < (m.p_accept * factor).min(1.0) {
                 let sal = plus(mql, rng.random_range(0..6));
                 l.stages[1] = Some(sal);
-                if rng.random::<f64>() < m.p_sql {
+                let lift = |p: f64| {
+                    crate::model::shift_log_odds(
+                        p,
+                        o.quality * (l.score - QUALITY_REFERENCE) / 10.0,
+                    )
+                };
+                if rng.random::<f64>() < lift(m.p_sql) {
                     let sql = plus(sal, rng.random_range(1..21));
                     l.stages[2] = Some(sql);
-                    if rng.random::<f64>() < m.p_opp {
+                    if rng.random::<f64>() < lift(m.p_opp) {
                         let opp = plus(sql, rng.random_range(1..21));
                         l.stages[3] = Some(opp);
                         let size = LogNormal::new(m.size_median.ln(), 0.5)
@@ -247,7 +260,7 @@ fn draw(o: &Options, rng: &mut impl Rng) -> (Vec<GLead>, Vec<GDeal>, Vec<GTouch>
                             lead: l.id.clone(),
                             created: opp,
                             closed: plus(opp, cycle.sample(rng).round() as i64),
-                            won: rng.random::<f64>() < m.p_win,
+                            won: rng.random::<f64>() < lift(m.p_win),
                             amount: (size / 10.0).round() * 10.0,
                             source: src,
                             owner,

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use jiff::civil::Date;
 use serde::Serialize;
 
-use crate::actuals::{Data, Lead, Status, days};
+use crate::actuals::{Data, Deal, Lead, Status, days};
 use fit::{Counts, LogNormalFit, Outcomes};
 
 /// The transitions a lead's dates show, after the MQL gate.
@@ -48,6 +48,21 @@ pub struct RateFit {
     pub mean: f64,
     pub p5: f64,
     pub p95: f64,
+    /// The source's mean score on this step, in tens of points from the
+    /// quality reference (what moves its rate to the reference's).
+    pub score_offset: Option<f64>,
+}
+
+/// How the score moves a step: log-odds (or, for the deal size, log
+/// dollars) per 10 points, fitted with one level per source.
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct ScoreEffect {
+    pub step: String,
+    pub per_10_points: f64,
+    pub std_error: f64,
+    pub items: usize,
+    /// Beyond chance (|z| > 3), and so written to the model.
+    pub used: bool,
 }
 
 /// One source as a channel of the model.
@@ -73,6 +88,9 @@ pub struct ChannelFit {
     /// seasonality beyond chance; and what was found either way.
     pub seasonality: Option<Vec<f64>>,
     pub seasonality_note: String,
+    /// Mean score of the won deals sized, in tens of points from the
+    /// quality reference.
+    pub size_score_offset: Option<f64>,
 }
 
 /// A waiting time.
@@ -102,6 +120,10 @@ pub struct Calibration {
     pub times: Vec<TimeFit>,
     pub open_deals: usize,
     pub in_flight: usize,
+    /// The score at which the quality lift is zero, and the score's
+    /// effect on each step (when scores are present).
+    pub quality_reference: Option<f64>,
+    pub score_effects: Vec<ScoreEffect>,
     pub warnings: Vec<String>,
     #[serde(skip)]
     pub model: String,
@@ -252,6 +274,7 @@ fn pooled(step: &str, by: &BTreeMap<String, Outcomes>) -> Vec<RateFit> {
                 alpha,
                 beta,
                 mean: post.mean(),
+                score_offset: None,
                 // The interval of the Beta the model file draws from.
                 p5: fit::beta_interval(alpha, beta, 0.9).0,
                 p95: fit::beta_interval(alpha, beta, 0.9).1,
@@ -385,10 +408,13 @@ pub fn calibrate(data: &Data, o: &Options) -> Calibration {
         times,
         open_deals,
         in_flight,
+        quality_reference: None,
+        score_effects: Vec::new(),
         warnings,
         model: String::new(),
         pipeline,
     };
+    score_effects(&mut cal, &w, &deals, &delays);
     cal.model = write::model(&cal, &delays, cycle.as_ref(), &o.name);
     if let Some(file) = &o.pipeline_file
         && cal.open_deals + cal.in_flight > 0
@@ -414,6 +440,95 @@ pub fn open_pipeline(data: &Data, channel: &dyn Fn(&str) -> String) -> (String, 
         delays.push(step_outcomes(&w, i).0);
     }
     write::pipeline(&w, &deals_with_source(&w), &delays, channel)
+}
+
+/// |z| beyond which a score effect is taken as real.
+const EFFECT_Z: f64 = 3.0;
+
+/// The score's effect on each step and on the deal size, with one level
+/// per source (so that a source of better leads is not read as a score
+/// effect): resolved items only — converted, failed, or open for longer
+/// than 95% of converters took.
+fn score_effects(c: &mut Calibration, w: &Window, deals: &[(&Deal, String)], delays: &[Times]) {
+    let scores: Vec<f64> = w
+        .leads
+        .iter()
+        .filter(|l| l.stages[0].is_some())
+        .filter_map(|l| l.score)
+        .collect();
+    if scores.len() < 100 {
+        return;
+    }
+    let reference = (scores.iter().sum::<f64>() / scores.len() as f64).round();
+    let tens = |score: f64| (score - reference) / 10.0;
+    let index = |source: &str| w.sources.iter().position(|s| s == source).unwrap_or(0);
+    let groups = w.sources.len();
+    let add = |c: &mut Calibration, step: &str, items: Vec<(usize, f64, bool)>| {
+        let Some(f) = fit::grouped_logistic(&items, groups) else {
+            return;
+        };
+        for r in c.rates.iter_mut().filter(|r| r.step == step) {
+            let g = index(&r.source);
+            let xs: Vec<f64> = items.iter().filter(|i| i.0 == g).map(|i| i.1).collect();
+            r.score_offset = (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64);
+        }
+        c.score_effects.push(ScoreEffect {
+            step: step.into(),
+            per_10_points: f.slope,
+            std_error: f.se,
+            items: f.items,
+            used: f.z().abs() > EFFECT_Z,
+        });
+    };
+    for (i, (from, to)) in STEPS.iter().enumerate() {
+        let items: Vec<(usize, f64, bool)> = w
+            .leads
+            .iter()
+            .filter_map(|l| {
+                let entered = l.stages[i]?;
+                let score = l.score?;
+                let yes = l.stages[i + 1].is_some();
+                let done =
+                    l.rejected || delays[i + 1].cdf(weeks_between(entered, w.data.as_of)) >= 0.95;
+                (yes || done).then(|| (index(&source_of(l)), tens(score), yes))
+            })
+            .collect();
+        add(c, &format!("{from}→{to}"), items);
+    }
+    let score_of: BTreeMap<&str, f64> = w
+        .leads
+        .iter()
+        .filter_map(|l| Some((l.id.as_str(), l.score?)))
+        .collect();
+    let scored = |d: &Deal| d.lead.as_deref().and_then(|id| score_of.get(id)).copied();
+    let won: Vec<(usize, f64, bool)> = deals
+        .iter()
+        .filter(|(d, _)| d.status != Status::Open)
+        .filter_map(|(d, s)| Some((index(s), tens(scored(d)?), d.status == Status::Won)))
+        .collect();
+    add(c, "opportunity→won", won);
+    let sizes: Vec<(usize, f64, f64)> = deals
+        .iter()
+        .filter(|(d, _)| d.status == Status::Won)
+        .filter_map(|(d, s)| {
+            let amount = d.amount.filter(|a| *a > 0.0)?;
+            Some((index(s), tens(scored(d)?), amount.ln()))
+        })
+        .collect();
+    for (g, ch) in c.channels.iter_mut().enumerate() {
+        let xs: Vec<f64> = sizes.iter().filter(|i| i.0 == g).map(|i| i.1).collect();
+        ch.size_score_offset = (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64);
+    }
+    if let Some(f) = fit::grouped_linear(&sizes, groups) {
+        c.score_effects.push(ScoreEffect {
+            step: "deal size".into(),
+            per_10_points: f.slope,
+            std_error: f.se,
+            items: f.items,
+            used: f.z().abs() > EFFECT_Z,
+        });
+    }
+    c.quality_reference = Some(reference);
 }
 
 fn time_fit(what: &str, c: &LogNormalFit) -> TimeFit {
@@ -530,6 +645,7 @@ fn channels(w: &Window, deals: &[(&crate::actuals::Deal, String)]) -> Vec<Channe
                 size_sigma: size.map(|s| s.1.max(0.01)),
                 seasonality,
                 seasonality_note,
+                size_score_offset: None,
                 key,
             }
         })

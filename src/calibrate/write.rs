@@ -45,8 +45,25 @@ fn delay(t: &Times) -> String {
     }
 }
 
-fn beta(r: &RateFit) -> String {
-    format!("{{ alpha = {}, beta = {} }}", num(r.alpha), num(r.beta))
+/// The effect of the score on a step, when it is written to the model.
+fn effect(c: &Calibration, step: &str) -> Option<f64> {
+    c.score_effects
+        .iter()
+        .find(|e| e.step == step && e.used)
+        .map(|e| e.per_10_points)
+}
+
+/// The rate's Beta as the model needs it: at the quality reference score
+/// when the score moves this step (the source's own leads score
+/// `score_offset` tens of points from it), with the same weight.
+fn beta(c: &Calibration, r: &RateFit) -> String {
+    let (mut a, mut b) = (r.alpha, r.beta);
+    if let (Some(slope), Some(x)) = (effect(c, &r.step), r.score_offset) {
+        let n = a + b;
+        let m = crate::model::shift_log_odds(a / n, -slope * x);
+        (a, b) = (m * n, (1.0 - m) * n);
+    }
+    format!("{{ alpha = {}, beta = {} }}", num(a), num(b))
 }
 
 fn evidence(r: &RateFit) -> String {
@@ -160,9 +177,51 @@ fn scoring(out: &mut String, c: &Calibration) {
     let _ = writeln!(
         out,
         "range = [{}, {}]\n# Acceptance is fitted per source as the mql stage's rate.\n\
-         acceptance = {{ curve = \"constant\", p = 1 }}\n",
+         acceptance = {{ curve = \"constant\", p = 1 }}",
         num(lo),
         num(hi)
+    );
+    quality(out, c);
+    let _ = writeln!(out);
+}
+
+/// The score's effect on later steps: `quality`, with what was found.
+fn quality(out: &mut String, c: &Calibration) {
+    let Some(reference) = c.quality_reference else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "# How the score moves each step, per 10 points (one level per source; |z| > 3 is kept):"
+    );
+    for e in &c.score_effects {
+        let _ = writeln!(
+            out,
+            "#   {}: {:+.3} ± {:.3} ({} items){}",
+            e.step,
+            e.per_10_points,
+            e.std_error,
+            e.items,
+            if e.used { "" } else { " — not beyond chance" }
+        );
+    }
+    if !c.score_effects.iter().any(|e| e.used) {
+        return;
+    }
+    let stages: Vec<String> = ["mql", "sal", "sql"]
+        .iter()
+        .zip(STEPS)
+        .filter_map(|(stage, (from, to))| {
+            effect(c, &format!("{from}→{to}")).map(|b| format!("{stage} = {}", num(b)))
+        })
+        .collect();
+    let _ = writeln!(
+        out,
+        "quality = {{ reference = {}, per_10_points = 0, stages = {{ {} }}, win_rate = {}, deal_size = {} }}",
+        num(reference),
+        stages.join(", "),
+        num(effect(c, "opportunity→won").unwrap_or(0.0)),
+        num(effect(c, "deal size").unwrap_or(0.0))
     );
 }
 
@@ -295,7 +354,7 @@ fn channels(out: &mut String, c: &Calibration) {
                 "{}\n[channels.{}.stages.{stage}]\np = {}",
                 evidence(r),
                 ch.key,
-                beta(r)
+                beta(c, r)
             );
         }
         let won = c
@@ -304,9 +363,14 @@ fn channels(out: &mut String, c: &Calibration) {
             .find(|r| r.source == ch.source && r.step == "opportunity→won");
         let _ = writeln!(out, "[channels.{}.deals]", ch.key);
         if let Some(r) = won {
-            let _ = writeln!(out, "{}\nwin_rate = {}", evidence(r), beta(r));
+            let _ = writeln!(out, "{}\nwin_rate = {}", evidence(r), beta(c, r));
         }
         if let (Some(m), Some(s)) = (ch.size_median, ch.size_sigma) {
+            // At the reference score, when the score moves deal sizes.
+            let m = match (effect(c, "deal size"), ch.size_score_offset) {
+                (Some(slope), Some(x)) => m * (-slope * x).exp(),
+                _ => m,
+            };
             let _ = writeln!(
                 out,
                 "# {} won deals with an amount.\nsize = {{ dist = \"lognormal\", median = {}, sigma = {} }}",

@@ -532,6 +532,7 @@ pub fn generate_crm(a: &GenerateArgs) -> Result<u8, Error> {
         defects: !a.clean,
         shift: None,
         seasonal: None,
+        quality: 0.0,
     });
     let refs: Vec<(String, &[u8])> = g
         .files
