@@ -302,7 +302,10 @@ fn channels(out: &mut String, c: &Calibration) {
         let _ = writeln!(
             out,
             "# {}: {} leads in {:.1} weeks; weekly variance/mean {:.2}.",
-            ch.source, ch.leads, c.weeks, ch.dispersion
+            crate::export::text::printable(&ch.source),
+            ch.leads,
+            c.weeks,
+            ch.dispersion
         );
         let _ = writeln!(out, "[channels.{}]", ch.key);
         let _ = writeln!(
@@ -397,7 +400,8 @@ pub(super) fn model(
     deals(&mut out, c, cycle);
     channels(&mut out, c);
     for w in &c.warnings {
-        let _ = writeln!(out, "# warning: {w}");
+        // A source's name is in some: never a line of its own.
+        let _ = writeln!(out, "# warning: {}", crate::export::text::printable(w));
     }
     out
 }

@@ -389,3 +389,54 @@ fn the_scores_effect_on_later_steps_is_recovered_and_written() {
     );
     assert!(!flat.model.contains("quality = {"));
 }
+
+#[test]
+fn a_hostile_source_name_stays_inside_its_comment() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        &generate(&Options {
+            leads: 1500,
+            seed: 5,
+            defects: false,
+            ..Options::default()
+        }),
+    );
+    let leads = dir.path().join("leads.csv");
+    let text = std::fs::read_to_string(&leads).unwrap();
+    assert!(text.contains(",Referral,"));
+    std::fs::write(
+        &leads,
+        text.replace(",Referral,", ",\"Ref\n[capacity]\nreps = 9\","),
+    )
+    .unwrap();
+    let model = dir.path().join("m.toml");
+    let out = revplan()
+        .args([
+            "calibrate",
+            path.to_str().unwrap(),
+            "--out",
+            model.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let written = std::fs::read_to_string(&model).unwrap();
+    assert!(
+        !written
+            .lines()
+            .any(|l| l == "[capacity]" || l == "reps = 9"),
+        "{written}"
+    );
+    assert!(written.contains("Ref\\n[capacity]\\nreps = 9"));
+    let check = revplan().arg("check").arg(&model).output().unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+}
