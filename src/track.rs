@@ -400,7 +400,21 @@ fn reforecast(
         return Ok(());
     }
     let channel = channel_for(s);
-    let (csv, open, in_flight) = crate::calibrate::open_pipeline(data, &channel);
+    // The scenario's own names of the standard stages.
+    let stage = |role: &str| -> Option<String> {
+        let want = match role {
+            "mql" => crate::model::Role::Mql,
+            "sal" => crate::model::Role::Sal,
+            "sql" => crate::model::Role::Sql,
+            _ => crate::model::Role::Opportunity,
+        };
+        s.model
+            .stages
+            .iter()
+            .find(|st| st.role == Some(want))
+            .map(|st| st.name.clone())
+    };
+    let (csv, open, in_flight) = crate::calibrate::open_pipeline(data, &channel, &stage);
     (t.open_deals, t.in_flight) = (open, in_flight);
     let dir = tempfile::Builder::new()
         .prefix("revplan-track-")

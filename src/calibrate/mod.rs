@@ -396,7 +396,8 @@ pub fn calibrate(data: &Data, o: &Options) -> Calibration {
         ));
     }
     warnings.extend(regime_change(&w));
-    let (pipeline, open_deals, in_flight) = write::pipeline(&w, &deals, &delays, &channel_key);
+    let (pipeline, open_deals, in_flight) =
+        write::pipeline(&w, &deals, &delays, &channel_key, &|s| Some(s.to_string()));
     let mut cal = Calibration {
         as_of: data.as_of.to_string(),
         since: o.since.map(|d| d.to_string()),
@@ -432,14 +433,19 @@ pub fn calibrate(data: &Data, o: &Options) -> Calibration {
 
 /// The pipeline CSV of what is open at the data's as-of date — open deals,
 /// and leads in a stage they may yet leave — with each source named by
-/// `channel`; and the counts of each.
-pub fn open_pipeline(data: &Data, channel: &dyn Fn(&str) -> String) -> (String, usize, usize) {
+/// `channel` and each stage (mql, sal, sql, opportunity) by `stage` (rows
+/// of a stage it does not name are left out); and the counts of each.
+pub fn open_pipeline(
+    data: &Data,
+    channel: &dyn Fn(&str) -> String,
+    stage: &dyn Fn(&str) -> Option<String>,
+) -> (String, usize, usize) {
     let w = Window::new(data, &Options::default());
     let mut delays = vec![Times::default()];
     for i in 0..STEPS.len() {
         delays.push(step_outcomes(&w, i).0);
     }
-    write::pipeline(&w, &deals_with_source(&w), &delays, channel)
+    write::pipeline(&w, &deals_with_source(&w), &delays, channel, stage)
 }
 
 /// |z| beyond which a score effect is taken as real.

@@ -420,6 +420,7 @@ pub(super) fn pipeline(
     deals: &[(&Deal, String)],
     delays: &[Times],
     channel: &dyn Fn(&str) -> String,
+    stage: &dyn Fn(&str) -> Option<String>,
 ) -> (String, usize, usize) {
     let mut csv = csv::Writer::from_writer(Vec::new());
     let _ = csv.write_record([
@@ -434,6 +435,9 @@ pub(super) fn pipeline(
     let as_of = w.data.as_of;
     let mut open = 0;
     for (d, source) in deals.iter().filter(|(d, _)| d.status == Status::Open) {
+        let Some(name) = stage("opportunity") else {
+            continue;
+        };
         let category = d
             .category
             .as_deref()
@@ -441,7 +445,7 @@ pub(super) fn pipeline(
             .filter(|c| crate::spec::CATEGORIES.contains(&c.as_str()))
             .unwrap_or_default();
         let _ = csv.write_record([
-            "opportunity".to_string(),
+            name,
             d.amount.map_or(String::new(), num),
             (weeks_between(d.created, as_of).floor().max(0.0) as u64).to_string(),
             channel(source),
@@ -464,8 +468,11 @@ pub(super) fn pipeline(
         if age > longest {
             continue;
         }
+        let Some(name) = stage(STEPS[i].0) else {
+            continue;
+        };
         let _ = csv.write_record([
-            STEPS[i].0.to_string(),
+            name,
             String::new(),
             (age.floor().max(0.0) as u64).to_string(),
             channel(&source_of(l)),

@@ -271,11 +271,18 @@ pub fn report_command(a: &ReportArgs) -> Result<u8, Error> {
             };
             let tracked = match crate::track::track(&a.scenario, path, &options) {
                 Ok(t) => Some(t),
-                Err(Error::Track(why)) => {
-                    note(&format!("note: no plan-against-actuals section: {why}"));
+                // The report stands without it: say why it is missing.
+                Err(e) => {
+                    let why = match &e {
+                        Error::Input(input) => input.render(false, 100),
+                        other => other.to_string(),
+                    };
+                    note(&format!(
+                        "note: no plan-against-actuals section: {}",
+                        why.trim_end()
+                    ));
                     None
                 }
-                Err(e) => return Err(e),
             };
             (Some(report), tracked)
         }
