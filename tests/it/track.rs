@@ -198,3 +198,41 @@ fn the_board_report_shows_the_plan_against_the_actuals() {
     let html = std::fs::read_to_string(dir.path().join("b/index.html")).unwrap();
     assert!(!html.contains("The plan against the actuals"));
 }
+
+#[test]
+fn a_plan_on_another_model_is_tracked_with_its_own_names() {
+    // The board plan's model names its channels and stages its own way:
+    // sources map to its channels by name (plural or singular), the rest
+    // are listed as other, and open items take its stage names.
+    let dir = tempfile::tempdir().unwrap();
+    let plan = std::fs::read_to_string(root().join("scenarios/board-plan.toml")).unwrap();
+    let model = root().join("models/b2b-saas.toml");
+    let moved = plan
+        .replace("start_date = 2027-01-04", "start_date = 2025-01-06")
+        .replace("../models/b2b-saas.toml", model.to_str().unwrap());
+    std::fs::write(dir.path().join("plan.toml"), moved).unwrap();
+    let out = revplan()
+        .args(["track", dir.path().join("plan.toml").to_str().unwrap()])
+        .args(["examples/crm/salesforce/data.toml", "--as-of", "2025-06-30"])
+        .args(["--trials", "300", "--format", "json"])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let t: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = t["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["what"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"referrals") && names.contains(&"(other) Content"),
+        "{names:?}"
+    );
+    assert!(t["open_deals"].as_u64().unwrap() > 0);
+}
