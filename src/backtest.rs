@@ -183,7 +183,7 @@ fn run_rate(before: &Data, metric: Metric, origin: Date, len: u32) -> Quantiles 
 
 /// The open pipeline weighted by the historical win rate, each deal
 /// expected to close at its age plus the remaining median cycle.
-fn pipeline(before: &Data, metric: Metric, origin: Date, first: u32, last: u32) -> Quantiles {
+fn pipeline(before: &Data, metric: Metric, first: u32, last: u32) -> Quantiles {
     if metric == Metric::Opportunities {
         return Quantiles::normal(0.0, 0.0);
     }
@@ -218,7 +218,6 @@ fn pipeline(before: &Data, metric: Metric, origin: Date, first: u32, last: u32) 
         mean += p * v;
         var += p * (1.0 - p) * v * v;
     }
-    let _ = origin;
     Quantiles::normal(mean, var.sqrt())
 }
 
@@ -356,7 +355,7 @@ pub fn run(data_file: &Path, o: &Options) -> Result<Backtest, crate::Error> {
                 actual: actual[first as usize..=last as usize].iter().sum(),
                 model,
                 run_rate: run_rate(&before, o.metric, *origin, len),
-                pipeline: pipeline(&before, o.metric, *origin, first, last),
+                pipeline: pipeline(&before, o.metric, first, last),
             });
         }
     }
