@@ -269,46 +269,7 @@ pub fn track(scenario_file: &Path, data_file: &Path, o: &Options) -> Result<Trac
     let plan = crate::plan::plan(s, &crate::plan::PlanOptions::new())
         .map_err(|e| notes.push(format!("no stage plan: {e}")))
         .ok();
-    let to_date = |f: &dyn Fn(&crate::plan::PlanWeek) -> f64| -> f64 {
-        plan.as_ref()
-            .map_or(0.0, |p| p.weeks.iter().take(elapsed as usize).map(f).sum())
-    };
-    let stages = vec![
-        ToDate::new("leads", to_date(&|w| w.volumes.leads), h.stages[0]),
-        ToDate::new("mqls", to_date(&|w| w.volumes.mqls), h.stages[1]),
-        ToDate::new("sals", to_date(&|w| w.volumes.sals), h.stages[2]),
-        ToDate::new("sqls", to_date(&|w| w.volumes.sqls), h.stages[3]),
-        ToDate::new(
-            "opportunities",
-            to_date(&|w| w.volumes.opportunities),
-            h.stages[4],
-        ),
-        ToDate::new("wins", to_date(&|w| w.volumes.wins), h.stages[5]),
-    ];
-    let mut planned_by_channel: BTreeMap<String, f64> = BTreeMap::new();
-    if let Some(p) = &plan {
-        for w in p.weeks.iter().take(elapsed as usize) {
-            for (c, n) in &w.leads_by_channel {
-                *planned_by_channel.entry(c.clone()).or_default() += n;
-            }
-        }
-    }
-    let mut names: Vec<&String> = planned_by_channel
-        .keys()
-        .chain(h.leads_by_channel.keys())
-        .collect();
-    names.sort();
-    names.dedup();
-    let sources = names
-        .into_iter()
-        .map(|n| {
-            ToDate::new(
-                n,
-                planned_by_channel.get(n).copied().unwrap_or(0.0),
-                h.leads_by_channel.get(n).copied().unwrap_or(0.0),
-            )
-        })
-        .collect();
+    let (stages, sources) = against_plan(plan.as_ref(), &h, elapsed);
     let weeks = weekly_rows(s, plan.as_ref(), &h, start, elapsed);
     let mut t = Track {
         scenario: s.name.clone(),
@@ -337,6 +298,52 @@ pub fn track(scenario_file: &Path, data_file: &Path, o: &Options) -> Result<Trac
     };
     reforecast(&mut t, scenario_file, s, &data, &h, o)?;
     Ok(t)
+}
+
+/// The plan's volumes to date against the actuals: by stage, and leads by
+/// channel (sources no channel takes listed as other).
+fn against_plan(
+    plan: Option<&crate::plan::Plan>,
+    h: &Happened,
+    elapsed: u32,
+) -> (Vec<ToDate>, Vec<ToDate>) {
+    let weeks = || {
+        plan.into_iter()
+            .flat_map(|p| p.weeks.iter().take(elapsed as usize))
+    };
+    let to_date = |f: &dyn Fn(&crate::plan::PlanWeek) -> f64| -> f64 { weeks().map(f).sum() };
+    let stages = vec![
+        ToDate::new("leads", to_date(&|w| w.volumes.leads), h.stages[0]),
+        ToDate::new("mqls", to_date(&|w| w.volumes.mqls), h.stages[1]),
+        ToDate::new("sals", to_date(&|w| w.volumes.sals), h.stages[2]),
+        ToDate::new("sqls", to_date(&|w| w.volumes.sqls), h.stages[3]),
+        ToDate::new(
+            "opportunities",
+            to_date(&|w| w.volumes.opportunities),
+            h.stages[4],
+        ),
+        ToDate::new("wins", to_date(&|w| w.volumes.wins), h.stages[5]),
+    ];
+    let mut planned: BTreeMap<String, f64> = BTreeMap::new();
+    for w in weeks() {
+        for (c, n) in &w.leads_by_channel {
+            *planned.entry(c.clone()).or_default() += n;
+        }
+    }
+    let mut names: Vec<&String> = planned.keys().chain(h.leads_by_channel.keys()).collect();
+    names.sort();
+    names.dedup();
+    let sources = names
+        .into_iter()
+        .map(|n| {
+            ToDate::new(
+                n,
+                planned.get(n).copied().unwrap_or(0.0),
+                h.leads_by_channel.get(n).copied().unwrap_or(0.0),
+            )
+        })
+        .collect();
+    (stages, sources)
 }
 
 fn weekly_rows(
