@@ -9,7 +9,7 @@ use jiff::civil::Date;
 use serde::Serialize;
 use statrs::distribution::{ContinuousCDF, Normal};
 
-use crate::actuals::{Data, Status, days};
+use crate::actuals::{Data, Status, days, plus_days};
 use crate::calibrate::{self, channel_key};
 use crate::run::{RunConfig, Trials};
 
@@ -138,10 +138,6 @@ pub struct Backtest {
     pub scores: Vec<Score>,
     pub periods: usize,
     pub notes: Vec<String>,
-}
-
-fn plus_days(d: Date, n: i64) -> Date {
-    d.checked_add(jiff::Span::new().days(n)).unwrap_or(d)
 }
 
 /// The metric's weekly values from `start`, for `weeks` weeks, over the

@@ -459,7 +459,8 @@ fn three_point(min: f64, mode: f64, max: f64) -> Result<(f64, f64, f64), DistErr
     Ok((min, mode, max))
 }
 
-fn std_normal_cdf(z: f64) -> f64 {
+/// Φ(z), the standard normal CDF.
+pub fn std_normal_cdf(z: f64) -> f64 {
     0.5 * erfc(-z / std::f64::consts::SQRT_2)
 }
 

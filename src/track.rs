@@ -10,7 +10,7 @@ use std::path::Path;
 use jiff::civil::Date;
 use serde::Serialize;
 
-use crate::actuals::{Data, Status, days};
+use crate::actuals::{Data, Status, days, plus_days};
 use crate::calibrate::channel_key;
 use crate::model::{Metric, Scenario};
 use crate::run::Overrides;
@@ -115,10 +115,6 @@ pub enum TrackError {
     NotStarted { as_of: Date, start: Date },
     #[error("track follows revenue, wins or opportunities targets; this one counts {0}")]
     Metric(String),
-}
-
-fn plus_days(d: Date, n: i64) -> Date {
-    d.checked_add(jiff::Span::new().days(n)).unwrap_or(d)
 }
 
 /// Each scenario channel's name for an export's source: the same key,

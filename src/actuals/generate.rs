@@ -9,6 +9,7 @@ use jiff::civil::Date;
 use rand::{Rng, RngExt, SeedableRng};
 use rand_distr::{Distribution, LogNormal, Normal};
 
+use super::plus_days;
 use super::source::{Preset, preset_columns};
 
 /// What to generate.
@@ -177,10 +178,6 @@ const OWNERS: [&str; 4] = ["Ana Ruiz", "Ben Okafor", "Chen Li", "Dee Park"];
 const PRODUCTS: [&str; 2] = ["GTX Pro", "GTX Basic"];
 const REASONS: [&str; 4] = ["No budget", "Not a fit", "Student", "Competitor"];
 
-fn plus(d: Date, days: i64) -> Date {
-    d.checked_add(jiff::Span::new().days(days)).unwrap_or(d)
-}
-
 /// Draws the records of the known model.
 fn draw(o: &Options, rng: &mut impl Rng) -> (Vec<GLead>, Vec<GDeal>, Vec<GTouch>) {
     let model = model();
@@ -192,13 +189,13 @@ fn draw(o: &Options, rng: &mut impl Rng) -> (Vec<GLead>, Vec<GDeal>, Vec<GTouch>
     for i in 0..o.leads {
         let src = pick.sample(rng);
         let m = &model[src];
-        let mut created = plus(o.start, rng.random_range(0..span));
+        let mut created = plus_days(o.start, rng.random_range(0..span));
         if let Some(f) = &o.seasonal {
             // Rejection sampling: a day is kept in proportion to its
             // month's factor.
             let most = f.iter().copied().fold(0.0, f64::max);
             while rng.random::<f64>() * most > f[created.month() as usize - 1] {
-                created = plus(o.start, rng.random_range(0..span));
+                created = plus_days(o.start, rng.random_range(0..span));
             }
         }
         let score = Normal::new(m.score_mean, 15.0)
@@ -217,14 +214,14 @@ fn draw(o: &Options, rng: &mut impl Rng) -> (Vec<GLead>, Vec<GDeal>, Vec<GTouch>
             rejected: false,
         };
         if l.score >= THRESHOLD {
-            let mql = plus(created, rng.random_range(0..10));
+            let mql = plus_days(created, rng.random_range(0..10));
             l.stages[0] = Some(mql);
             // Follow-up: calls and emails within days of the MQL.
             let n = rng.random_range(0..4);
             for k in 0..n {
                 touches.push((
                     l.id.clone(),
-                    plus(mql, rng.random_range(0..4) + k),
+                    plus_days(mql, rng.random_range(0..4) + k),
                     if k % 2 == 0 { "Call" } else { "Email" },
                 ));
             }
@@ -234,11 +231,11 @@ fn draw(o: &Options, rng: &mut impl Rng) -> (Vec<GLead>, Vec<GDeal>, Vec<GTouch>
                 continue;
             }
             let factor = match o.shift {
-                Some((week, f)) if created >= plus(o.start, i64::from(week) * 7) => f,
+                Some((week, f)) if created >= plus_days(o.start, i64::from(week) * 7) => f,
                 _ => 1.0,
             };
             if rng.random::<f64>() < (m.p_accept * factor).min(1.0) {
-                let sal = plus(mql, rng.random_range(0..6));
+                let sal = plus_days(mql, rng.random_range(0..6));
                 l.stages[1] = Some(sal);
                 let lift = |p: f64| {
                     crate::model::shift_log_odds(
@@ -247,10 +244,10 @@ fn draw(o: &Options, rng: &mut impl Rng) -> (Vec<GLead>, Vec<GDeal>, Vec<GTouch>
                     )
                 };
                 if rng.random::<f64>() < lift(m.p_sql) {
-                    let sql = plus(sal, rng.random_range(1..21));
+                    let sql = plus_days(sal, rng.random_range(1..21));
                     l.stages[2] = Some(sql);
                     if rng.random::<f64>() < lift(m.p_opp) {
-                        let opp = plus(sql, rng.random_range(1..21));
+                        let opp = plus_days(sql, rng.random_range(1..21));
                         l.stages[3] = Some(opp);
                         let size = LogNormal::new(m.size_median.ln(), 0.5)
                             .expect("valid")
@@ -259,7 +256,7 @@ fn draw(o: &Options, rng: &mut impl Rng) -> (Vec<GLead>, Vec<GDeal>, Vec<GTouch>
                             id: format!("D{:07}", deals.len() + 1),
                             lead: l.id.clone(),
                             created: opp,
-                            closed: plus(opp, cycle.sample(rng).round() as i64),
+                            closed: plus_days(opp, cycle.sample(rng).round() as i64),
                             won: rng.random::<f64>() < lift(m.p_win),
                             amount: (size / 10.0).round() * 10.0,
                             source: src,
@@ -276,7 +273,7 @@ fn draw(o: &Options, rng: &mut impl Rng) -> (Vec<GLead>, Vec<GDeal>, Vec<GTouch>
         if m.name == "Outbound" && rng.random::<f64>() < 0.3 {
             touches.push((
                 l.id.clone(),
-                plus(created, -rng.random_range(1..60)),
+                plus_days(created, -rng.random_range(1..60)),
                 "Marketing Email",
             ));
         }
@@ -289,7 +286,7 @@ fn draw(o: &Options, rng: &mut impl Rng) -> (Vec<GLead>, Vec<GDeal>, Vec<GTouch>
 pub fn generate(o: &Options) -> Generated {
     let mut rng = rand::rngs::StdRng::seed_from_u64(o.seed);
     let (leads, mut deals, touches) = draw(o, &mut rng);
-    let as_of = plus(o.start, i64::from(o.weeks) * 7 - 1);
+    let as_of = plus_days(o.start, i64::from(o.weeks) * 7 - 1);
     let model = model();
     let mut truth = Truth {
         as_of: Some(as_of),
@@ -302,8 +299,8 @@ pub fn generate(o: &Options) -> Generated {
             deals.push(GDeal {
                 id: format!("DSTALE{k}"),
                 lead: l.id.clone(),
-                created: plus(o.start, -3 * 365 - k as i64),
-                closed: plus(as_of, 400),
+                created: plus_days(o.start, -3 * 365 - k as i64),
+                closed: plus_days(as_of, 400),
                 won: false,
                 amount: 50_000.0,
                 source: l.source,
@@ -315,8 +312,8 @@ pub fn generate(o: &Options) -> Generated {
             deals.push(GDeal {
                 id: format!("DORPHAN{k}"),
                 lead: format!("LGONE{k}"),
-                created: plus(o.start, 10),
-                closed: plus(o.start, 40),
+                created: plus_days(o.start, 10),
+                closed: plus_days(o.start, 40),
                 won: true,
                 amount: 9_000.0,
                 source: 0,
@@ -564,7 +561,11 @@ fn salesforce(
                 x.id.clone(),
                 x.lead.clone(),
                 date(Some(x.created)),
-                date(Some(if closed { x.closed } else { plus(as_of, 30) })),
+                date(Some(if closed {
+                    x.closed
+                } else {
+                    plus_days(as_of, 30)
+                })),
                 money(x.amount),
                 stage.to_string(),
                 model[x.source].name.to_string(),

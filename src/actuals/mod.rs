@@ -894,6 +894,11 @@ pub fn days(a: Date, b: Date) -> i64 {
     a.until(b).map_or(0, |s| i64::from(s.get_days()))
 }
 
+/// `d` moved by `n` days (left where it is past the calendar's ends).
+pub fn plus_days(d: Date, n: i64) -> Date {
+    d.checked_add(jiff::Span::new().days(n)).unwrap_or(d)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,6 @@
 //! waiting time.
 
 use statrs::distribution::{Beta, ContinuousCDF};
-use statrs::function::erf::erfc;
 use statrs::function::gamma::ln_gamma;
 
 /// What one transition (say SAL → SQL) shows for one group of items.
@@ -194,10 +193,6 @@ pub fn beta_interval(alpha: f64, beta: f64, level: f64) -> (f64, f64) {
     }
 }
 
-fn std_normal_cdf(z: f64) -> f64 {
-    0.5 * erfc(-z / std::f64::consts::SQRT_2)
-}
-
 /// A log-normal waiting time fitted to events and right-censored times.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LogNormalFit {
@@ -238,7 +233,11 @@ fn lognormal_ll(mu: f64, sigma: f64, events: &[f64], censored: &[f64]) -> f64 {
         .sum();
     let ce: f64 = censored
         .iter()
-        .map(|t| std_normal_cdf(-(t.ln() - mu) / sigma).max(1e-300).ln())
+        .map(|t| {
+            crate::dist::std_normal_cdf(-(t.ln() - mu) / sigma)
+                .max(1e-300)
+                .ln()
+        })
         .sum();
     ev + ce
 }

@@ -658,6 +658,11 @@ fn channels(w: &Window, deals: &[(&crate::actuals::Deal, String)]) -> Vec<Channe
         .collect()
 }
 
+/// Calendar month (0..12) of the week `i` weeks after `start`.
+fn month_of_week(start: Date, i: usize) -> usize {
+    crate::actuals::plus_days(start, 7 * i as i64).month() as usize - 1
+}
+
 /// Two years of weeks are needed to tell a month's level from a trend.
 const SEASONAL_WEEKS: usize = 104;
 
@@ -682,10 +687,7 @@ fn seasonality(weekly: &[f64], start: Date) -> (Option<Vec<f64>>, String) {
     }
     let mut months = [(0.0, 0.0); 12];
     for (i, n) in weekly.iter().enumerate() {
-        let day = start
-            .checked_add(jiff::Span::new().days(7 * i as i64))
-            .unwrap_or(start);
-        let m = &mut months[day.month() as usize - 1];
+        let m = &mut months[month_of_week(start, i)];
         m.0 += n;
         m.1 += 1.0;
     }
@@ -719,12 +721,7 @@ fn residual_sd(weekly: &[f64], start: Date, mean: f64, factors: &[f64]) -> f64 {
     let ss: f64 = weekly
         .iter()
         .enumerate()
-        .map(|(i, x)| {
-            let day = start
-                .checked_add(jiff::Span::new().days(7 * i as i64))
-                .unwrap_or(start);
-            (x - mean * factors[day.month() as usize - 1]).powi(2)
-        })
+        .map(|(i, x)| (x - mean * factors[month_of_week(start, i)]).powi(2))
         .sum();
     (ss / (n - 1.0).max(1.0)).sqrt()
 }
@@ -732,10 +729,7 @@ fn residual_sd(weekly: &[f64], start: Date, mean: f64, factors: &[f64]) -> f64 {
 /// A change of regime: MQL acceptance of the older and the newer half of
 /// the window's decided MQLs differ beyond chance (|z| > 3).
 fn regime_change(w: &Window) -> Option<String> {
-    let mid = w
-        .start
-        .checked_add(jiff::Span::new().days((days(w.start, w.data.as_of) / 2).max(0)))
-        .ok()?;
+    let mid = crate::actuals::plus_days(w.start, (days(w.start, w.data.as_of) / 2).max(0));
     let mut halves = [(0.0, 0.0); 2];
     for l in &w.leads {
         let Some(mql) = l.stages[0] else { continue };

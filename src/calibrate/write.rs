@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use super::fit::LogNormalFit;
 use super::{Calibration, RateFit, STEPS, Times, Window, source_of, weeks_between};
 use crate::actuals::{Deal, Status};
+use crate::export::format::pct;
 
 /// A TOML string.
 fn quoted(s: &str) -> String {
@@ -20,10 +21,6 @@ fn num(x: f64) -> String {
         let s = format!("{x:.4}");
         s.trim_end_matches('0').trim_end_matches('.').to_string()
     }
-}
-
-fn pct(x: f64) -> String {
-    format!("{:.1}%", 100.0 * x)
 }
 
 fn delay(t: &Times) -> String {

@@ -5,15 +5,11 @@
 
 use crate::support::{revplan, root};
 
-fn track(as_of: &str, extra: &[&str]) -> serde_json::Value {
+/// `revplan track SCENARIO` on the shipped Salesforce exports, as JSON.
+fn tracked(scenario: &str, as_of: &str, trials: &str) -> serde_json::Value {
     let out = revplan()
-        .args([
-            "track",
-            "examples/crm/plan-2025.toml",
-            "examples/crm/salesforce/data.toml",
-        ])
-        .args(["--as-of", as_of, "--format", "json", "--trials", "2000"])
-        .args(extra)
+        .args(["track", scenario, "examples/crm/salesforce/data.toml"])
+        .args(["--as-of", as_of, "--format", "json", "--trials", trials])
         .current_dir(root())
         .output()
         .unwrap();
@@ -25,9 +21,33 @@ fn track(as_of: &str, extra: &[&str]) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+fn track(as_of: &str) -> serde_json::Value {
+    tracked("examples/crm/plan-2025.toml", as_of, "2000")
+}
+
+/// A shipped scenario copied into `dir` as `name` with `edits`, its model
+/// named by `model` (relative in the file) made absolute.
+fn edited(
+    dir: &std::path::Path,
+    scenario: &str,
+    model: (&str, &str),
+    edits: &[(&str, &str)],
+    name: &str,
+) -> String {
+    let mut text = std::fs::read_to_string(root().join(scenario)).unwrap();
+    for (from, to) in edits {
+        assert!(text.contains(from), "{from}");
+        text = text.replace(from, to);
+    }
+    text = text.replace(model.0, root().join(model.1).to_str().unwrap());
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
 #[test]
 fn at_the_start_tracking_is_the_scenarios_forecast() {
-    let t = track("2025-01-06", &[]);
+    let t = track("2025-01-06");
     assert_eq!(t["weeks_elapsed"], 0);
     assert_eq!(t["booked"], 0.0);
     let out = revplan()
@@ -60,7 +80,7 @@ fn at_the_start_tracking_is_the_scenarios_forecast() {
 fn booked_grows_with_the_as_of_date_and_the_past_is_settled() {
     let mut last = -1.0;
     for as_of in ["2025-03-31", "2025-06-30", "2025-09-30", "2025-12-01"] {
-        let t = track(as_of, &[]);
+        let t = track(as_of);
         let booked = t["booked"].as_f64().unwrap();
         assert!(booked >= last, "{as_of}: {booked} < {last}");
         last = booked;
@@ -79,7 +99,7 @@ fn booked_grows_with_the_as_of_date_and_the_past_is_settled() {
         assert_eq!(stages.len(), 6);
     }
     // After the horizon nothing is left to forecast.
-    let end = track("2026-03-01", &[]);
+    let end = track("2026-03-01");
     assert_eq!(end["weeks_elapsed"], 52);
     assert_eq!(end["forecast_mean"], end["booked"]);
 }
@@ -87,37 +107,15 @@ fn booked_grows_with_the_as_of_date_and_the_past_is_settled() {
 #[test]
 fn a_lower_target_is_likelier_to_be_hit() {
     let dir = tempfile::tempdir().unwrap();
-    let plan = std::fs::read_to_string(root().join("examples/crm/plan-2025.toml")).unwrap();
-    let lower = plan
-        .replace("annual = 1_000_000", "annual = 850_000")
-        .replace(
-            "model-2025.toml",
-            &root()
-                .join("examples/crm/model-2025.toml")
-                .display()
-                .to_string(),
-        );
-    std::fs::write(dir.path().join("lower.toml"), lower).unwrap();
-    let base = track("2025-09-30", &[]);
-    let out = revplan()
-        .args(["track", dir.path().join("lower.toml").to_str().unwrap()])
-        .args([
-            "examples/crm/salesforce/data.toml",
-            "--as-of",
-            "2025-09-30",
-            "--format",
-            "json",
-        ])
-        .args(["--trials", "2000"])
-        .current_dir(root())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let lower = edited(
+        dir.path(),
+        "examples/crm/plan-2025.toml",
+        ("model-2025.toml", "examples/crm/model-2025.toml"),
+        &[("annual = 1_000_000", "annual = 850_000")],
+        "lower.toml",
     );
-    let low: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let base = track("2025-09-30");
+    let low = tracked(&lower, "2025-09-30", "2000");
     assert!(low["p_hit"].as_f64().unwrap() > base["p_hit"].as_f64().unwrap());
     assert!(low["target_to_date"].as_f64().unwrap() < base["target_to_date"].as_f64().unwrap());
 }
@@ -137,17 +135,15 @@ fn what_cannot_be_tracked_says_why() {
     assert_eq!(early.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&early.stderr).contains("has not started"));
     let dir = tempfile::tempdir().unwrap();
-    let plan = std::fs::read_to_string(root().join("examples/crm/plan-2025.toml")).unwrap();
-    let undated = plan.replace("start_date = 2025-01-06\n", "").replace(
-        "model-2025.toml",
-        &root()
-            .join("examples/crm/model-2025.toml")
-            .display()
-            .to_string(),
+    let undated = edited(
+        dir.path(),
+        "examples/crm/plan-2025.toml",
+        ("model-2025.toml", "examples/crm/model-2025.toml"),
+        &[("start_date = 2025-01-06\n", "")],
+        "undated.toml",
     );
-    std::fs::write(dir.path().join("undated.toml"), undated).unwrap();
     let out = revplan()
-        .args(["track", dir.path().join("undated.toml").to_str().unwrap()])
+        .args(["track", &undated])
         .args(["examples/crm/salesforce/data.toml", "--as-of", "2025-06-30"])
         .current_dir(root())
         .output()
@@ -205,25 +201,14 @@ fn a_plan_on_another_model_is_tracked_with_its_own_names() {
     // sources map to its channels by name (plural or singular), the rest
     // are listed as other, and open items take its stage names.
     let dir = tempfile::tempdir().unwrap();
-    let plan = std::fs::read_to_string(root().join("scenarios/board-plan.toml")).unwrap();
-    let model = root().join("models/b2b-saas.toml");
-    let moved = plan
-        .replace("start_date = 2027-01-04", "start_date = 2025-01-06")
-        .replace("../models/b2b-saas.toml", model.to_str().unwrap());
-    std::fs::write(dir.path().join("plan.toml"), moved).unwrap();
-    let out = revplan()
-        .args(["track", dir.path().join("plan.toml").to_str().unwrap()])
-        .args(["examples/crm/salesforce/data.toml", "--as-of", "2025-06-30"])
-        .args(["--trials", "300", "--format", "json"])
-        .current_dir(root())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let plan = edited(
+        dir.path(),
+        "scenarios/board-plan.toml",
+        ("../models/b2b-saas.toml", "models/b2b-saas.toml"),
+        &[("start_date = 2027-01-04", "start_date = 2025-01-06")],
+        "plan.toml",
     );
-    let t: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let t = tracked(&plan, "2025-06-30", "300");
     let names: Vec<&str> = t["sources"]
         .as_array()
         .unwrap()
