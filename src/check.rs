@@ -35,6 +35,9 @@ pub struct ModelSummary {
     /// How the score shifts later conversions and the deal size.
     pub quality: Option<String>,
     pub uncertain: Vec<UncertainSummary>,
+    /// Delays whose parameters are drawn per trial: the mean delay, and
+    /// the spread of the draws' means.
+    pub uncertain_delays: Vec<UncertainSummary>,
     pub open_deals: usize,
     pub open_amount: f64,
     /// Leads in flight at the start (MQLs, nurture).
@@ -328,6 +331,7 @@ fn model_summary(m: &Model, name: &str, file: &str, cal: &Calendar) -> ModelSumm
             }
         )
     });
+    let uncertain_delays = uncertain_delays(m);
     let uncertain = m
         .params
         .iter()
@@ -392,6 +396,7 @@ fn model_summary(m: &Model, name: &str, file: &str, cal: &Calendar) -> ModelSumm
         capacity,
         quality,
         uncertain,
+        uncertain_delays,
         open_deals: m.pipeline.iter().filter(|d| d.score.is_none()).count(),
         open_amount: m
             .pipeline
@@ -618,6 +623,22 @@ fn file_view(r: &CheckReport) -> View {
             .notes
             .push(format!("uncertain, drawn per trial: {}", u.join("; ")));
     }
+    if !m.uncertain_delays.is_empty() {
+        let u: Vec<String> = m
+            .uncertain_delays
+            .iter()
+            .map(|u| {
+                format!(
+                    "{} mean {:.1} weeks (P10–P90 of the draws {:.1}–{:.1})",
+                    u.key, u.mean, u.p10, u.p90
+                )
+            })
+            .collect();
+        channels.notes.push(format!(
+            "uncertain delays, drawn per trial: {}",
+            u.join("; ")
+        ));
+    }
     if m.open_deals + m.open_leads > 0 {
         channels.notes.push(format!(
             "open pipeline: {} deals, {}; {} leads in flight",
@@ -631,4 +652,23 @@ fn file_view(r: &CheckReport) -> View {
         .extend(m.warnings.iter().map(|w| format!("warning: {w}")));
     v.tables.push(channels);
     v
+}
+
+/// Each uncertain delay: its mean, and the P10 and P90 of its draws'
+/// means.
+fn uncertain_delays(m: &crate::model::Model) -> Vec<UncertainSummary> {
+    m.uncertain_delays()
+        .into_iter()
+        .map(|d| {
+            let mut means: Vec<f64> = d.draws.iter().map(crate::dist::Delay::mean).collect();
+            means.sort_by(f64::total_cmp);
+            let at = |q: f64| means[((means.len() - 1) as f64 * q).round() as usize];
+            UncertainSummary {
+                key: d.key.clone(),
+                mean: means.iter().sum::<f64>() / means.len() as f64,
+                p10: at(0.1),
+                p90: at(0.9),
+            }
+        })
+        .collect()
 }

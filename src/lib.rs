@@ -39,6 +39,7 @@ pub mod schema;
 pub mod sim;
 pub mod spec;
 pub mod timeline;
+pub mod timing;
 pub mod track;
 pub mod tree;
 

@@ -13,6 +13,7 @@
 //! rate shares the model's parameter, so one draw applies to all of them.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -25,6 +26,7 @@ use crate::spec::{
     AcceptanceSpec, CapacitySpec, ChannelSpec, DealsSpec, GateKind, ModelSpec, OpenDealSpec,
     RecycleSpec, ResponseSpec, ScenarioSpec, StageSpec, Trials,
 };
+use crate::timing::{DelayDraws, DelaySpec};
 
 pub const MAX_STAGES: usize = 16;
 pub const MAX_CHANNELS: usize = 64;
@@ -112,9 +114,15 @@ pub struct Recycle {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Transition {
     pub advance: Advance,
+    /// The delay; when its parameters are uncertain, the mixture of
+    /// `draws`, one of which each simulated trial uses.
     pub delay: Delay,
+    pub draws: Draws,
     pub recycle: Vec<Recycle>,
 }
+
+/// The alternatives of an uncertain delay (see [`crate::timing`]).
+pub type Draws = Option<Arc<DelayDraws>>;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Slip {
@@ -131,6 +139,7 @@ pub struct Funnel {
     /// The sales cycle of deals that are lost (the won cycle when the
     /// model does not say otherwise).
     pub lost_cycle: Delay,
+    pub lost_draws: Draws,
     pub deal_size: Dist,
     pub slip: Option<Slip>,
     pub quarter_end: Option<QuarterEnd>,
@@ -146,6 +155,11 @@ pub struct QuarterEnd {
 }
 
 impl Funnel {
+    /// Whether a delay of this funnel has uncertain parameters.
+    pub fn has_uncertain_delays(&self) -> bool {
+        self.lost_draws.is_some() || self.transitions.iter().any(|t| t.draws.is_some())
+    }
+
     /// The close stage's index.
     pub fn close_stage(&self) -> usize {
         self.transitions.len() - 1
@@ -719,6 +733,26 @@ pub struct Model {
 }
 
 impl Model {
+    /// Each delay with uncertain parameters once (channels that inherit a
+    /// delay share it), in model order.
+    pub fn uncertain_delays(&self) -> Vec<&Arc<DelayDraws>> {
+        let mut out: Vec<&Arc<DelayDraws>> = Vec::new();
+        for c in &self.channels {
+            let f = &c.funnel;
+            let all = f
+                .transitions
+                .iter()
+                .map(|t| &t.draws)
+                .chain([&f.lost_draws]);
+            for d in all.flatten() {
+                if !out.iter().any(|o| o.key == d.key) {
+                    out.push(d);
+                }
+            }
+        }
+        out
+    }
+
     /// Every parameter at its mean (a point value, or a Beta's mean).
     pub fn param_means(&self) -> Vec<f64> {
         self.params.iter().map(|p| p.prob.mean()).collect()
@@ -856,6 +890,14 @@ impl Builder {
         self.param(&p.loc.path, &p.value)
     }
 
+    /// A delay and its draws, named by its key path.
+    fn delay(&mut self, d: &Spanned<DelaySpec>) -> (Delay, Draws) {
+        d.value.build(&d.loc.path).unwrap_or_else(|e| {
+            self.err(&d.loc, e.to_string());
+            (Delay::fixed(0), None)
+        })
+    }
+
     fn check_name(&mut self, name: &Spanned<String>, what: &str) {
         let n = &name.value;
         if n.trim().is_empty() {
@@ -957,7 +999,7 @@ fn build_model_inner(
 }
 
 /// The model-level transitions before deals are applied.
-type BaseTransitions = Vec<(GateKind, Option<ParamId>, Delay, Vec<Recycle>)>;
+type BaseTransitions = Vec<(GateKind, Option<ParamId>, (Delay, Draws), Vec<Recycle>)>;
 
 fn build_stages(
     b: &mut Builder,
@@ -1076,7 +1118,7 @@ fn build_stages(
         let delay = s
             .delay
             .as_ref()
-            .map_or(Delay::fixed(0), |d| d.value.to_delay());
+            .map_or((Delay::fixed(0), None), |d| b.delay(d));
         let recycle = build_recycle(b, s.recycle.as_deref().unwrap_or(&[]), &out, i);
         transitions.push((gate, p, delay, recycle));
     }
@@ -1160,8 +1202,8 @@ fn build_recycle(
 struct DealsBuilt {
     win: ParamId,
     size: Dist,
-    cycle: Delay,
-    lost_cycle: Option<Delay>,
+    cycle: (Delay, Draws),
+    lost_cycle: Option<(Delay, Draws)>,
     slip: Option<Slip>,
     quarter_end: Option<QuarterEnd>,
 }
@@ -1216,7 +1258,7 @@ fn build_deals(b: &mut Builder, d: &DealsSpec, base: Option<&DealsBuilt>) -> Opt
         }
     };
     let cycle = match (&d.cycle, base) {
-        (Some(c), _) => Some(c.value.to_delay()),
+        (Some(c), _) => Some(b.delay(c)),
         (None, Some(base)) => Some(base.cycle.clone()),
         (None, None) => {
             b.err_help(
@@ -1252,7 +1294,7 @@ fn build_deals(b: &mut Builder, d: &DealsSpec, base: Option<&DealsBuilt>) -> Opt
         (None, None) => None,
     };
     let lost_cycle = match (&d.lost_cycle, base) {
-        (Some(c), _) => Some(c.value.to_delay()),
+        (Some(c), _) => Some(b.delay(c)),
         (None, Some(base)) if d.cycle.is_none() => base.lost_cycle.clone(),
         // A channel that sets its own cycle but no lost cycle: losses
         // take as long as its wins.
@@ -1269,8 +1311,8 @@ fn build_deals(b: &mut Builder, d: &DealsSpec, base: Option<&DealsBuilt>) -> Opt
     if let (Some(q), Some(cycle)) = (&quarter_end, &cycle) {
         // A pushed deal must already be in its cycle at the quarter end.
         let shortest = [
-            Some(cycle),
-            lost_cycle.as_ref(),
+            Some(&cycle.0),
+            lost_cycle.as_ref().map(|c| &c.0),
             slip.as_ref().map(|s| &s.delay),
         ]
         .into_iter()
@@ -1307,27 +1349,33 @@ fn build_deals(b: &mut Builder, d: &DealsSpec, base: Option<&DealsBuilt>) -> Opt
 fn base_funnel(base: BaseTransitions, deals: &DealsBuilt) -> Funnel {
     let transitions = base
         .into_iter()
-        .map(|(gate, p, delay, recycle)| Transition {
-            advance: match gate {
-                GateKind::Score => Advance::Score,
-                GateKind::Acceptance => Advance::Acceptance,
-                GateKind::Rate => Advance::Rate(p.expect("checked: rate gates have p")),
-                GateKind::Close => Advance::Win(deals.win),
-            },
-            delay: if gate == GateKind::Close {
+        .map(|(gate, p, delay, recycle)| {
+            let (delay, draws) = if gate == GateKind::Close {
                 deals.cycle.clone()
             } else {
                 delay
-            },
-            recycle,
+            };
+            Transition {
+                advance: match gate {
+                    GateKind::Score => Advance::Score,
+                    GateKind::Acceptance => Advance::Acceptance,
+                    GateKind::Rate => Advance::Rate(p.expect("checked: rate gates have p")),
+                    GateKind::Close => Advance::Win(deals.win),
+                },
+                delay,
+                draws,
+                recycle,
+            }
         })
         .collect();
+    let (lost_cycle, lost_draws) = deals
+        .lost_cycle
+        .clone()
+        .unwrap_or_else(|| deals.cycle.clone());
     Funnel {
         transitions,
-        lost_cycle: deals
-            .lost_cycle
-            .clone()
-            .unwrap_or_else(|| deals.cycle.clone()),
+        lost_cycle,
+        lost_draws,
         deal_size: deals.size.clone(),
         slip: deals.slip.clone(),
         quarter_end: deals.quarter_end.clone(),
@@ -1740,7 +1788,7 @@ fn build_channel(
                         "set channels.<name>.deals.cycle",
                     );
                 } else {
-                    t.delay = d.value.to_delay();
+                    (t.delay, t.draws) = b.delay(d);
                 }
             }
             if let Some(r) = &o.recycle {
@@ -1753,8 +1801,12 @@ fn build_channel(
         let deals = build_deals(b, d, Some(base_deals))?;
         let last = funnel.transitions.len() - 1;
         funnel.transitions[last].advance = Advance::Win(deals.win);
-        funnel.lost_cycle = deals.lost_cycle.unwrap_or_else(|| deals.cycle.clone());
-        funnel.transitions[last].delay = deals.cycle;
+        (funnel.lost_cycle, funnel.lost_draws) =
+            deals.lost_cycle.unwrap_or_else(|| deals.cycle.clone());
+        (
+            funnel.transitions[last].delay,
+            funnel.transitions[last].draws,
+        ) = deals.cycle;
         funnel.deal_size = deals.size;
         funnel.slip = deals.slip;
         funnel.quarter_end = deals.quarter_end;

@@ -18,6 +18,7 @@ use crate::read::{
     Arm, Bounds, Cx, Fields, Finite, Loc, Named, NonNeg, Read, ReadTable, SchemaGen, Spanned, Unit,
     Week, mismatch, read_number,
 };
+use crate::timing::{DelaySpec, Tail, Uncertainty};
 use crate::tree::{Node, Value};
 
 /// Largest count of most things a file can list (channels, stages, …) is
@@ -224,6 +225,128 @@ impl Read for Dist {
     }
 }
 
+/// `{ log_median_sd, sigma_sd, correlation }`: how well a log-normal's
+/// parameters are known.
+struct UncertaintyTable(Uncertainty);
+
+impl ReadTable for UncertaintyTable {
+    const NAME: &'static str = "LogNormalUncertainty";
+    const ABOUT: &'static str = "standard errors of a log-normal's parameters, drawn once per \
+        simulated trial: of ln(median), of sigma, and their correlation";
+
+    fn fields(f: &mut Fields<'_, '_>) -> Option<Self> {
+        let m = f.opt_num(
+            "log_median_sd",
+            "standard error of ln(median) (0.1: the median known to about ±10%)",
+            Bounds::NON_NEG,
+        );
+        let s = f.opt_num("sigma_sd", "standard error of sigma", Bounds::NON_NEG);
+        let r = f.opt_num(
+            "correlation",
+            "correlation of the two estimates (default 0)",
+            Bounds::closed(-1.0, 1.0),
+        );
+        Some(UncertaintyTable(Uncertainty {
+            log_median_sd: m?.unwrap_or(0.0),
+            sigma_sd: s?.unwrap_or(0.0),
+            correlation: r?.unwrap_or(0.0),
+        }))
+    }
+}
+
+/// `{ from, median, sigma }`: a log-normal tail spliced onto a delay.
+struct TailTable(Tail, Option<Uncertainty>);
+
+impl ReadTable for TailTable {
+    const NAME: &'static str = "DelayTail";
+    const ABOUT: &'static str = "a log-normal tail: from week `from` on the delay follows the \
+        log-normal (median, sigma) given it is that long, with probability `weight` (default: \
+        the log-normal's own); the weeks before share the rest as the body says";
+
+    fn fields(f: &mut Fields<'_, '_>) -> Option<Self> {
+        let from = f.req_int(
+            "from",
+            "the first week the tail covers (after the body's last)",
+            1,
+            crate::dist::MAX_DELAY_WEEKS as i64,
+        );
+        let weight = f.opt_num(
+            "weight",
+            "the probability of `from` weeks or more (default: the log-normal's own)",
+            Bounds::closed(0.0, 1.0),
+        );
+        let median = f.req_num(
+            "median",
+            "the log-normal's median, in weeks",
+            Bounds::POSITIVE,
+        );
+        let sigma = f.req_num("sigma", "the log-normal's sigma", Bounds::POSITIVE);
+        let u = f.opt::<UncertaintyTable>("uncertainty", "the standard errors of median and sigma");
+        Some(TailTable(
+            Tail {
+                from: from? as u32,
+                weight: weight?,
+                median: median?,
+                sigma: sigma?,
+            },
+            u?.map(|u| u.0),
+        ))
+    }
+}
+
+/// A delay: a distribution, with optionally a fitted tail and the
+/// uncertainty of its log-normal.
+struct DelayTable(DelaySpec);
+
+impl ReadTable for DelayTable {
+    const NAME: &'static str = "Delay";
+    const ABOUT: &'static str = "a delay in weeks: a distribution (`dist` names the family), \
+        with optionally a log-normal `tail` and the `uncertainty` of a log-normal's parameters";
+
+    fn fields(f: &mut Fields<'_, '_>) -> Option<Self> {
+        let dist = DistTable::fields(f);
+        let tail = f.opt::<TailTable>("tail", "a log-normal tail after the observed body");
+        let u = f.opt::<UncertaintyTable>(
+            "uncertainty",
+            "the standard errors of a log-normal delay's median and sigma (for a delay with a \
+             tail, give them in the tail)",
+        );
+        let (dist, tail, u) = (dist?.0, tail?, u?);
+        if tail.is_some() && u.is_some() {
+            f.problem(
+                Some("uncertainty"),
+                "with a `tail`, the uncertainty belongs to the tail",
+                Some("move it into `tail = { ..., uncertainty = { ... } }`".into()),
+            );
+            return None;
+        }
+        let spec = DelaySpec {
+            dist,
+            uncertainty: u.map(|u| u.0).or(tail.as_ref().and_then(|t| t.1)),
+            tail: tail.map(|t| t.0),
+        };
+        if let Err(e) = spec.validate() {
+            f.problem(None, e.to_string(), None);
+            return None;
+        }
+        Some(DelayTable(spec))
+    }
+}
+
+/// A delay: a bare number of weeks, or a table.
+impl Read for DelaySpec {
+    fn schema(g: &mut SchemaGen) -> Json {
+        json!({"anyOf": [{"type": "number"}, g.table::<DelayTable>()]})
+    }
+
+    fn read(node: &Node, path: &str, cx: &mut Cx) -> Option<Self> {
+        match &node.value {
+            Value::Table(_) => DelayTable::read(node, path, cx).map(|d| d.0),
+            _ => Dist::read(node, path, cx).map(DelaySpec::plain),
+        }
+    }
+}
+
 /// `{ alpha = .., beta = .. }` or `{ successes = .., trials = .. }`.
 struct UncertainProb(Prob);
 
@@ -379,7 +502,7 @@ pub struct StageSpec {
     pub role: Option<Spanned<&'static str>>,
     pub gate: Spanned<GateKind>,
     pub p: Option<Spanned<Prob>>,
-    pub delay: Option<Spanned<Dist>>,
+    pub delay: Option<Spanned<DelaySpec>>,
     pub recycle: Option<Vec<RecycleSpec>>,
 }
 
@@ -417,7 +540,7 @@ impl ReadTable for StageSpec {
             ..loc.clone()
         });
         let p = f.opt::<Spanned<Prob>>("p", "probability of advancing (gate \"rate\" only)");
-        let delay = f.opt::<Spanned<Dist>>(
+        let delay = f.opt::<Spanned<DelaySpec>>(
             "delay",
             "weeks from entering the stage to the decision (rounded to whole weeks; default 0)",
         );
@@ -981,8 +1104,8 @@ pub struct DealsSpec {
     pub loc: Loc,
     pub win_rate: Option<Spanned<Prob>>,
     pub size: Option<Spanned<Dist>>,
-    pub cycle: Option<Spanned<Dist>>,
-    pub lost_cycle: Option<Spanned<Dist>>,
+    pub cycle: Option<Spanned<DelaySpec>>,
+    pub lost_cycle: Option<Spanned<DelaySpec>>,
     pub slip: Option<SlipSpec>,
     pub quarter_end: Option<QuarterEndSpec>,
 }
@@ -1031,11 +1154,11 @@ impl ReadTable for DealsSpec {
         let win =
             f.opt::<Spanned<Prob>>("win_rate", "probability that a closing opportunity is won");
         let size = f.opt::<Spanned<Dist>>("size", "deal size in dollars");
-        let cycle = f.opt::<Spanned<Dist>>(
+        let cycle = f.opt::<Spanned<DelaySpec>>(
             "cycle",
             "sales cycle: weeks from opportunity to close (rounded to whole weeks)",
         );
-        let lost_cycle = f.opt::<Spanned<Dist>>(
+        let lost_cycle = f.opt::<Spanned<DelaySpec>>(
             "lost_cycle",
             "weeks from opportunity to a lost close, when losses take longer (or shorter) than wins \
              (default: `cycle`); an open deal that has outlived most won cycles is then likely lost",
@@ -1479,7 +1602,7 @@ impl ReadTable for SeasonalitySpec {
 pub struct StageOverrideSpec {
     pub loc: Loc,
     pub p: Option<Spanned<Prob>>,
-    pub delay: Option<Spanned<Dist>>,
+    pub delay: Option<Spanned<DelaySpec>>,
     pub recycle: Option<Vec<RecycleSpec>>,
 }
 
@@ -1491,7 +1614,7 @@ impl ReadTable for StageOverrideSpec {
     fn fields(f: &mut Fields<'_, '_>) -> Option<Self> {
         let loc = f.loc();
         let p = f.opt::<Spanned<Prob>>("p", "probability of advancing");
-        let delay = f.opt::<Spanned<Dist>>("delay", "weeks to the decision");
+        let delay = f.opt::<Spanned<DelaySpec>>("delay", "weeks to the decision");
         let recycle = f.opt::<Vec<RecycleSpec>>("recycle", "replaces the stage's recycle list");
         Some(StageOverrideSpec {
             loc,

@@ -393,6 +393,7 @@ mod tests {
         let t = |advance, weeks| Transition {
             advance,
             delay: Delay::fixed(weeks),
+            draws: None,
             recycle: Vec::new(),
         };
         let mut transitions = vec![
@@ -406,6 +407,7 @@ mod tests {
             Funnel {
                 transitions,
                 lost_cycle: Delay::fixed(10),
+                lost_draws: None,
                 deal_size: Dist::fixed(1.0).unwrap(),
                 slip,
                 quarter_end: None,

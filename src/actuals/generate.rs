@@ -116,6 +116,8 @@ pub const THRESHOLD: f64 = 50.0;
 pub const IGNORED: f64 = 0.4;
 /// Median days from deal created to closed.
 pub const CYCLE_MEDIAN_DAYS: f64 = 60.0;
+/// The spread (sigma of the log) of the sales cycle.
+pub const CYCLE_SIGMA: f64 = 0.6;
 
 /// Counts of what the exports hold, as of the end of the arrivals,
 /// computed from the generated records themselves.
@@ -183,7 +185,7 @@ fn draw(o: &Options, rng: &mut impl Rng) -> (Vec<GLead>, Vec<GDeal>, Vec<GTouch>
     let model = model();
     let shares: Vec<f64> = model.iter().map(|s| s.share).collect();
     let pick = rand_distr::weighted::WeightedIndex::new(&shares).expect("positive shares");
-    let cycle = LogNormal::new(CYCLE_MEDIAN_DAYS.ln(), 0.6).expect("valid");
+    let cycle = LogNormal::new(CYCLE_MEDIAN_DAYS.ln(), CYCLE_SIGMA).expect("valid");
     let span = i64::from(o.weeks) * 7;
     let (mut leads, mut deals, mut touches) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..o.leads {

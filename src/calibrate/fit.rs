@@ -198,8 +198,11 @@ pub fn beta_interval(alpha: f64, beta: f64, level: f64) -> (f64, f64) {
 pub struct LogNormalFit {
     pub mu: f64,
     pub sigma: f64,
-    /// Standard error of `mu` (from the observed information).
+    /// Standard errors of `mu` and `sigma` and their correlation, from the
+    /// inverse of the observed information (infinite when it is singular).
     pub mu_se: f64,
+    pub sigma_se: f64,
+    pub correlation: f64,
     pub events: usize,
     pub censored: usize,
 }
@@ -216,36 +219,70 @@ impl LogNormalFit {
             (self.mu + z * self.mu_se).exp(),
         )
     }
+
+    /// Whether the standard errors are finite (the information inverted).
+    pub fn has_errors(&self) -> bool {
+        self.mu_se.is_finite() && self.sigma_se.is_finite()
+    }
 }
 
-/// Log-likelihood of a log-normal (μ, σ) given event times and censored
-/// times (all > 0).
-fn lognormal_ll(mu: f64, sigma: f64, events: &[f64], censored: &[f64]) -> f64 {
+/// What a log-normal is fitted to: event times, right-censored ages, and
+/// for right-truncated events (seen only because they ended by the cut-off)
+/// the longest time each could have been seen with. All in weeks, > 0.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Waits<'a> {
+    pub events: &'a [f64],
+    pub censored: &'a [f64],
+    /// Empty, or one bound per event.
+    pub bounds: &'a [f64],
+}
+
+/// Log-likelihood of a log-normal (μ, σ).
+fn lognormal_ll(mu: f64, sigma: f64, w: &Waits) -> f64 {
     if sigma <= 0.0 {
         return f64::NEG_INFINITY;
     }
-    let ev: f64 = events
+    let log_survival = |t: f64| {
+        crate::dist::std_normal_cdf(-(t.ln() - mu) / sigma)
+            .max(1e-300)
+            .ln()
+    };
+    let ev: f64 = w
+        .events
         .iter()
         .map(|t| {
             let z = (t.ln() - mu) / sigma;
             -0.5 * z * z - sigma.ln() - t.ln()
         })
         .sum();
-    let ce: f64 = censored
+    let ce: f64 = w.censored.iter().map(|t| log_survival(*t)).sum();
+    // ln P(T ≤ bound) = ln(1 − S(bound)).
+    let tr: f64 = w
+        .bounds
         .iter()
-        .map(|t| {
-            crate::dist::std_normal_cdf(-(t.ln() - mu) / sigma)
+        .map(|b| {
+            crate::dist::std_normal_cdf((b.ln() - mu) / sigma)
                 .max(1e-300)
                 .ln()
         })
         .sum();
-    ev + ce
+    ev + ce - tr
 }
 
 /// Censored maximum likelihood of a log-normal: times of the items that
 /// ended, and ages of those still waiting (a still-open deal has waited at
 /// least its age). None without two events.
 pub fn lognormal(events: &[f64], censored: &[f64]) -> Option<LogNormalFit> {
+    lognormal_fit(&Waits {
+        events,
+        censored,
+        bounds: &[],
+    })
+}
+
+/// The same for any [`Waits`], truncated events included.
+pub fn lognormal_fit(w: &Waits) -> Option<LogNormalFit> {
+    let events = w.events;
     if events.len() < 2 {
         return None;
     }
@@ -255,7 +292,7 @@ pub fn lognormal(events: &[f64], censored: &[f64]) -> Option<LogNormalFit> {
     let mut sigma = (logs.iter().map(|l| (l - mu).powi(2)).sum::<f64>() / n)
         .sqrt()
         .max(0.05);
-    let ll = |m: f64, s: f64| lognormal_ll(m, s, events, censored);
+    let ll = |m: f64, s: f64| lognormal_ll(m, s, w);
     // Coordinate search with shrinking steps: the surface is smooth and
     // has one maximum.
     let mut step = 0.5;
@@ -275,8 +312,8 @@ pub fn lognormal(events: &[f64], censored: &[f64]) -> Option<LogNormalFit> {
             step /= 2.0;
         }
     }
-    // The variance of μ from the inverse of the observed information of
-    // (μ, σ), by finite differences: under censoring the two are
+    // The covariance of (μ, σ) from the inverse of the observed
+    // information, by finite differences: under censoring the two are
     // correlated, and the curvature in μ alone would understate it.
     let h = 1e-3;
     let f = |dm: f64, ds: f64| ll(mu + dm, sigma + ds);
@@ -284,17 +321,24 @@ pub fn lognormal(events: &[f64], censored: &[f64]) -> Option<LogNormalFit> {
     let hss = (f(0.0, h) - 2.0 * best + f(0.0, -h)) / (h * h);
     let hms = (f(h, h) - f(h, -h) - f(-h, h) + f(-h, -h)) / (4.0 * h * h);
     let det = hmm * hss - hms * hms;
-    let mu_se = if hmm < 0.0 && det > 0.0 {
-        (-hss / det).sqrt()
+    let (mu_se, sigma_se, correlation) = if hmm < 0.0 && det > 0.0 {
+        let (vm, vs, c) = (-hss / det, -hmm / det, hms / det);
+        (
+            vm.sqrt(),
+            vs.sqrt(),
+            (c / (vm * vs).sqrt()).clamp(-1.0, 1.0),
+        )
     } else {
-        f64::INFINITY
+        (f64::INFINITY, f64::INFINITY, 0.0)
     };
     Some(LogNormalFit {
         mu,
         sigma,
         mu_se,
+        sigma_se,
+        correlation,
         events: events.len(),
-        censored: censored.len(),
+        censored: w.censored.len(),
     })
 }
 
@@ -432,6 +476,60 @@ mod tests {
         // Ignoring the censored times would have biased the median down.
         let naive = lognormal(&events, &[]).unwrap();
         assert!(naive.mu < fit.mu - 5.0 * fit.mu_se);
+    }
+
+    #[test]
+    fn truncated_lognormal_recovers_a_known_one_from_converters_alone() {
+        use rand::SeedableRng;
+        use rand_distr::{Distribution, LogNormal};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+        let truth = LogNormal::new(0.5, 0.8).unwrap();
+        // Entries spread over 10 weeks before the cut-off: only those that
+        // converted by then are seen, each with its own bound.
+        let (mut events, mut bounds) = (Vec::new(), Vec::new());
+        for i in 0..6000 {
+            let t: f64 = truth.sample(&mut rng);
+            let follow = 0.1 + 10.0 * (i as f64 / 6000.0);
+            if t <= follow {
+                events.push(t);
+                bounds.push(follow);
+            }
+        }
+        let fit = lognormal_fit(&Waits {
+            events: &events,
+            censored: &[],
+            bounds: &bounds,
+        })
+        .unwrap();
+        assert!((fit.mu - 0.5).abs() < 4.0 * fit.mu_se, "{fit:?}");
+        assert!((fit.sigma - 0.8).abs() < 4.0 * fit.sigma_se, "{fit:?}");
+        let naive = lognormal(&events, &[]).unwrap();
+        assert!(naive.mu < fit.mu - 5.0 * fit.mu_se, "{naive:?} {fit:?}");
+    }
+
+    #[test]
+    fn the_standard_errors_match_the_closed_form_without_censoring() {
+        let events: Vec<f64> = (0..400)
+            .map(|i| {
+                (1.0 + 0.5
+                    * crate::dist::Dist::normal(0.0, 1.0)
+                        .unwrap()
+                        .quantile((i as f64 + 0.5) / 400.0))
+                .exp()
+            })
+            .collect();
+        let fit = lognormal(&events, &[]).unwrap();
+        // MLE of a normal: se(μ) = σ/√n, se(σ) = σ/√(2n), uncorrelated.
+        let n = 400f64;
+        assert!(
+            (fit.mu_se / (fit.sigma / n.sqrt()) - 1.0).abs() < 0.01,
+            "{fit:?}"
+        );
+        assert!(
+            (fit.sigma_se / (fit.sigma / (2.0 * n).sqrt()) - 1.0).abs() < 0.01,
+            "{fit:?}"
+        );
+        assert!(fit.correlation.abs() < 0.02, "{fit:?}");
     }
 }
 

@@ -103,6 +103,9 @@ pub struct TimeFit {
     pub median_p5: f64,
     pub median_p95: f64,
     pub sigma: f64,
+    /// The 90% interval of sigma (normal, from its standard error).
+    pub sigma_p5: f64,
+    pub sigma_p95: f64,
 }
 
 /// What calibration found, and the files it makes.
@@ -153,11 +156,17 @@ fn weeks_between(a: Date, b: Date) -> f64 {
     days(a, b) as f64 / 7.0
 }
 
-/// Weekly time CDF of converters, from their times in weeks.
+/// Weekly time CDF of converters, from their times in weeks; and for
+/// each the longest time it could have been seen with (entry to the
+/// cut-off), which makes the converters a right-truncated sample.
 #[derive(Clone, Debug, Default)]
 struct Times {
     weeks: Vec<f64>,
+    bounds: Vec<f64>,
 }
+
+/// Fewest conversions a stage's log-normal tail is fitted from.
+const TAIL_MIN_EVENTS: usize = 10;
 
 impl Times {
     fn cdf(&self, age: f64) -> f64 {
@@ -168,9 +177,28 @@ impl Times {
         below as f64 / self.weeks.len() as f64
     }
 
-    fn sorted(mut weeks: Vec<f64>) -> Times {
+    /// From (time, bound) pairs, in weeks.
+    fn observed(pairs: impl Iterator<Item = (f64, f64)>) -> Times {
+        let (mut weeks, bounds): (Vec<f64>, Vec<f64>) = pairs.unzip();
         weeks.sort_by(f64::total_cmp);
-        Times { weeks }
+        Times { weeks, bounds }
+    }
+
+    /// The log-normal fitted to the converters' times by truncated maximum
+    /// likelihood (times under half a day count as half a day), when there
+    /// are enough of them.
+    fn tail(&self) -> Option<fit::LogNormalFit> {
+        if self.weeks.len() < TAIL_MIN_EVENTS {
+            return None;
+        }
+        let floor = |x: &f64| x.max(0.5 / 7.0);
+        let events: Vec<f64> = self.weeks.iter().map(floor).collect();
+        let bounds: Vec<f64> = self.bounds.iter().map(floor).collect();
+        fit::lognormal_fit(&fit::Waits {
+            events: &events,
+            censored: &[],
+            bounds: &bounds,
+        })
     }
 
     /// The empirical distribution in whole weeks: (week, share).
@@ -232,12 +260,13 @@ fn source_of(l: &Lead) -> String {
 /// `stages[from]` to `stages[from + 1]`.
 fn step_outcomes(w: &Window, from: usize) -> (Times, BTreeMap<String, Outcomes>) {
     let as_of = w.data.as_of;
-    let times = Times::sorted(
-        w.leads
-            .iter()
-            .filter_map(|l| Some(weeks_between(l.stages[from]?, l.stages[from + 1]?)))
-            .collect(),
-    );
+    let times = Times::observed(w.leads.iter().filter_map(|l| {
+        let entered = l.stages[from]?;
+        Some((
+            weeks_between(entered, l.stages[from + 1]?),
+            weeks_between(entered, as_of),
+        ))
+    }));
     let mut by: BTreeMap<String, Outcomes> = BTreeMap::new();
     for l in &w.leads {
         let Some(entered) = l.stages[from] else {
@@ -345,12 +374,12 @@ pub fn calibrate(data: &Data, o: &Options) -> Calibration {
     let mut times = Vec::new();
 
     // Lead → MQL: the score gate when scores say who became an MQL.
-    let mql_lag = Times::sorted(
-        w.leads
-            .iter()
-            .filter_map(|l| Some(weeks_between(l.created, l.stages[0]?)))
-            .collect(),
-    );
+    let mql_lag = Times::observed(w.leads.iter().filter_map(|l| {
+        Some((
+            weeks_between(l.created, l.stages[0]?),
+            weeks_between(l.created, data.as_of),
+        ))
+    }));
     let gate = threshold(&w, &mql_lag).filter(|(_, agree)| *agree >= 0.95);
     if gate.is_none() {
         let first = w.leads.iter().map(|l| (source_of(l), l)).fold(
@@ -547,6 +576,8 @@ fn time_fit(what: &str, c: &LogNormalFit) -> TimeFit {
         median_p5: lo,
         median_p95: hi,
         sigma: c.sigma,
+        sigma_p5: c.sigma - 1.645 * c.sigma_se,
+        sigma_p95: c.sigma + 1.645 * c.sigma_se,
     }
 }
 

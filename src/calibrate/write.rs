@@ -23,13 +23,30 @@ fn num(x: f64) -> String {
     }
 }
 
+/// `, uncertainty = { … }` of a fitted log-normal, or nothing when its
+/// information could not be inverted.
+fn uncertainty(f: &LogNormalFit) -> String {
+    if !f.has_errors() {
+        return String::new();
+    }
+    format!(
+        ", uncertainty = {{ log_median_sd = {}, sigma_sd = {}, correlation = {} }}",
+        num(f.mu_se),
+        num(f.sigma_se),
+        num(f.correlation)
+    )
+}
+
+/// A stage's delay: the converters' weekly histogram, and past the longest
+/// time seen a log-normal tail (truncated maximum likelihood: a converter
+/// is seen only if it converted by the cut-off) holding 1/(n + 1), the
+/// chance that the next of n conversions takes longer than all of them.
 fn delay(t: &Times) -> String {
     let h = t.histogram();
-    match h.as_slice() {
-        [] => "1".into(),
-        [(w, _)] => w.to_string(),
-        _ => format!(
-            "{{ dist = \"empirical\", values = [{}], weights = [{}] }}",
+    let tail = t.tail();
+    let body = |h: &[(u32, f64)]| {
+        format!(
+            "{{ dist = \"empirical\", values = [{}], weights = [{}]",
             h.iter()
                 .map(|(w, _)| w.to_string())
                 .collect::<Vec<_>>()
@@ -38,7 +55,23 @@ fn delay(t: &Times) -> String {
                 .map(|(_, s)| num(*s))
                 .collect::<Vec<_>>()
                 .join(", ")
-        ),
+        )
+    };
+    match (h.as_slice(), tail) {
+        ([], _) => "1".into(),
+        ([(w, _)], None) => w.to_string(),
+        (_, None) => body(&h) + " }",
+        (_, Some(f)) => {
+            let from = h.last().map_or(0, |l| l.0) + 1;
+            format!(
+                "{}, tail = {{ from = {from}, weight = {}, median = {}, sigma = {}{} }} }}",
+                body(&h),
+                num(1.0 / (t.weeks.len() as f64 + 1.0)),
+                num(f.median()),
+                num(f.sigma),
+                uncertainty(&f)
+            )
+        }
     }
 }
 
@@ -274,15 +307,19 @@ fn deals(out: &mut String, c: &Calibration, cycle: Option<&LogNormalFit>) {
             let _ = writeln!(
                 out,
                 "# Created → closed (won or lost): {} closed, {} still open (censored);\n\
-                 # log-normal by censored maximum likelihood, median {:.1} weeks (90%: {:.1}–{:.1}).\n\
-                 cycle = {{ dist = \"lognormal\", median = {}, sigma = {} }}\n",
+                 # log-normal by censored maximum likelihood, median {:.1} weeks (90%: {:.1}–{:.1}),\n\
+                 # sigma {:.2} ± {:.2}; each trial draws median and sigma from their uncertainty.\n\
+                 cycle = {{ dist = \"lognormal\", median = {}, sigma = {}{} }}\n",
                 f.events,
                 f.censored,
                 f.median(),
                 lo,
                 hi,
+                f.sigma,
+                f.sigma_se,
                 num(f.median()),
-                num(f.sigma)
+                num(f.sigma),
+                uncertainty(f)
             );
         }
         None => {

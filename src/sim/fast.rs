@@ -119,6 +119,12 @@ impl<'a> FastEngine<'a> {
                 c.name
             ));
         }
+        if let Some(c) = m.channels.iter().find(|c| c.funnel.has_uncertain_delays()) {
+            return Err(format!(
+                "a delay of channel `{}` has uncertain parameters, drawn per trial",
+                c.name
+            ));
+        }
         if let Some(c) = m.channels.iter().find(|c| c.arrival_cv > 0.0) {
             return Err(format!("channel `{}` has over-dispersed arrivals", c.name));
         }

@@ -111,6 +111,38 @@ impl OpenItem {
     }
 }
 
+/// A delay's inversion table, or one per draw of an uncertain delay; then
+/// `slot` is where a trial's pick sits in its parameter values.
+#[derive(Clone, Debug)]
+struct Timed {
+    alts: Vec<Cdf>,
+    slot: Option<usize>,
+}
+
+impl Timed {
+    fn new(d: &Delay, draws: &crate::model::Draws, slots: &[String], params: usize) -> Timed {
+        match draws {
+            None => Timed {
+                alts: vec![Cdf::new(d)],
+                slot: None,
+            },
+            Some(dr) => Timed {
+                alts: dr.draws.iter().map(Cdf::new).collect(),
+                slot: slots.iter().position(|k| *k == dr.key).map(|i| params + i),
+            },
+        }
+    }
+
+    /// The table this trial uses.
+    #[inline]
+    fn get(&self, vals: &[f64]) -> &Cdf {
+        match self.slot {
+            None => &self.alts[0],
+            Some(s) => &self.alts[vals[s] as usize],
+        }
+    }
+}
+
 /// A delay as a cumulative table for inversion.
 #[derive(Clone, Debug)]
 pub struct Cdf {
@@ -239,9 +271,9 @@ struct ChannelSim {
     /// Where direct MQLs sit in the score distribution.
     below_threshold: f64,
     nurture: Option<Nurture>,
-    delays: Vec<Cdf>,
+    delays: Vec<Timed>,
     /// The sales cycle of deals that will be lost.
-    lost_cycle: Cdf,
+    lost_cycle: Timed,
     /// For a close due in week u early in a quarter: the last week of the
     /// quarter before, where the quarter-end push moves it.
     pull_to: Vec<Option<usize>>,
@@ -310,6 +342,9 @@ pub struct LeadEngine<'a> {
     team: Option<(Vec<f64>, usize)>,
     /// Parameters that are drawn (uncertain), and every parameter's mean.
     uncertain: Vec<usize>,
+    /// The uncertain delays, by key: a trial's values hold, after every
+    /// parameter, the draw each of them uses.
+    delay_keys: Vec<String>,
     means: Vec<f64>,
     nurture_param: Option<usize>,
     /// What is open at the start.
@@ -326,6 +361,9 @@ impl<'a> LeadEngine<'a> {
         let accept = first.iter().position(|t| t.advance == Advance::Acceptance);
         let judged = crate::timeline::judged_gate(&m.channels[0].funnel);
         let sc = &m.scoring;
+        let delay_keys: Vec<String> = m.uncertain_delays().iter().map(|d| d.key.clone()).collect();
+        let timed =
+            |d: &Delay, draws: &crate::model::Draws| Timed::new(d, draws, &delay_keys, means.len());
         let channels = m
             .channels
             .iter()
@@ -350,8 +388,12 @@ impl<'a> LeadEngine<'a> {
                     nurture: sc.nurture.as_ref().filter(|_| score_gate).map(|n| {
                         Nurture::new(&c.score, sc.threshold, n.lift, n.weeks, means[n.p_engage])
                     }),
-                    delays: f.transitions.iter().map(|t| Cdf::new(&t.delay)).collect(),
-                    lost_cycle: Cdf::new(&f.lost_cycle),
+                    delays: f
+                        .transitions
+                        .iter()
+                        .map(|t| timed(&t.delay, &t.draws))
+                        .collect(),
+                    lost_cycle: timed(&f.lost_cycle, &f.lost_draws),
                     pull_to: f.quarter_end.as_ref().map_or(Vec::new(), |q| {
                         // Closes due just past the horizon can be pulled
                         // into its last quarter end too.
@@ -400,6 +442,7 @@ impl<'a> LeadEngine<'a> {
             team,
             means: means.clone(),
             uncertain,
+            delay_keys,
             nurture_param,
             pipeline,
         }
@@ -416,6 +459,14 @@ impl<'a> LeadEngine<'a> {
     pub(super) fn draw_params_into(&self, seed: u64, trial: u64, vals: &mut Vec<f64>) {
         vals.clear();
         vals.extend_from_slice(&self.means);
+        if !self.delay_keys.is_empty() {
+            let key = rng::key(seed, trial, purpose::DELAYS);
+            vals.extend(
+                self.delay_keys
+                    .iter()
+                    .map(|k| crate::timing::pick(key, k) as f64),
+            );
+        }
         if self.uncertain.is_empty() {
             return;
         }
@@ -499,7 +550,7 @@ impl<'a> LeadEngine<'a> {
                     let score = ch.table.at(ch.below_threshold + u * ch.p_direct);
                     let start = if self.score_gate { 1 } else { 0 };
                     let delay = if self.score_gate {
-                        ch.delays[0].sample(lr.unit())
+                        ch.delays[0].get(&vals).sample(lr.unit())
                     } else {
                         0
                     };
@@ -535,7 +586,7 @@ impl<'a> LeadEngine<'a> {
                         let lo = ch.score.cdf_below(threshold - f64::from(k) * lift);
                         let s0 = ch.table.at(lo + lr.unit() * (hi - lo));
                         let score = (s0 + f64::from(k) * lift).min(top);
-                        let delay = ch.delays[0].sample(lr.unit());
+                        let delay = ch.delays[0].get(&vals).sample(lr.unit());
                         let lead = Lead {
                             rng: lr,
                             score: score as f32,
@@ -720,7 +771,8 @@ impl<'a> LeadEngine<'a> {
                         if won { &ch.delays[i] } else { &ch.lost_cycle }
                     } else {
                         &ch.delays[i]
-                    };
+                    }
+                    .get(vals);
                     let d = cdf.sample(lead.rng.unit()) as usize;
                     if i == n - 1 {
                         self.close_at(ws, lead, t + d, t, vals);

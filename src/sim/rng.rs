@@ -35,6 +35,7 @@ pub fn stream(seed: u64, trial: u64, purpose: u64) -> Xoshiro256PlusPlus {
 pub mod purpose {
     pub const PARAMS: u64 = 1;
     pub const PIPELINE: u64 = 2;
+    pub const DELAYS: u64 = 3;
     pub fn channel(c: usize) -> u64 {
         0x1_0000 + c as u64
     }

@@ -43,9 +43,14 @@ fn truth(step: &str, s: &generate::SourceTruth) -> f64 {
 
 /// Share of 90% intervals that hold the truth, over `sets` data sets,
 /// and how many intervals that was.
-fn coverage(sets: u64, leads: usize, weeks: u32, as_of_week: Option<i64>) -> (f64, usize, f64) {
+fn coverage(
+    sets: u64,
+    leads: usize,
+    weeks: u32,
+    as_of_week: Option<i64>,
+) -> (f64, usize, f64, f64) {
     let model = generate::model();
-    let (mut hits, mut total, mut cycle_hits) = (0usize, 0usize, 0usize);
+    let (mut hits, mut total, mut cycle_hits, mut sigma_hits) = (0usize, 0usize, 0usize, 0usize);
     for seed in 0..sets {
         let o = Options {
             preset: Preset::Salesforce,
@@ -66,11 +71,14 @@ fn coverage(sets: u64, leads: usize, weeks: u32, as_of_week: Option<i64>) -> (f6
         let cycle = c.times.first().expect("a cycle fit");
         let median = generate::CYCLE_MEDIAN_DAYS / 7.0;
         cycle_hits += usize::from(cycle.median_p5 <= median && median <= cycle.median_p95);
+        let sigma = generate::CYCLE_SIGMA;
+        sigma_hits += usize::from(cycle.sigma_p5 <= sigma && sigma <= cycle.sigma_p95);
     }
     (
         hits as f64 / total as f64,
         total,
         cycle_hits as f64 / sets as f64,
+        sigma_hits as f64 / sets as f64,
     )
 }
 
@@ -87,10 +95,10 @@ fn band(n: usize) -> (f64, f64) {
 fn ninety_percent_intervals_cover_the_truth_ninety_percent_of_the_time() {
     // Small, medium and large histories: 600, 2,000 and 8,000 leads.
     for (sets, leads) in [(100, 600), (100, 2000), (25, 8000)] {
-        let (cov, n, cycle) = coverage(sets, leads, 52, None);
+        let (cov, n, cycle, sigma) = coverage(sets, leads, 52, None);
         let (lo, hi) = band(n);
         eprintln!(
-            "{leads} leads: {n} intervals, coverage {cov:.3} (band {lo:.3}–{hi:.3}); cycle median {cycle:.2}"
+            "{leads} leads: {n} intervals, coverage {cov:.3} (band {lo:.3}–{hi:.3}); cycle median {cycle:.2}, sigma {sigma:.2}"
         );
         assert!(
             cov >= lo && cov <= hi,
@@ -102,6 +110,11 @@ fn ninety_percent_intervals_cover_the_truth_ninety_percent_of_the_time() {
             (cycle - 0.9).abs() <= 3.0 * se,
             "{leads} leads: cycle median coverage {cycle}"
         );
+        // Sigma's interval, drawn per trial with the median's.
+        assert!(
+            (sigma - 0.9).abs() <= 3.0 * se,
+            "{leads} leads: cycle sigma coverage {sigma}"
+        );
     }
 }
 
@@ -110,16 +123,20 @@ fn heavy_censoring_keeps_coverage() {
     // Exports taken 16 weeks into the year: the sales cycle's median is
     // 8.6 weeks, so most deals are still open and recent leads have had
     // little time to move.
-    let (cov, n, cycle) = coverage(100, 2000, 52, Some(16));
+    let (cov, n, cycle, sigma) = coverage(100, 2000, 52, Some(16));
     let (lo, hi) = band(n);
     eprintln!(
-        "as-of week 16: {n} intervals, coverage {cov:.3} (band {lo:.3}–{hi:.3}); cycle median {cycle:.2}"
+        "as-of week 16: {n} intervals, coverage {cov:.3} (band {lo:.3}–{hi:.3}); cycle median {cycle:.2}, sigma {sigma:.2}"
     );
     assert!(cov >= lo && cov <= hi, "coverage {cov} outside {lo}–{hi}");
     let se = (0.09f64 / 100.0).sqrt();
     assert!(
         (cycle - 0.9).abs() <= 3.0 * se,
         "cycle median coverage {cycle}"
+    );
+    assert!(
+        (sigma - 0.9).abs() <= 3.0 * se,
+        "cycle sigma coverage {sigma}"
     );
 }
 
@@ -218,6 +235,36 @@ fn the_written_model_passes_check_and_runs() {
         text.contains("converted,") && text.contains("still open of") && text.contains("(90%:")
     );
     assert!(dir.path().join("model/calibrated-pipeline.csv").is_file());
+    // Stage times with a log-normal tail past the longest seen, and the
+    // sales cycle's median and sigma drawn per trial.
+    assert!(text.contains("tail = { from = ") && text.contains("uncertainty = { log_median_sd"));
+    let m = revplan::load::model_from_str("calibrated.toml", &text, &dir.path().join("model"))
+        .unwrap_or_else(|e| panic!("{}", e.render(false, 100)))
+        .model;
+    let f = &m.channels[0].funnel;
+    for (i, t) in f
+        .transitions
+        .iter()
+        .enumerate()
+        .take(f.close_stage())
+        .skip(1)
+    {
+        assert!(
+            t.delay.last() > 12,
+            "stage {i} ends at week {}",
+            t.delay.last()
+        );
+    }
+    let cycle = f.transitions[f.close_stage()]
+        .draws
+        .as_ref()
+        .expect("an uncertain cycle");
+    assert_eq!(cycle.key, "deals.cycle");
+    let means: Vec<f64> = cycle.draws.iter().map(|d| d.mean()).collect();
+    let (lo, hi) = means
+        .iter()
+        .fold((f64::MAX, 0f64), |(a, b), x| (a.min(*x), b.max(*x)));
+    assert!(hi > lo * 1.05, "the draws differ: {lo}–{hi}");
     let check = run(&["check", model.to_str().unwrap()]);
     assert!(
         check.status.success(),

@@ -21,5 +21,6 @@ mod scenario;
 mod schema;
 mod sim;
 mod support;
+mod timing;
 mod track;
 mod truth;
