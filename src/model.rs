@@ -412,8 +412,14 @@ impl SalesTeam {
 
     /// Touches the SLA asks for an MQL of this score.
     pub fn sla_touches(&self, score: f64) -> f64 {
-        let i = self.tiers.partition_point(|t| t.min_score <= score);
-        self.tiers[i.saturating_sub(1)].touches
+        self.tiers[self.tier_of(score)].touches
+    }
+
+    /// The SLA tier of an MQL of this score.
+    pub fn tier_of(&self, score: f64) -> usize {
+        self.tiers
+            .partition_point(|t| t.min_score <= score)
+            .saturating_sub(1)
     }
 
     /// P(an MQL of this score is reached) when it gets `share` of the

@@ -111,6 +111,25 @@ impl OpenItem {
     }
 }
 
+/// P(an MQL is reached) in one week, by SLA tier: each tier's touches
+/// times the share the team can give them, each reaching the lead with
+/// the trial's contact probability.
+#[derive(Clone, Copy, Debug)]
+struct Reach {
+    share: f64,
+    p: [f64; crate::model::MAX_TIERS],
+}
+
+impl Reach {
+    fn new(team: &crate::model::SalesTeam, share: f64, contact: f64) -> Reach {
+        let mut p = [0.0; crate::model::MAX_TIERS];
+        for (x, tier) in p.iter_mut().zip(&team.tiers) {
+            *x = crate::model::p_reach(tier.touches * share, contact);
+        }
+        Reach { share, p }
+    }
+}
+
 /// A delay's inversion table, or one per draw of an uncertain delay; then
 /// `slot` is where a trial's pick sits in its parameter values.
 #[derive(Clone, Debug)]
@@ -271,6 +290,9 @@ struct ChannelSim {
     /// Where direct MQLs sit in the score distribution.
     below_threshold: f64,
     nurture: Option<Nurture>,
+    /// P(score < threshold − k·lift) for k = 0..=nurture weeks: where the
+    /// leads needing k engagements sit in the score distribution.
+    below_lift: Vec<f64>,
     delays: Vec<Timed>,
     /// The sales cycle of deals that will be lost.
     lost_cycle: Timed,
@@ -387,6 +409,11 @@ impl<'a> LeadEngine<'a> {
                     below_threshold: below,
                     nurture: sc.nurture.as_ref().filter(|_| score_gate).map(|n| {
                         Nurture::new(&c.score, sc.threshold, n.lift, n.weeks, means[n.p_engage])
+                    }),
+                    below_lift: sc.nurture.as_ref().map_or(Vec::new(), |n| {
+                        (0..=n.weeks)
+                            .map(|k| c.score.cdf_below(sc.threshold - f64::from(k) * n.lift))
+                            .collect()
                     }),
                     delays: f
                         .transitions
@@ -509,7 +536,6 @@ impl<'a> LeadEngine<'a> {
                     .collect()
             }
         };
-        let threshold = self.m.scoring.threshold;
         let lift = self.m.scoring.nurture.as_ref().map_or(0.0, |n| n.lift);
         let top = self.m.scoring.range.1;
         // Arrivals.
@@ -582,8 +608,7 @@ impl<'a> LeadEngine<'a> {
                         let i = nt.cum.partition_point(|x| *x <= u).min(nt.cum.len() - 1);
                         let (k, week) = nt.outcomes[i];
                         // A score among those needing k engagements.
-                        let hi = ch.score.cdf_below(threshold - f64::from(k - 1) * lift);
-                        let lo = ch.score.cdf_below(threshold - f64::from(k) * lift);
+                        let (hi, lo) = (ch.below_lift[k as usize - 1], ch.below_lift[k as usize]);
                         let s0 = ch.table.at(lo + lr.unit() * (hi - lo));
                         let score = (s0 + f64::from(k) * lift).min(top);
                         let delay = ch.delays[0].get(&vals).sample(lr.unit());
@@ -802,7 +827,7 @@ impl<'a> LeadEngine<'a> {
 
     /// Follow-up at the acceptance gate in week `t`: the share of the SLA's
     /// touches each MQL decided this week gets (below 1 when the team is
-    /// short), and P(one touch reaches the lead). (1, 0) elsewhere.
+    /// short), and P(reached) for each tier. None elsewhere.
     fn follow_up(
         &self,
         rec: &mut TrialRec,
@@ -810,13 +835,13 @@ impl<'a> LeadEngine<'a> {
         decisions: &[Lead],
         i: usize,
         t: usize,
-    ) -> (f64, f64) {
+    ) -> Option<Reach> {
         let (Some((touches, contact)), Capacity::Team(team)) = (&self.team, &self.m.capacity)
         else {
-            return (1.0, 0.0);
+            return None;
         };
         if Some(i) != self.accept {
-            return (1.0, 0.0);
+            return None;
         }
         let demand: f64 = decisions
             .iter()
@@ -830,7 +855,7 @@ impl<'a> LeadEngine<'a> {
         } else {
             1.0
         };
-        (share, vals[*contact])
+        Some(Reach::new(team, share, vals[*contact]))
     }
 
     /// A lead enters stage `i` in week `t` (after the horizon: it is kept
@@ -862,11 +887,12 @@ impl<'a> LeadEngine<'a> {
         ws.ent[t * self.stages + i].push(lead);
     }
 
-    /// P(a lead reached by `made` touches is accepted).
-    fn p_accept(&self, score: f64, vals: &[f64], made: Option<(f64, f64)>) -> f64 {
+    /// P(a lead is accepted), when it is reached with probability `reach`
+    /// (None: no team, it is always reached).
+    fn p_accept(&self, score: f64, vals: &[f64], reach: Option<f64>) -> f64 {
         let p = self.m.scoring.acceptance.at(score, vals);
-        match made {
-            Some((touches, contact)) => p * crate::model::p_reach(touches, contact),
+        match reach {
+            Some(r) => p * r,
             None => p,
         }
     }
@@ -903,7 +929,7 @@ impl<'a> LeadEngine<'a> {
         mut lead: Lead,
         i: usize,
         t: usize,
-        (follow_up, contact): (f64, f64),
+        reach: Option<Reach>,
     ) {
         let ch = &self.channels[lead.channel as usize];
         let tr = &self.m.channels[lead.channel as usize].funnel.transitions[i];
@@ -915,18 +941,18 @@ impl<'a> LeadEngine<'a> {
             Advance::Rate(p) => lead.rng.unit() < self.rate(i, vals[p], lead.score),
             Advance::Acceptance => {
                 let score = f64::from(lead.score);
-                let made = match &self.m.capacity {
+                let reached = match (&self.m.capacity, &reach) {
                     // The touches made (a share of the SLA's when the team
                     // is short) must reach the lead before it is judged.
-                    Capacity::Team(team) => {
-                        let made = team.sla_touches(score) * follow_up;
-                        rec.touches_made += made;
-                        Some((made, contact))
+                    (Capacity::Team(team), Some(r)) => {
+                        let k = team.tier_of(score);
+                        rec.touches_made += team.tiers[k].touches * r.share;
+                        Some(r.p[k])
                     }
-                    Capacity::Unlimited => None,
+                    _ => None,
                 };
                 count(acc, metric::DECISIONS, 1.0);
-                let yes = lead.rng.unit() < self.p_accept(score, vals, made);
+                let yes = lead.rng.unit() < self.p_accept(score, vals, reached);
                 if yes {
                     count(acc, metric::ACCEPTED, 1.0);
                 }
@@ -1030,7 +1056,8 @@ impl<'a> LeadEngine<'a> {
         let full_sla = match &self.m.capacity {
             Capacity::Team(team) => {
                 let c = self.team.as_ref().map_or(0.0, |t| vals[t.1]);
-                Some((team.sla_touches(f64::from(lead.score)), c))
+                let touches = team.sla_touches(f64::from(lead.score));
+                Some(crate::model::p_reach(touches, c))
             }
             Capacity::Unlimited => None,
         };
