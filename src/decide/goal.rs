@@ -5,7 +5,13 @@
 //! (nearly) monotone step function of the lever, and bisection on it is
 //! well behaved: it stops at the smallest value found that reaches the
 //! confidence, to within a tolerance of 0.2% of the current value (or one
-//! rep).
+//! rep), or sooner when P(hit) at both ends of the bracket is within two
+//! standard errors of the confidence (the rest would chase noise).
+//!
+//! Bisection needs only the side of the confidence each value is on: an
+//! evaluation stops after the first 1,024 trials (then each further
+//! block) at which P(hit) is more than three standard errors from it; the
+//! value reported is always run with every trial.
 
 use serde::Serialize;
 
@@ -15,7 +21,7 @@ use crate::export::format::{count, money, pct};
 use crate::export::{Exportable, Table, Unit, View, col};
 use crate::model::Scenario;
 use crate::run::Trials;
-use crate::sim::{EngineKind, RunConfig, SimError, common_engine, run};
+use crate::sim::{EngineKind, RunConfig, SimError, common_engine, run, run_until};
 
 /// Trials per evaluation when `--trials auto` is asked.
 pub const DEFAULT_TRIALS: u64 = 4096;
@@ -28,6 +34,20 @@ pub const MAX_EXTRA_REPS: f64 = 200.0;
 pub struct Evaluation {
     pub value: f64,
     pub p_hit: f64,
+    /// Trials run: fewer than asked when the side was clear sooner.
+    pub trials: u64,
+}
+
+/// Fewest trials an evaluation runs before it may stop on a clear side.
+pub const STAGE_TRIALS: u64 = 1024;
+
+/// Whether `p` from `n` trials is clearly on one side of `c`: beyond three
+/// standard errors (of the estimate with one success and one failure
+/// added, so that 0% or 100% of a few trials is not certainty).
+pub fn clear_side(n: u64, p: f64, c: f64) -> bool {
+    let n = n as f64;
+    let q = (p * n + 1.0) / (n + 2.0);
+    n >= STAGE_TRIALS as f64 && (p - c).abs() > 3.0 * (q * (1.0 - q) / n).sqrt()
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
@@ -88,16 +108,30 @@ pub fn goal(
         allow_large: settings.allow_large,
     };
     let mut evaluations = Vec::new();
+    let enough = move |n: u64, p: f64| clear_side(n, p, confidence);
     let mut eval = |x: f64| -> Result<(f64, crate::sim::Run), GoalError> {
         progress(x);
         let scenario = lever.apply(s, x).map_err(GoalError::Lever)?;
-        let r = run(&scenario, &opts, &|_| {})?;
+        let r = run_until(&scenario, &opts, &|_| {}, &enough)?;
         evaluations.push(Evaluation {
             value: x,
             p_hit: r.forecast.p_hit_target,
+            trials: r.forecast.trials,
         });
         Ok((r.forecast.p_hit_target, r))
     };
+    // The figures reported come from every trial.
+    let full = |x: f64, r: crate::sim::Run| -> Result<crate::sim::Run, GoalError> {
+        if r.forecast.trials >= trials {
+            return Ok(r);
+        }
+        let scenario = lever.apply(s, x).map_err(GoalError::Lever)?;
+        Ok(run(&scenario, &opts, &|_| {})?)
+    };
+    // P(hit) within two standard errors of the confidence, from every
+    // trial: bisecting further would chase noise.
+    let se = (confidence * (1.0 - confidence) / trials as f64).sqrt();
+    let near = |p: f64, n: u64| n >= trials && (p - confidence).abs() <= 2.0 * se;
     let current = lever.current(s);
     let upper = if lever.integer() {
         current + MAX_EXTRA_REPS
@@ -116,6 +150,8 @@ pub fn goal(
     } else {
         let (p_top, run_top) = eval(upper)?;
         if p_top < confidence {
+            let run_top = full(upper, run_top)?;
+            let p_top = run_top.forecast.p_hit_target;
             let message = format!(
                 "no value up to {} reaches P(hit) ≥ {}: at that bound P(hit) = {}",
                 fmt_value(lever, upper),
@@ -145,20 +181,25 @@ pub fn goal(
         (current, upper, run_top)
     };
     let mut best_value = hi;
-    while hi - lo > tol {
+    let (mut lo_near, mut hi_near) = (false, false);
+    while hi - lo > tol && !(lo_near && hi_near) {
         let mid = snap(0.5 * (lo + hi));
         if mid <= lo || mid >= hi {
             break;
         }
         let (p, r) = eval(mid)?;
+        let close = near(p, r.forecast.trials);
         if p >= confidence {
             hi = mid;
+            hi_near = close;
             best = r;
             best_value = mid;
         } else {
             lo = mid;
+            lo_near = close;
         }
     }
+    let best = full(best_value, best)?;
     let f = &best.forecast;
     let message = format!(
         "{} = {} gives P(hit) = {} ± {} (currently {} gives {})",

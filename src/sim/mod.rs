@@ -496,6 +496,19 @@ pub fn run(
     opts: &RunConfig,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Run, SimError> {
+    run_until(s, opts, progress, &|_, _| false)
+}
+
+/// Like [`run`], stopping early after the first block, in trial order,
+/// at which `enough(trials, p_hit)` holds: a decision that needs only the
+/// side of a line P(hit) is on. The trials run are the first ones of the
+/// full run (the same streams), so the result does not depend on threads.
+pub fn run_until(
+    s: &Scenario,
+    opts: &RunConfig,
+    progress: &(dyn Fn(u64) + Sync),
+    enough: &(dyn Fn(u64, f64) -> bool + Sync),
+) -> Result<Run, SimError> {
     let ctx = Context::new(s);
     let fast = fast::FastEngine::new(s);
     let engine: Box<dyn Engine> = match (opts.engine, fast) {
@@ -538,6 +551,15 @@ pub fn run(
                     "the standard error of P(hit) fell below {AUTO_SE_P_HIT} and that of the mean below {}% \
                      of it (checked after each block of {block} trials)",
                     AUTO_SE_MEAN * 100.0
+                );
+                progress(merged.trials);
+                break 'outer;
+            }
+            if merged.trials < target && enough(merged.trials, merged.p_hit()) {
+                stop_reason = format!(
+                    "stopped after {} of {target} trials: P(hit) was clearly on one side of the \
+                     line the decision needs",
+                    merged.trials
                 );
                 progress(merged.trials);
                 break 'outer;

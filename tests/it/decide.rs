@@ -235,6 +235,19 @@ fn goal_seek_lands_where_a_fresh_simulation_agrees() {
         .map(|e| e.p_hit)
         .collect::<Vec<_>>();
     assert!(below.iter().all(|p| *p < confidence), "{below:?}");
+    // Evaluations far from the confidence stopped early, each clearly on
+    // its side; the others ran every trial.
+    let early: Vec<_> = g.evaluations.iter().filter(|e| e.trials < trials).collect();
+    assert!(!early.is_empty(), "{:?}", g.evaluations);
+    for e in &g.evaluations {
+        let n = e.trials as f64;
+        let se = (e.p_hit.max(1.0 / n) * (1.0 - e.p_hit).max(1.0 / n) / n).sqrt();
+        assert!(
+            e.trials == trials || (e.p_hit - confidence).abs() > 3.0 * se * 0.99,
+            "{e:?}"
+        );
+        assert!(e.trials >= revplan::decide::goal::STAGE_TRIALS.min(trials));
+    }
 }
 
 #[test]
