@@ -119,6 +119,20 @@ fn an_uncertain_cycle_keeps_the_mean_of_its_marginal_and_widens_the_range() {
         "the Poisson-path engine cannot draw delays"
     );
     let (a, b) = (&uncertain.revenue, &marginal.revenue);
+    eprintln!(
+        "uncertain cycle: mean {:.0} sd {:.0} P10–P90 {:.0}–{:.0}; its marginal as a certain delay: \
+         mean {:.0} sd {:.0} P10–P90 {:.0}–{:.0}; point estimate: mean {:.0} sd {:.0}",
+        a.mean,
+        a.sd,
+        a.p10,
+        a.p90,
+        b.mean,
+        b.sd,
+        b.p10,
+        b.p90,
+        point.revenue.mean,
+        point.revenue.sd
+    );
     let se = (a.std_error.powi(2) + b.std_error.powi(2)).sqrt();
     assert!(
         (a.mean - b.mean).abs() < 4.0 * se,
