@@ -356,7 +356,9 @@ pub enum Command {
 
     /// The smallest value of a lever for which P(target reached) reaches a
     /// confidence: total leads at the current mix, the media budget, one
-    /// channel's budget, or the reps. Bisection on common random numbers.
+    /// channel's budget, or the reps. Bisection on common random numbers;
+    /// a value clearly on one side of the confidence (3 standard errors)
+    /// is judged after 1,024 trials, and the answer is run with them all.
     Goal(GoalArgs),
 
     /// Which assumptions matter most: revenue P50 and P(hit) with each input

@@ -147,7 +147,13 @@ impl Timed {
             },
             Some(dr) => Timed {
                 alts: dr.draws.iter().map(Cdf::new).collect(),
-                slot: slots.iter().position(|k| *k == dr.key).map(|i| params + i),
+                slot: Some(
+                    params
+                        + slots
+                            .iter()
+                            .position(|k| *k == dr.key)
+                            .expect("every uncertain delay of the model has a slot"),
+                ),
             },
         }
     }
