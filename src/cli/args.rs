@@ -567,7 +567,10 @@ pub const MAX_THREADS: usize = 1024;
 #[derive(Args)]
 pub struct RunArgs {
     /// Trials to run, or `auto`: until the standard error of P(hit) is below
-    /// 0.005 and that of the mean below 0.5% (default: the scenario's [run]).
+    /// 0.005 and that of the mean below 0.5%; for a family (compare, sweep,
+    /// a batch scenario with variants), until those of each paired
+    /// difference from the base are, or are below a tenth of the difference,
+    /// from 4,096 trials (default: the scenario's [run]).
     #[arg(long, value_name = "N|auto", value_parser = parse_trials)]
     pub trials: Option<Trials>,
     /// Most trials `auto` may run.

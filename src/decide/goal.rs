@@ -109,10 +109,15 @@ pub fn goal(
     };
     let mut evaluations = Vec::new();
     let enough = move |n: u64, p: f64| clear_side(n, p, confidence);
+    // The current value runs every trial: its P(hit) is reported.
+    let mut first = true;
     let mut eval = |x: f64| -> Result<(f64, crate::sim::Run), GoalError> {
         progress(x);
         let scenario = lever.apply(s, x).map_err(GoalError::Lever)?;
-        let r = run_until(&scenario, &opts, &|_| {}, &enough)?;
+        let never = |_: u64, _: f64| false;
+        let stop: &(dyn Fn(u64, f64) -> bool + Sync) = if first { &never } else { &enough };
+        first = false;
+        let r = run_until(&scenario, &opts, &|_| {}, stop)?;
         evaluations.push(Evaluation {
             value: x,
             p_hit: r.forecast.p_hit_target,

@@ -193,6 +193,9 @@ pub fn run_family(
         &options(settings, settings.trials, engine),
         scenarios.len(),
     )?;
+    if settings.trials == Trials::Auto && !rest.is_empty() {
+        return run_family_auto(scenarios, settings, engine, progress);
+    }
     let base = run(first, &options(settings, settings.trials, engine), &|_| {})?;
     let finished = std::sync::atomic::AtomicUsize::new(1);
     progress(1);
@@ -209,6 +212,91 @@ pub fn run_family(
         })
         .collect::<Result<Vec<Run>, SimError>>()?;
     Ok(std::iter::once(base).chain(alternatives).collect())
+}
+
+/// Trials between two looks at an automatic family's precision.
+pub const FAMILY_ROUND: u64 = 2048;
+/// Fewest trials of an automatic family: the base's own P(hit) then has a
+/// standard error of at most 0.8 points.
+pub const FAMILY_MIN_TRIALS: u64 = 4096;
+/// A difference is precise when its standard error is below the absolute
+/// bar or this share of the difference itself (a 16-point gain known to
+/// ±1.6 points is decided).
+pub const FAMILY_RELATIVE_SE: f64 = 0.1;
+
+/// `--trials auto` for a family: every member advances together, and they
+/// stop once the differences the decision reads are precise — each
+/// alternative's paired difference from the base in P(hit) with a standard
+/// error below [`crate::sim::AUTO_SE_P_HIT`] and in mean revenue below
+/// [`crate::sim::AUTO_SE_MEAN`] of the base's, or either below
+/// [`FAMILY_RELATIVE_SE`] of the difference — after at least
+/// [`FAMILY_MIN_TRIALS`], checked every [`FAMILY_ROUND`] trials (so the
+/// count does not depend on threads). Common random numbers make these
+/// far smaller than each run's own error, so a family needs fewer trials
+/// than its base alone would.
+fn run_family_auto(
+    scenarios: &[&Scenario],
+    settings: &Settings,
+    engine: EngineKind,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<Vec<Run>, SimError> {
+    use rayon::prelude::*;
+    let opts = options(settings, Trials::Auto, engine);
+    let mut runners = scenarios
+        .iter()
+        .map(|s| crate::sim::Runner::new(s, &opts))
+        .collect::<Result<Vec<_>, SimError>>()?;
+    let per_round = FAMILY_ROUND.div_ceil(runners[0].block()).max(1);
+    let reason = loop {
+        runners.par_iter_mut().for_each(|r| r.advance(per_round));
+        let (n, cap) = runners[0].trials();
+        if n >= cap {
+            break format!(
+                "reached the cap of {cap} trials before the family's paired differences were precise enough"
+            );
+        }
+        if n >= FAMILY_MIN_TRIALS && pairs_precise(&runners) {
+            break format!(
+                "the standard errors of every alternative's paired difference from the base fell below \
+                 {} in P(hit) and {}% of the base's mean revenue, or {}% of the difference (checked \
+                 every {FAMILY_ROUND} trials from {FAMILY_MIN_TRIALS})",
+                crate::sim::AUTO_SE_P_HIT,
+                crate::sim::AUTO_SE_MEAN * 100.0,
+                FAMILY_RELATIVE_SE * 100.0
+            );
+        }
+    };
+    let runs: Vec<Run> = runners
+        .into_iter()
+        .map(|r| r.finish(reason.clone()))
+        .collect();
+    for done in 1..=runs.len() {
+        progress(done);
+    }
+    Ok(runs)
+}
+
+/// Whether each alternative's paired differences from the base are precise.
+fn pairs_precise(runners: &[crate::sim::Runner]) -> bool {
+    let (base_rev, base_hit) = runners[0].per_trial();
+    let n = base_rev.len() as f64;
+    let base_mean = base_rev.iter().sum::<f64>() / n;
+    runners[1..].iter().all(|r| {
+        let (rev, hit) = r.per_trial();
+        let d_hit: Vec<f64> = hit
+            .iter()
+            .zip(&base_hit)
+            .map(|(a, b)| f64::from(u8::from(*a)) - f64::from(u8::from(*b)))
+            .collect();
+        let d_rev: Vec<f64> = rev.iter().zip(base_rev).map(|(a, b)| a - b).collect();
+        // Below the absolute bar, or a small share of the difference.
+        let precise = |d: &[f64], bar: f64| {
+            let (mean, var) = mean_var(d);
+            (var / n).sqrt() < bar.max(FAMILY_RELATIVE_SE * mean.abs())
+        };
+        precise(&d_hit, crate::sim::AUTO_SE_P_HIT)
+            && precise(&d_rev, crate::sim::AUTO_SE_MEAN * base_mean.max(0.0))
+    })
 }
 
 /// Expected new leads over the horizon: what a lead-engine run's cost

@@ -509,44 +509,20 @@ pub fn run_until(
     progress: &(dyn Fn(u64) + Sync),
     enough: &(dyn Fn(u64, f64) -> bool + Sync),
 ) -> Result<Run, SimError> {
-    let ctx = Context::new(s);
-    let fast = fast::FastEngine::new(s);
-    let engine: Box<dyn Engine> = match (opts.engine, fast) {
-        (EngineKind::Fast, Err(why)) => return Err(SimError::FastNotApplicable(why)),
-        (EngineKind::Auto | EngineKind::Fast, Ok(f)) => Box::new(f),
-        (EngineKind::Leads, _) | (EngineKind::Auto, Err(_)) => Box::new(leads::LeadEngine::new(s)),
-    };
-    let (target, auto) = match opts.trials {
-        Trials::Fixed(n) => (n, false),
-        Trials::Auto => (opts.max_trials, true),
-    };
-    if !opts.allow_large {
-        check_cost(s, opts, target, auto, engine.name() == "leads")?;
-    }
-    let block = engine.block();
-    let blocks = target.div_ceil(block);
-    let mut merged = BlockAcc::new(&ctx, s.model.params.len());
+    let mut r = Runner::new(s, opts)?;
+    let (target, auto, block) = (r.target, r.auto, r.engine.block());
     let threads = rayon::current_num_threads() as u64;
-    let mut next = 0u64;
     let mut stop_reason = if auto {
         format!("reached the cap of {target} trials before the standard errors were small enough")
     } else {
         format!("{target} trials were asked for")
     };
-    'outer: while next < blocks {
-        let batch = (2 * threads).clamp(1, blocks - next);
-        let results: Vec<BlockAcc> = (next..next + batch)
-            .into_par_iter()
-            .map(|b| {
-                let first = b * block;
-                let count = block.min(target - first);
-                engine.run_block(&ctx, opts.seed, first, count)
-            })
-            .collect();
-        for r in &results {
-            merged.merge(r);
-            next += 1;
-            if auto && merged.trials >= AUTO_MIN_TRIALS.max(block) && precise_enough(&merged) {
+    'outer: while r.next < r.blocks() {
+        let batch = (2 * threads).clamp(1, r.blocks() - r.next);
+        for acc in r.run_blocks(batch) {
+            r.merge(&acc);
+            let merged = &r.merged;
+            if auto && merged.trials >= AUTO_MIN_TRIALS.max(block) && precise_enough(merged) {
                 stop_reason = format!(
                     "the standard error of P(hit) fell below {AUTO_SE_P_HIT} and that of the mean below {}% \
                      of it (checked after each block of {block} trials)",
@@ -565,22 +541,135 @@ pub fn run_until(
                 break 'outer;
             }
         }
-        progress(merged.trials);
+        progress(r.merged.trials);
     }
-    engine.finish(&ctx, &mut merged);
-    let per_trial = merged.totals.clone();
-    let per_trial_contribution = merged.contributions.clone();
-    let per_trial_goal = if ctx.metric == Metric::Revenue {
-        per_trial.clone()
-    } else {
-        merged.goal_totals.clone()
-    };
-    Ok(Run {
-        forecast: assemble(s, &ctx, engine.name(), opts, auto, stop_reason, merged),
-        per_trial,
-        per_trial_contribution,
-        per_trial_goal,
-    })
+    Ok(r.finish(stop_reason))
+}
+
+/// A run that advances block by block, in trial order: for a family of
+/// runs moved forward together until their comparison is precise enough.
+pub struct Runner<'a> {
+    s: &'a Scenario,
+    opts: RunConfig,
+    ctx: Context,
+    engine: Box<dyn Engine + Send + 'a>,
+    merged: BlockAcc,
+    /// Blocks merged so far.
+    next: u64,
+    /// Most trials, and whether the trials are automatic.
+    target: u64,
+    auto: bool,
+}
+
+impl<'a> Runner<'a> {
+    pub fn new(s: &'a Scenario, opts: &RunConfig) -> Result<Runner<'a>, SimError> {
+        let ctx = Context::new(s);
+        let fast = fast::FastEngine::new(s);
+        let engine: Box<dyn Engine + Send + 'a> = match (opts.engine, fast) {
+            (EngineKind::Fast, Err(why)) => return Err(SimError::FastNotApplicable(why)),
+            (EngineKind::Auto | EngineKind::Fast, Ok(f)) => Box::new(f),
+            (EngineKind::Leads, _) | (EngineKind::Auto, Err(_)) => {
+                Box::new(leads::LeadEngine::new(s))
+            }
+        };
+        let (target, auto) = match opts.trials {
+            Trials::Fixed(n) => (n, false),
+            Trials::Auto => (opts.max_trials, true),
+        };
+        if !opts.allow_large {
+            check_cost(s, opts, target, auto, engine.name() == "leads")?;
+        }
+        let merged = BlockAcc::new(&ctx, s.model.params.len());
+        Ok(Runner {
+            s,
+            opts: opts.clone(),
+            ctx,
+            engine,
+            merged,
+            next: 0,
+            target,
+            auto,
+        })
+    }
+
+    fn blocks(&self) -> u64 {
+        self.target.div_ceil(self.engine.block())
+    }
+
+    /// Trials per block.
+    pub fn block(&self) -> u64 {
+        self.engine.block()
+    }
+
+    /// Trials merged so far, and the most there can be.
+    pub fn trials(&self) -> (u64, u64) {
+        (self.merged.trials, self.target)
+    }
+
+    /// The next `count` blocks (at most those left), run in parallel.
+    fn run_blocks(&self, count: u64) -> Vec<BlockAcc> {
+        let block = self.engine.block();
+        let end = (self.next + count).min(self.blocks());
+        (self.next..end)
+            .into_par_iter()
+            .map(|b| {
+                let first = b * block;
+                let n = block.min(self.target - first);
+                self.engine.run_block(&self.ctx, self.opts.seed, first, n)
+            })
+            .collect()
+    }
+
+    fn merge(&mut self, acc: &BlockAcc) {
+        self.merged.merge(acc);
+        self.next += 1;
+    }
+
+    /// Runs and merges the next `count` blocks.
+    pub fn advance(&mut self, count: u64) {
+        for acc in self.run_blocks(count) {
+            self.merge(&acc);
+        }
+    }
+
+    /// Each trial so far: its revenue, and whether it reached the target.
+    pub fn per_trial(&self) -> (&[f64], Vec<bool>) {
+        let goal = if self.ctx.metric == Metric::Revenue {
+            &self.merged.totals
+        } else {
+            &self.merged.goal_totals
+        };
+        let hits = goal.iter().map(|g| *g >= self.ctx.target_total).collect();
+        (&self.merged.totals, hits)
+    }
+
+    /// The run, with why it stopped.
+    pub fn finish(mut self, stop_reason: String) -> Run {
+        let ctx = &self.ctx;
+        self.engine.finish(ctx, &mut self.merged);
+        let merged = self.merged;
+        let per_trial = merged.totals.clone();
+        let per_trial_contribution = merged.contributions.clone();
+        let per_trial_goal = if ctx.metric == Metric::Revenue {
+            per_trial.clone()
+        } else {
+            merged.goal_totals.clone()
+        };
+        Run {
+            forecast: assemble(
+                self.s,
+                ctx,
+                self.engine.name(),
+                &self.opts,
+                self.auto,
+                stop_reason,
+                merged,
+            ),
+            per_trial,
+            per_trial_contribution,
+            per_trial_goal,
+        }
+    }
 }
 
 /// Refuses a family of `runs` runs like `s` (a search, a sweep) whose

@@ -115,24 +115,66 @@ fn every_member_of_a_family_is_what_simulate_gives_alone() {
 }
 
 #[test]
-fn auto_trials_are_decided_by_the_base_and_shared() {
+fn auto_trials_stop_when_the_paired_differences_are_precise() {
+    use revplan::decide::{FAMILY_MIN_TRIALS, FAMILY_RELATIVE_SE, FAMILY_ROUND, paired_hits};
     let base = load(SMALL, &[]);
+    let other = load(SMALL, &["scoring.threshold=58"]);
     let candidates = vec![Candidate {
-        name: "higher-bar".into(),
+        name: "lower-bar".into(),
         description: None,
-        scenario: load(SMALL, &["scoring.threshold=70"]),
+        scenario: other.clone(),
     }];
     let st = Settings {
         trials: Trials::Auto,
         seed: 2,
-        max_trials: 4096,
-        engine: EngineKind::Auto,
+        max_trials: 65_536,
+        engine: EngineKind::Leads,
         allow_large: false,
     };
     let c = compare(&base, &candidates, &st, &|_| {}).unwrap();
-    assert!(c.trials > 0 && c.trials <= 4096);
-    // Each member ran the base's number of trials: the paired difference
-    // of an identical copy would not be zero otherwise.
+    let n = c.trials;
+    assert!(
+        n >= FAMILY_MIN_TRIALS && n < 65_536 && n % FAMILY_ROUND == 0,
+        "{n}"
+    );
+    // At the stop the differences are precise; one round earlier they
+    // were not (or the floor had not been reached).
+    let d = &c.variants[1];
+    let precise = |se: f64, bar: f64, mean: f64| se < bar.max(FAMILY_RELATIVE_SE * mean.abs());
+    let revenue_bar = revplan::sim::AUTO_SE_MEAN * c.variants[0].figures.revenue.mean;
+    assert!(precise(
+        d.delta_vs_base.std_error,
+        revenue_bar,
+        d.delta_vs_base.mean
+    ));
+    // Each member is what its own run of n trials gives, for any thread
+    // count: running together changes nothing but when they stop.
+    let fixed = RunConfig {
+        trials: Trials::Fixed(n),
+        seed: 2,
+        max_trials: n,
+        engine: EngineKind::Leads,
+        allow_large: false,
+    };
+    let (rb, ro) = (
+        run(&base, &fixed, &|_| {}).unwrap(),
+        run(&other, &fixed, &|_| {}).unwrap(),
+    );
+    assert_eq!(c.variants[1].figures.revenue, ro.forecast.revenue);
+    assert_eq!(c.variants[0].figures.p_hit_target, rb.forecast.p_hit_target);
+    let hits = paired_hits(&rb.per_trial_goal, &ro.per_trial_goal, base.target.total);
+    assert!(precise(
+        hits.std_error,
+        revplan::sim::AUTO_SE_P_HIT,
+        hits.mean
+    ));
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap()
+        .install(|| compare(&base, &candidates, &st, &|_| {}).unwrap());
+    assert_eq!(one, c);
+    // An identical copy is precise at once: the floor.
     let again = compare(
         &base,
         &[Candidate {
@@ -144,7 +186,7 @@ fn auto_trials_are_decided_by_the_base_and_shared() {
         &|_| {},
     )
     .unwrap();
-    assert_eq!(again.trials, c.trials);
+    assert_eq!(again.trials, FAMILY_MIN_TRIALS);
     assert_eq!(again.variants[1].delta_vs_base.mean, 0.0);
     assert_eq!(again.variants[1].figures, again.variants[0].figures);
 }
