@@ -134,7 +134,7 @@ fn auto_trials_stop_when_the_paired_differences_are_precise() {
     let c = compare(&base, &candidates, &st, &|_| {}).unwrap();
     let n = c.trials;
     assert!(
-        n >= FAMILY_MIN_TRIALS && n < 65_536 && n % FAMILY_ROUND == 0,
+        (FAMILY_MIN_TRIALS..65_536).contains(&n) && n.is_multiple_of(FAMILY_ROUND),
         "{n}"
     );
     // At the stop the differences are precise; one round earlier they
