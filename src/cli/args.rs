@@ -569,8 +569,9 @@ pub struct RunArgs {
     /// Trials to run, or `auto`: until the standard error of P(hit) is below
     /// 0.005 and that of the mean below 0.5%; for a family (compare, sweep,
     /// a batch scenario with variants), until those of each paired
-    /// difference from the base are, or are below a tenth of the difference,
-    /// from 4,096 trials (default: the scenario's [run]).
+    /// difference from the base (a sweep: from its leading point) are, or
+    /// are below a tenth of the difference, from 4,096 trials (default: the
+    /// scenario's [run]).
     #[arg(long, value_name = "N|auto", value_parser = parse_trials)]
     pub trials: Option<Trials>,
     /// Most trials `auto` may run.

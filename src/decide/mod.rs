@@ -178,6 +178,18 @@ pub fn run_family(
     settings: &Settings,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Vec<Run>, SimError> {
+    run_family_for(scenarios, settings, progress, None)
+}
+
+/// [`run_family`] for a decision that picks the best member by `judge`:
+/// with `--trials auto` the differences judged are from the member that
+/// leads so far, not from the first.
+pub fn run_family_for(
+    scenarios: &[&Scenario],
+    settings: &Settings,
+    progress: &(dyn Fn(usize) + Sync),
+    judge: Option<Objective>,
+) -> Result<Vec<Run>, SimError> {
     use rayon::prelude::*;
     let engine = common_engine(scenarios, settings.engine);
     let Some((first, rest)) = scenarios.split_first() else {
@@ -194,7 +206,7 @@ pub fn run_family(
         scenarios.len(),
     )?;
     if settings.trials == Trials::Auto && !rest.is_empty() {
-        return run_family_auto(scenarios, settings, engine, progress);
+        return run_family_auto(scenarios, settings, engine, progress, judge);
     }
     let base = run(first, &options(settings, settings.trials, engine), &|_| {})?;
     let finished = std::sync::atomic::AtomicUsize::new(1);
@@ -226,7 +238,8 @@ pub const FAMILY_RELATIVE_SE: f64 = 0.1;
 
 /// `--trials auto` for a family: every member advances together, and they
 /// stop once the differences the decision reads are precise — each
-/// alternative's paired difference from the base in P(hit) with a standard
+/// member's paired difference from the base (or, with `judge`, from the
+/// member leading so far) in P(hit) with a standard
 /// error below [`crate::sim::AUTO_SE_P_HIT`] and in mean revenue below
 /// [`crate::sim::AUTO_SE_MEAN`] of the base's, or either below
 /// [`FAMILY_RELATIVE_SE`] of the difference — after at least
@@ -239,6 +252,7 @@ fn run_family_auto(
     settings: &Settings,
     engine: EngineKind,
     progress: &(dyn Fn(usize) + Sync),
+    judge: Option<Objective>,
 ) -> Result<Vec<Run>, SimError> {
     use rayon::prelude::*;
     let opts = options(settings, Trials::Auto, engine);
@@ -255,7 +269,7 @@ fn run_family_auto(
                 "reached the cap of {cap} trials before the family's paired differences were precise enough"
             );
         }
-        if n >= FAMILY_MIN_TRIALS && pairs_precise(&runners) {
+        if n >= FAMILY_MIN_TRIALS && pairs_precise(&runners, leader(&runners, judge)) {
             break format!(
                 "the standard errors of every alternative's paired difference from the base fell below \
                  {} in P(hit) and {}% of the base's mean revenue, or {}% of the difference (checked \
@@ -276,12 +290,38 @@ fn run_family_auto(
     Ok(runs)
 }
 
-/// Whether each alternative's paired differences from the base are precise.
-fn pairs_precise(runners: &[crate::sim::Runner]) -> bool {
-    let (base_rev, base_hit) = runners[0].per_trial();
+/// The member that leads by `judge` so far (the first of equals), or the
+/// base without one.
+fn leader(runners: &[crate::sim::Runner], judge: Option<Objective>) -> usize {
+    let Some(judge) = judge else {
+        return 0;
+    };
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let value = |r: &crate::sim::Runner| {
+        let (rev, hit) = r.per_trial();
+        match judge {
+            Objective::Mean => mean(rev),
+            Objective::P50 => {
+                let mut v = rev.to_vec();
+                v.sort_by(f64::total_cmp);
+                v.get(v.len() / 2).copied().unwrap_or(0.0)
+            }
+            Objective::PHit => hit.iter().filter(|h| **h).count() as f64,
+            Objective::Contribution => mean(r.contributions()),
+        }
+    };
+    let values: Vec<f64> = runners.iter().map(value).collect();
+    (0..values.len()).fold(0, |best, i| if values[i] > values[best] { i } else { best })
+}
+
+/// Whether every other member's paired differences from `reference` are
+/// precise.
+fn pairs_precise(runners: &[crate::sim::Runner], reference: usize) -> bool {
+    let (base_rev, base_hit) = runners[reference].per_trial();
     let n = base_rev.len() as f64;
     let base_mean = base_rev.iter().sum::<f64>() / n;
-    runners[1..].iter().all(|r| {
+    let others = runners.iter().enumerate().filter(|(i, _)| *i != reference);
+    others.map(|(_, r)| r).all(|r| {
         let (rev, hit) = r.per_trial();
         let d_hit: Vec<f64> = hit
             .iter()

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::{Figures, Objective, Settings, best_of, run_family};
+use super::{Figures, Objective, Settings, best_of, run_family_for};
 use crate::export::format::{count, money};
 use crate::export::{Cell, Exportable, Table, Unit, View, col};
 use crate::model::Scenario;
@@ -63,7 +63,7 @@ pub fn sweep(
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Sweep, SimError> {
     let family: Vec<&Scenario> = points.iter().map(|(_, s)| s).collect();
-    let runs = run_family(&family, settings, progress)?;
+    let runs = run_family_for(&family, settings, progress, Some(objective))?;
     let out: Vec<SweepPoint> = runs
         .iter()
         .zip(points)

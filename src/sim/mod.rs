@@ -643,6 +643,11 @@ impl<'a> Runner<'a> {
         (&self.merged.totals, hits)
     }
 
+    /// Each trial's contribution so far.
+    pub fn contributions(&self) -> &[f64] {
+        &self.merged.contributions
+    }
+
     /// The run, with why it stopped.
     pub fn finish(mut self, stop_reason: String) -> Run {
         let ctx = &self.ctx;

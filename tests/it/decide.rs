@@ -543,3 +543,55 @@ fn the_optimiser_raises_p_hit_when_asked() {
         "moved from {start:.0} to {found:.0}, optimum {b1:.0}"
     );
 }
+
+#[test]
+fn an_automatic_sweep_judges_precision_against_its_leading_point() {
+    use revplan::decide::{FAMILY_MIN_TRIALS, FAMILY_RELATIVE_SE, FAMILY_ROUND, paired_hits};
+    let points: Vec<(String, Scenario)> = [40, 55, 70]
+        .iter()
+        .map(|v| {
+            let set = format!("scoring.threshold={v}");
+            (v.to_string(), load(SMALL, &[set.as_str()]))
+        })
+        .collect();
+    let st = Settings {
+        trials: Trials::Auto,
+        seed: 4,
+        max_trials: 65_536,
+        engine: EngineKind::Leads,
+        allow_large: false,
+    };
+    let sw = sweep("scoring.threshold", &points, Objective::Mean, &st, &|_| {}).unwrap();
+    let n = sw.trials;
+    assert!(
+        n >= FAMILY_MIN_TRIALS && n.is_multiple_of(FAMILY_ROUND),
+        "{n}"
+    );
+    // Every point's differences from the best are precise at the stop.
+    let fixed = RunConfig {
+        trials: Trials::Fixed(n),
+        seed: 4,
+        max_trials: n,
+        engine: EngineKind::Leads,
+        allow_large: false,
+    };
+    let runs: Vec<_> = points
+        .iter()
+        .map(|(_, s)| run(s, &fixed, &|_| {}).unwrap())
+        .collect();
+    let best = &runs[sw.best];
+    for (i, r) in runs.iter().enumerate().filter(|(i, _)| *i != sw.best) {
+        let h = paired_hits(
+            &best.per_trial_goal,
+            &r.per_trial_goal,
+            points[i].1.target.total,
+        );
+        let d = paired(&best.per_trial, &r.per_trial);
+        let bar = revplan::sim::AUTO_SE_MEAN * best.forecast.revenue.mean;
+        assert!(h.std_error < revplan::sim::AUTO_SE_P_HIT.max(FAMILY_RELATIVE_SE * h.mean.abs()));
+        assert!(
+            d.std_error < bar.max(FAMILY_RELATIVE_SE * d.mean.abs()),
+            "{i}: {d:?}"
+        );
+    }
+}
