@@ -605,40 +605,32 @@ fn file_view(r: &CheckReport) -> View {
     if let Some(q) = &m.quality {
         channels.notes.push(format!("lead quality: {q}"));
     }
-    if !m.uncertain.is_empty() {
-        let u: Vec<String> = m
-            .uncertain
-            .iter()
-            .map(|u| {
-                format!(
-                    "{} {} (P10–P90 {}–{})",
-                    u.key,
-                    pct(u.mean),
-                    pct(u.p10),
-                    pct(u.p90)
-                )
+    let listed =
+        |what: &str, list: &[UncertainSummary], show: &dyn Fn(&UncertainSummary) -> String| {
+            (!list.is_empty()).then(|| {
+                let u: Vec<String> = list.iter().map(show).collect();
+                format!("{what}, drawn per trial: {}", u.join("; "))
             })
-            .collect();
-        channels
-            .notes
-            .push(format!("uncertain, drawn per trial: {}", u.join("; ")));
-    }
-    if !m.uncertain_delays.is_empty() {
-        let u: Vec<String> = m
-            .uncertain_delays
-            .iter()
-            .map(|u| {
-                format!(
-                    "{} mean {:.1} weeks (P10–P90 of the draws {:.1}–{:.1})",
-                    u.key, u.mean, u.p10, u.p90
-                )
-            })
-            .collect();
-        channels.notes.push(format!(
-            "uncertain delays, drawn per trial: {}",
-            u.join("; ")
-        ));
-    }
+        };
+    channels
+        .notes
+        .extend(listed("uncertain", &m.uncertain, &|u| {
+            format!(
+                "{} {} (P10–P90 {}–{})",
+                u.key,
+                pct(u.mean),
+                pct(u.p10),
+                pct(u.p90)
+            )
+        }));
+    channels
+        .notes
+        .extend(listed("uncertain delays", &m.uncertain_delays, &|u| {
+            format!(
+                "{} mean {:.1} weeks (P10–P90 of the draws {:.1}–{:.1})",
+                u.key, u.mean, u.p10, u.p90
+            )
+        }));
     if m.open_deals + m.open_leads > 0 {
         channels.notes.push(format!(
             "open pipeline: {} deals, {}; {} leads in flight",

@@ -279,11 +279,11 @@ mod tests {
         assert!(p.mean() > 0.0);
     }
 
-    #[test]
-    fn a_spliced_delay_keeps_the_body_and_the_tails_mass() {
-        let body = Dist::empirical(&[0.0, 1.0, 2.0], Some(&[0.5, 0.3, 0.2])).unwrap();
-        let spec = DelaySpec {
-            dist: body,
+    /// An empirical body with a log-normal tail (median 1, sigma 1) from
+    /// week 3.
+    fn tailed(values: &[f64], weights: Option<&[f64]>) -> DelaySpec {
+        DelaySpec {
+            dist: Dist::empirical(values, weights).unwrap(),
             tail: Some(Tail {
                 from: 3,
                 weight: None,
@@ -291,7 +291,12 @@ mod tests {
                 sigma: 1.0,
             }),
             uncertainty: None,
-        };
+        }
+    }
+
+    #[test]
+    fn a_spliced_delay_keeps_the_body_and_the_tails_mass() {
+        let spec = tailed(&[0.0, 1.0, 2.0], Some(&[0.5, 0.3, 0.2]));
         let (d, draws) = spec.build("stages.sal.delay").unwrap();
         assert!(draws.is_none());
         let ln = Delay::from_dist(&Dist::lognormal_median(1.0, 1.0).unwrap());
@@ -313,16 +318,7 @@ mod tests {
 
     #[test]
     fn bad_splices_and_uncertainty_without_a_lognormal_are_refused() {
-        let spec = DelaySpec {
-            dist: Dist::empirical(&[0.0, 4.0], None).unwrap(),
-            tail: Some(Tail {
-                from: 3,
-                weight: None,
-                median: 1.0,
-                sigma: 1.0,
-            }),
-            uncertainty: None,
-        };
+        let spec = tailed(&[0.0, 4.0], None);
         assert!(matches!(
             spec.validate(),
             Err(TimingError::BodyPastTail { body: 4, from: 3 })

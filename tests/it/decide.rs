@@ -168,11 +168,8 @@ fn auto_trials_stop_when_the_paired_differences_are_precise() {
         revplan::sim::AUTO_SE_P_HIT,
         hits.mean
     ));
-    let one = rayon::ThreadPoolBuilder::new()
-        .num_threads(1)
-        .build()
-        .unwrap()
-        .install(|| compare(&base, &candidates, &st, &|_| {}).unwrap());
+    let one =
+        crate::support::with_threads(1, || compare(&base, &candidates, &st, &|_| {}).unwrap());
     assert_eq!(one, c);
     // An identical copy is precise at once: the floor.
     let again = compare(

@@ -248,13 +248,7 @@ fn results_are_identical_for_any_number_of_threads() {
         let s = load(file);
         let runs: Vec<String> = [1, 2, 3]
             .iter()
-            .map(|t| {
-                let pool = rayon::ThreadPoolBuilder::new()
-                    .num_threads(*t)
-                    .build()
-                    .unwrap();
-                pool.install(|| json(&forecast(&s, engine, 5_000, 42)))
-            })
+            .map(|t| crate::support::with_threads(*t, || json(&forecast(&s, engine, 5_000, 42))))
             .collect();
         assert_eq!(runs[0], runs[1], "{file}: 1 vs 2 threads");
         assert_eq!(runs[0], runs[2], "{file}: 1 vs 3 threads");

@@ -120,6 +120,15 @@ impl Default for Parts {
     }
 }
 
+/// Runs `f` on a pool of `threads` worker threads.
+pub fn with_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
+        .install(f)
+}
+
 /// The real binary, with colours off and no terminal width.
 pub fn revplan() -> Command {
     let mut c = Command::cargo_bin("revplan").unwrap();

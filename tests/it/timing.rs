@@ -212,11 +212,7 @@ fn uncertain_delays_give_the_same_bytes_for_any_thread_count() {
     let runs: Vec<String> = [1, 3]
         .iter()
         .map(|t| {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(*t)
-                .build()
-                .unwrap();
-            pool.install(|| serde_json::to_string(&forecast(&s, 3000)).unwrap())
+            crate::support::with_threads(*t, || serde_json::to_string(&forecast(&s, 3000)).unwrap())
         })
         .collect();
     assert_eq!(runs[0], runs[1]);
