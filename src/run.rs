@@ -33,6 +33,8 @@ pub enum EngineKind {
     Fast,
     /// Leads followed one by one from the MQL stage.
     Leads,
+    /// Leads moved in groups of the same state by counts.
+    Cohorts,
 }
 
 impl EngineKind {
@@ -41,6 +43,7 @@ impl EngineKind {
             EngineKind::Auto => "auto",
             EngineKind::Fast => "fast",
             EngineKind::Leads => "leads",
+            EngineKind::Cohorts => "cohorts",
         }
     }
 }

@@ -175,7 +175,7 @@ impl Found {
                     .chain(l.variants.iter().map(|v| &v.scenario))
                     .collect::<Vec<_>>();
                 let leads =
-                    crate::sim::common_engine(&scenarios, EngineKind::Auto) == EngineKind::Leads;
+                    crate::sim::common_engine(&scenarios, EngineKind::Auto) != EngineKind::Fast;
                 let n = match trials.unwrap_or(l.base.run.trials) {
                     Trials::Fixed(n) => n,
                     Trials::Auto => 10_000,

@@ -229,3 +229,25 @@ pub fn scale_deal_size(s: &mut Scenario, k: f64) {
         ch.funnel.deal_size = ch.funnel.deal_size.scaled(k);
     }
 }
+
+/// The business `k` times as large: every channel's leads, media budget
+/// and program cost of each week, and the sales team's touches and payroll,
+/// times `k` (channels become week-by-week schedules; the open pipeline is
+/// kept). For measuring how an engine's cost grows with lead volume.
+pub fn scale_business(s: &mut Scenario, k: f64) {
+    let weeks = s.weeks();
+    for ch in &mut s.model.channels {
+        let leads = (0..weeks)
+            .map(|w| k * ch.expected_leads(w, &s.calendar))
+            .collect();
+        let media = (0..weeks)
+            .map(|w| k * (ch.spend(w, 0.0) - ch.fixed_cost_per_week).max(0.0))
+            .collect();
+        ch.volume = Volume::Schedule { leads, media };
+        ch.fixed_cost_per_week *= k;
+    }
+    if let Capacity::Team(t) = &mut s.model.capacity {
+        t.touches_per_rep_week *= k;
+        t.cost_per_rep_week *= k;
+    }
+}

@@ -18,11 +18,14 @@
 
 use rand::Rng;
 
+mod cohorts;
+
 use super::rng::{self, LeadRng, purpose};
 use super::{BlockAcc, Context, Engine, TrialRec, metric};
 use crate::dist::{Delay, Dist};
 use crate::flow::negative_binomial;
 use crate::model::{Advance, Capacity, Metric, Model, Scenario};
+use cohorts::{Bands, merge};
 
 /// How an open item is due.
 enum Due {
@@ -299,6 +302,8 @@ struct ChannelSim {
     /// P(score < threshold − k·lift) for k = 0..=nurture weeks: where the
     /// leads needing k engagements sit in the score distribution.
     below_lift: Vec<f64>,
+    /// Score bands of its MQLs, for the cohort engine.
+    bands: Bands,
     delays: Vec<Timed>,
     /// The sales cycle of deals that will be lost.
     lost_cycle: Timed,
@@ -314,6 +319,9 @@ struct ChannelSim {
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Lead {
     rng: LeadRng,
+    /// How many leads share this state: 1 in the lead engine, a cohort's
+    /// size in the cohort engine.
+    n: u32,
     score: f32,
     /// Known amount of an open deal; negative for new leads.
     amount: f32,
@@ -377,9 +385,19 @@ pub struct LeadEngine<'a> {
     nurture_param: Option<usize>,
     /// What is open at the start.
     pipeline: Vec<OpenItem>,
+    /// Whether new leads move in groups (the cohort engine).
+    cohorts: bool,
 }
 
 impl<'a> LeadEngine<'a> {
+    /// The cohort engine: new leads in groups (see [`cohorts`]).
+    pub fn cohorts(s: &'a Scenario) -> LeadEngine<'a> {
+        LeadEngine {
+            cohorts: true,
+            ..LeadEngine::new(s)
+        }
+    }
+
     pub fn new(s: &'a Scenario) -> LeadEngine<'a> {
         let m = &s.model;
         let weeks = s.weeks() as usize;
@@ -413,6 +431,24 @@ impl<'a> LeadEngine<'a> {
                     table: ScoreTable::new(&c.score),
                     p_direct: 1.0 - below,
                     below_threshold: below,
+                    bands: {
+                        let table = ScoreTable::new(&c.score);
+                        // Every SLA tier's start, and a grid of scores: no
+                        // band is wider than SCORE_STEP of the score range.
+                        let tiers = match &m.capacity {
+                            Capacity::Team(t) => t.tiers.iter().map(|x| x.min_score).collect(),
+                            Capacity::Unlimited => Vec::new(),
+                        };
+                        let (lo, hi) = sc.range;
+                        let grid = (1..cohorts::SCORE_STEPS)
+                            .map(|k| lo + (hi - lo) * k as f64 / cohorts::SCORE_STEPS as f64);
+                        let cuts: Vec<f64> = tiers
+                            .into_iter()
+                            .chain(grid)
+                            .map(|x| c.score.cdf_below(x))
+                            .collect();
+                        Bands::new(below, &cuts, |p| table.at(p))
+                    },
                     nurture: sc.nurture.as_ref().filter(|_| score_gate).map(|n| {
                         Nurture::new(&c.score, sc.threshold, n.lift, n.weeks, means[n.p_engage])
                     }),
@@ -478,6 +514,7 @@ impl<'a> LeadEngine<'a> {
             delay_keys,
             nurture_param,
             pipeline,
+            cohorts: false,
         }
     }
 
@@ -576,6 +613,15 @@ impl<'a> LeadEngine<'a> {
                 // change elsewhere (another channel, the threshold) does not
                 // shift it.
                 let week_key = rng::mix(lead_key ^ ((a as u64) << 1));
+                if self.cohorts {
+                    let counts = (
+                        direct.min(u32::MAX.into()) as u32,
+                        cross.min(u32::MAX.into()) as u32,
+                    );
+                    let at = (c, a);
+                    self.arrive_groups(ctx, ws, rec, acc, &vals, at, counts, week_key, nurture);
+                    continue;
+                }
                 for i in 0..direct {
                     let mut lr = LeadRng(rng::mix(week_key ^ (i << 1)));
                     let u = lr.unit();
@@ -588,6 +634,7 @@ impl<'a> LeadEngine<'a> {
                     };
                     let lead = Lead {
                         rng: lr,
+                        n: 1,
                         score: score as f32,
                         amount: -1.0,
                         channel: c as u16,
@@ -620,6 +667,7 @@ impl<'a> LeadEngine<'a> {
                         let delay = ch.delays[0].get(&vals).sample(lr.unit());
                         let lead = Lead {
                             rng: lr,
+                            n: 1,
                             score: score as f32,
                             amount: -1.0,
                             channel: c as u16,
@@ -666,6 +714,7 @@ impl<'a> LeadEngine<'a> {
         for item in &self.pipeline {
             let mut lead = Lead {
                 rng: LeadRng(pr.next_u64()),
+                n: 1,
                 score: item.score,
                 amount: item.amount,
                 channel: item.channel,
@@ -722,16 +771,20 @@ impl<'a> LeadEngine<'a> {
         }
         let slip = funnel.slip.as_ref().map_or(0.0, |s| vals[s.p]);
         lead.fate |= SLIP_DRAWN;
-        if lead.rng.unit() < slip {
-            lead.fate |= SLIPS;
-            return self.schedule(ws, lead, close, due);
+        let (slips, stays) = lead.split(slip);
+        if let Some(mut g) = slips {
+            g.fate |= SLIPS;
+            self.schedule(ws, g, close, due);
         }
-        let at = if lead.rng.unit() < vals[push.p] {
-            q
-        } else {
-            due
-        };
-        self.schedule(ws, lead, close, at);
+        if let Some(g) = stays {
+            let (pushed, not) = g.split(vals[push.p]);
+            if let Some(g) = pushed {
+                self.schedule(ws, g, close, q);
+            }
+            if let Some(g) = not {
+                self.schedule(ws, g, close, due);
+            }
+        }
     }
 
     /// A decision at `stage` in week `d`, or after the horizon.
@@ -792,27 +845,33 @@ impl<'a> LeadEngine<'a> {
         for t in 0..h {
             for i in 0..n {
                 let mut entries = std::mem::take(&mut ws.ent[t * n + i]);
-                for mut lead in entries.drain(..) {
+                if self.cohorts {
+                    merge(&mut entries);
+                }
+                for lead in entries.drain(..) {
                     let ch = &self.channels[lead.channel as usize];
-                    let cdf = if i == n - 1 {
-                        // A new opportunity: its fate, then its cycle.
-                        let w = self.rate(i, vals[self.win_param(&lead)], lead.score);
-                        let won = lead.rng.unit() < w;
-                        lead.fate = if won { WON } else { LOST };
-                        if won { &ch.delays[i] } else { &ch.lost_cycle }
-                    } else {
-                        &ch.delays[i]
+                    if i + 1 < n {
+                        let cdf = ch.delays[i].get(vals);
+                        cdf.spread(lead, |g, d| self.schedule(ws, g, i, t + d));
+                        continue;
                     }
-                    .get(vals);
-                    let d = cdf.sample(lead.rng.unit()) as usize;
-                    if i == n - 1 {
-                        self.close_at(ws, lead, t + d, t, vals);
-                    } else {
-                        self.schedule(ws, lead, i, t + d);
+                    // A new opportunity: its fate, then its cycle.
+                    let w = self.rate(i, vals[self.win_param(&lead)], lead.score);
+                    let (won, lost) = lead.split(w);
+                    for (g, fate, cdf) in [(won, WON, &ch.delays[i]), (lost, LOST, &ch.lost_cycle)]
+                    {
+                        if let Some(mut g) = g {
+                            g.fate = fate;
+                            let cdf = cdf.get(vals);
+                            cdf.spread(g, |g, d| self.close_at(ws, g, t + d, t, vals));
+                        }
                     }
                 }
                 ws.ent[t * n + i] = entries;
                 let mut decisions = std::mem::take(&mut ws.dec[t * n + i]);
+                if self.cohorts {
+                    merge(&mut decisions);
+                }
                 let thin = self.follow_up(rec, vals, &decisions, i, t);
                 for lead in decisions.drain(..) {
                     self.decide(ctx, ws, rec, acc, vals, lead, i, t, thin);
@@ -852,7 +911,7 @@ impl<'a> LeadEngine<'a> {
         let demand: f64 = decisions
             .iter()
             .filter(|l| !l.score.is_nan())
-            .map(|l| team.sla_touches(f64::from(l.score)))
+            .map(|l| f64::from(l.n) * team.sla_touches(f64::from(l.score)))
             .sum();
         rec.demand[t] = demand;
         rec.over[t] = demand > touches[t];
@@ -883,12 +942,13 @@ impl<'a> LeadEngine<'a> {
             return;
         }
         if first {
-            rec.first[i] += 1.0;
+            let n = f64::from(lead.n);
+            rec.first[i] += n;
             if ctx.metric == Metric::Stage(i) {
-                rec.goal[t] += 1.0;
+                rec.goal[t] += n;
             }
             let week = lead.report_week(t);
-            acc.cm_add(ctx, lead.report as usize, week, metric::FIRST + i, 1.0);
+            acc.cm_add(ctx, lead.report as usize, week, metric::FIRST + i, n);
         }
         ws.ent[t * self.stages + i].push(lead);
     }
@@ -932,19 +992,17 @@ impl<'a> LeadEngine<'a> {
         rec: &mut TrialRec,
         acc: &mut BlockAcc,
         vals: &[f64],
-        mut lead: Lead,
+        lead: Lead,
         i: usize,
         t: usize,
         reach: Option<Reach>,
     ) {
-        let ch = &self.channels[lead.channel as usize];
         let tr = &self.m.channels[lead.channel as usize].funnel.transitions[i];
         let (row, week) = (lead.report as usize, lead.report_week(t));
-        let count =
-            |acc: &mut BlockAcc, metric: usize, x: f64| acc.cm_add(ctx, row, week, metric, x);
-        let advance = match tr.advance {
-            Advance::Score => true,
-            Advance::Rate(p) => lead.rng.unit() < self.rate(i, vals[p], lead.score),
+        let n = f64::from(lead.n);
+        let (advance, stay) = match tr.advance {
+            Advance::Score => (Some(lead), None),
+            Advance::Rate(p) => lead.split(self.rate(i, vals[p], lead.score)),
             Advance::Acceptance => {
                 let score = f64::from(lead.score);
                 let reached = match (&self.m.capacity, &reach) {
@@ -952,73 +1010,183 @@ impl<'a> LeadEngine<'a> {
                     // is short) must reach the lead before it is judged.
                     (Capacity::Team(team), Some(r)) => {
                         let k = team.tier_of(score);
-                        rec.touches_made += team.tiers[k].touches * r.share;
+                        rec.touches_made += team.tiers[k].touches * r.share * n;
                         Some(r.p[k])
                     }
                     _ => None,
                 };
-                count(acc, metric::DECISIONS, 1.0);
-                let yes = lead.rng.unit() < self.p_accept(score, vals, reached);
-                if yes {
-                    count(acc, metric::ACCEPTED, 1.0);
+                acc.cm_add(ctx, row, week, metric::DECISIONS, n);
+                let (yes, no) = lead.split(self.p_accept(score, vals, reached));
+                if let Some(y) = &yes {
+                    acc.cm_add(ctx, row, week, metric::ACCEPTED, f64::from(y.n));
                 }
-                yes
+                (yes, no)
             }
-            Advance::Win(w) => {
-                let slips = if lead.fate & SLIP_DRAWN != 0 {
-                    let yes = lead.fate & SLIPS != 0;
-                    lead.fate &= !(SLIP_DRAWN | SLIPS);
-                    yes
-                } else {
-                    ch.slip
-                        .as_ref()
-                        .is_some_and(|(sp, _)| lead.rng.unit() < vals[*sp])
-                };
-                if let (true, Some((_, cdf))) = (slips, &ch.slip) {
-                    let d = cdf.sample(lead.rng.unit()) as usize;
-                    self.close_at(ws, lead, t + d, t, vals);
-                    return;
-                }
-                if self.wins(&mut lead, i, vals[w]) {
-                    let amount = self.deal_amount(&mut lead);
-                    if lead.is_new() {
-                        rec.revenue_new[t] += amount;
-                        rec.eventual_new += amount;
-                    } else {
-                        rec.revenue_pipeline[t] += amount;
-                    }
-                    rec.wins += 1.0;
-                    if ctx.metric == Metric::Wins {
-                        rec.goal[t] += 1.0;
-                    }
-                    count(acc, metric::WINS, 1.0);
-                    count(acc, metric::REVENUE, amount);
-                    count(acc, metric::WINS_EVENTUAL, 1.0);
-                    count(acc, metric::REVENUE_EVENTUAL, amount);
-                    return;
-                }
-                count(acc, metric::LOST, 1.0);
-                false
-            }
+            Advance::Win(w) => (
+                None,
+                self.close(ctx, ws, rec, acc, vals, lead, i, t, vals[w]),
+            ),
         };
-        if advance {
+        if let Some(mut lead) = advance {
             let j = i + 1;
             let first = usize::from(lead.max) < j;
             if first {
                 lead.max = j as u8;
             }
             self.enter(ctx, ws, rec, acc, lead, j, t, first);
+        }
+        if let Some(lead) = stay {
+            let lost = matches!(tr.advance, Advance::Win(_));
+            self.recycle(ctx, ws, rec, acc, vals, lead, i, t, !lost);
+        }
+    }
+
+    /// A close decision in week `t`: deals that slip are due again later;
+    /// the others are won (their revenue counted) or lost, and the lost
+    /// are returned (to be recycled or dropped).
+    #[allow(clippy::too_many_arguments)]
+    fn close(
+        &self,
+        ctx: &Context,
+        ws: &mut Workspace,
+        rec: &mut TrialRec,
+        acc: &mut BlockAcc,
+        vals: &[f64],
+        mut lead: Lead,
+        i: usize,
+        t: usize,
+        w: f64,
+    ) -> Option<Lead> {
+        let ch = &self.channels[lead.channel as usize];
+        let (row, week) = (lead.report as usize, lead.report_week(t));
+        let (slipped, rest) = if lead.fate & SLIP_DRAWN != 0 {
+            let yes = lead.fate & SLIPS != 0;
+            lead.fate &= !(SLIP_DRAWN | SLIPS);
+            if yes {
+                (Some(lead), None)
+            } else {
+                (None, Some(lead))
+            }
+        } else {
+            match &ch.slip {
+                Some((sp, _)) => lead.split(vals[*sp]),
+                None => (None, Some(lead)),
+            }
+        };
+        let rest = match (slipped, &ch.slip) {
+            (Some(g), Some((_, cdf))) => {
+                cdf.spread(g, |g, d| self.close_at(ws, g, t + d, t, vals));
+                rest
+            }
+            // Only a slip drawn early can be without a slip delay: none.
+            (Some(g), None) => Some(g),
+            (None, _) => rest,
+        }?;
+        let (won, lost) = match rest.fate & (WON | LOST) {
+            WON => (Some(rest), None),
+            LOST => (None, Some(rest)),
+            _ => rest.split(self.rate(i, w, rest.score)),
+        };
+        if let Some(mut g) = won {
+            let n = f64::from(g.n);
+            let amount = self.amounts(&mut g);
+            if g.is_new() {
+                rec.revenue_new[t] += amount;
+                rec.eventual_new += amount;
+            } else {
+                rec.revenue_pipeline[t] += amount;
+            }
+            rec.wins += n;
+            if ctx.metric == Metric::Wins {
+                rec.goal[t] += n;
+            }
+            for (m, x) in [
+                (metric::WINS, n),
+                (metric::REVENUE, amount),
+                (metric::WINS_EVENTUAL, n),
+                (metric::REVENUE_EVENTUAL, amount),
+            ] {
+                acc.cm_add(ctx, row, week, m, x);
+            }
+        }
+        if let Some(g) = &lost {
+            acc.cm_add(ctx, row, week, metric::LOST, f64::from(g.n));
+        }
+        lost
+    }
+
+    /// The summed deal sizes of a group of wins.
+    fn amounts(&self, g: &mut Lead) -> f64 {
+        if g.n == 1 {
+            return self.deal_amount(g);
+        }
+        (0..g.n).map(|_| self.deal_amount(g)).sum()
+    }
+
+    /// Leads that did not advance from stage `i` in week `t`: recycled to
+    /// an earlier stage after its delay, or out (counted as dropped when
+    /// `count_drops`; lost deals are counted as lost).
+    #[allow(clippy::too_many_arguments)]
+    fn recycle(
+        &self,
+        ctx: &Context,
+        ws: &mut Workspace,
+        rec: &mut TrialRec,
+        acc: &mut BlockAcc,
+        vals: &[f64],
+        mut lead: Lead,
+        i: usize,
+        t: usize,
+        count_drops: bool,
+    ) {
+        let (row, week) = (lead.report as usize, lead.report_week(t));
+        if lead.n == 1 {
+            match self.recycle_to(&mut lead, i, vals) {
+                Some((to, d)) => {
+                    acc.cm_add(ctx, row, week, metric::RECYCLED, 1.0);
+                    self.enter(ctx, ws, rec, acc, lead, to, t + d, false);
+                }
+                None if count_drops => acc.cm_add(ctx, row, week, metric::DROPPED, 1.0),
+                None => {}
+            }
             return;
         }
-        // Recycled to an earlier stage, or out.
-        match self.recycle_to(&mut lead, i, vals) {
-            Some((to, d)) => {
-                count(acc, metric::RECYCLED, 1.0);
-                self.enter(ctx, ws, rec, acc, lead, to, t + d, false);
+        let recycle = &self.channels[lead.channel as usize].recycle[i];
+        let cum = self.recycle_cum(recycle, vals);
+        lead.choose(&cum, |g, k| match recycle.get(k) {
+            Some((to, _, cdf)) if self.may_return(&g, *to) => {
+                acc.cm_add(ctx, row, week, metric::RECYCLED, f64::from(g.n));
+                cdf.spread(g, |g, d| {
+                    self.enter(ctx, ws, rec, acc, g, *to, t + d, false)
+                });
             }
-            None if !matches!(tr.advance, Advance::Win(_)) => count(acc, metric::DROPPED, 1.0),
-            None => {}
-        }
+            _ if count_drops => acc.cm_add(ctx, row, week, metric::DROPPED, f64::from(g.n)),
+            _ => {}
+        });
+    }
+
+    /// Cumulative probabilities of a stage's recycle targets (the rest
+    /// drops out).
+    fn recycle_cum(&self, recycle: &[(usize, usize, Cdf)], vals: &[f64]) -> Vec<f64> {
+        let total: f64 = recycle
+            .iter()
+            .map(|(_, p, _)| vals[*p])
+            .sum::<f64>()
+            .max(1.0);
+        let mut acc = 0.0;
+        recycle
+            .iter()
+            .map(|(_, p, _)| {
+                acc += vals[*p] / total;
+                acc
+            })
+            .collect()
+    }
+
+    /// Whether a lead may go back to stage `to`: an open deal has no score
+    /// to be judged on again.
+    fn may_return(&self, lead: &Lead, to: usize) -> bool {
+        !(lead.score.is_nan() && self.judged.is_some_and(|g| to <= g))
     }
 
     /// Where a lead that did not advance from stage `i` goes back to, and
@@ -1036,14 +1204,38 @@ impl<'a> LeadEngine<'a> {
         let mut u = lead.rng.unit() * total;
         for (to, p, cdf) in recycle {
             if u < vals[*p] {
-                if lead.score.is_nan() && self.judged.is_some_and(|g| *to <= g) {
-                    return None; // an open deal has no score to be judged on again
+                if !self.may_return(lead, *to) {
+                    return None;
                 }
                 return Some((*to, cdf.sample(lead.rng.unit()) as usize));
             }
             u -= vals[*p];
         }
         None
+    }
+
+    /// P(reached) of a lead followed past the horizon: its SLA met.
+    fn full_sla(&self, score: f32, vals: &[f64]) -> Option<f64> {
+        match &self.m.capacity {
+            Capacity::Team(team) => {
+                let c = self.team.as_ref().map_or(0.0, |t| vals[t.1]);
+                let touches = team.sla_touches(f64::from(score));
+                Some(crate::model::p_reach(touches, c))
+            }
+            Capacity::Unlimited => None,
+        }
+    }
+
+    /// Counts an eventual win (after the horizon) in its cohort.
+    fn eventual(&self, ctx: &Context, rec: &mut TrialRec, acc: &mut BlockAcc, g: &mut Lead) {
+        let n = f64::from(g.n);
+        let amount = self.amounts(g);
+        if g.is_new() {
+            rec.eventual_new += amount;
+        }
+        let (row, week) = (g.report as usize, g.report_week(self.weeks - 1));
+        acc.cm_add(ctx, row, week, metric::WINS_EVENTUAL, n);
+        acc.cm_add(ctx, row, week, metric::REVENUE_EVENTUAL, amount);
     }
 
     /// Follows a lead still in flight at the end of the horizon, due at
@@ -1058,15 +1250,11 @@ impl<'a> LeadEngine<'a> {
         mut lead: Lead,
         mut i: usize,
     ) {
+        if lead.n > 1 {
+            return self.resolve_group(ctx, rec, acc, vals, lead, i);
+        }
         let funnel = &self.m.channels[lead.channel as usize].funnel;
-        let full_sla = match &self.m.capacity {
-            Capacity::Team(team) => {
-                let c = self.team.as_ref().map_or(0.0, |t| vals[t.1]);
-                let touches = team.sla_touches(f64::from(lead.score));
-                Some(crate::model::p_reach(touches, c))
-            }
-            Capacity::Unlimited => None,
-        };
+        let full_sla = self.full_sla(lead.score, vals);
         // Every loop of an absorbing chain ends with probability 1; the cap
         // only guards against a run of recycles of vanishing probability.
         for _ in 0..10_000 {
@@ -1079,14 +1267,7 @@ impl<'a> LeadEngine<'a> {
                 }
                 Advance::Win(w) => {
                     if self.wins(&mut lead, i, vals[w]) {
-                        let amount = self.deal_amount(&mut lead);
-                        if lead.is_new() {
-                            rec.eventual_new += amount;
-                        }
-                        let (row, week) = (lead.report as usize, lead.report_week(self.weeks - 1));
-                        acc.cm_add(ctx, row, week, metric::WINS_EVENTUAL, 1.0);
-                        acc.cm_add(ctx, row, week, metric::REVENUE_EVENTUAL, amount);
-                        return;
+                        return self.eventual(ctx, rec, acc, &mut lead);
                     }
                     false
                 }
@@ -1136,7 +1317,7 @@ impl LeadEngine<'_> {
 
 impl Engine for LeadEngine<'_> {
     fn name(&self) -> &'static str {
-        "leads"
+        if self.cohorts { "cohorts" } else { "leads" }
     }
 
     fn run_block(&self, ctx: &Context, seed: u64, first: u64, count: u64) -> BlockAcc {

@@ -39,6 +39,12 @@ const TWO: &str = "tests/data/two-channels-scenario.toml";
 
 #[test]
 fn an_identical_variant_differs_by_exactly_zero_and_pairing_narrows_the_interval() {
+    for engine in [EngineKind::Auto, EngineKind::Cohorts] {
+        pairing(engine);
+    }
+}
+
+fn pairing(engine: EngineKind) {
     let base = load(SMALL, &[]);
     let candidates = vec![
         Candidate {
@@ -52,7 +58,7 @@ fn an_identical_variant_differs_by_exactly_zero_and_pairing_narrows_the_interval
             scenario: load(SMALL, &["scoring.threshold=70"]),
         },
     ];
-    let st = settings(1024, 5, EngineKind::Auto);
+    let st = settings(1024, 5, engine);
     let c = compare(&base, &candidates, &st, &|_| {}).unwrap();
     assert_eq!(c.variants.len(), 3);
     for row in &c.variants[..2] {
@@ -68,8 +74,17 @@ fn an_identical_variant_differs_by_exactly_zero_and_pairing_narrows_the_interval
     assert_eq!(c.variants[0].figures, c.variants[1].figures);
     let d = &c.variants[2].delta_vs_base;
     assert!(d.std_error > 0.0);
+    // The cohort engine's groups of a moved threshold are banded anew, so
+    // fewer of their draws are shared than the lead engine's leads' are:
+    // pairing removes less of the noise (measured: 0.81 of the unpaired
+    // standard error, against 0.60 for the lead engine).
+    let most = if engine == EngineKind::Cohorts {
+        0.9
+    } else {
+        0.8
+    };
     assert!(
-        d.std_error < 0.8 * d.unpaired_std_error,
+        d.std_error < most * d.unpaired_std_error,
         "pairing should remove shared noise: {} vs {}",
         d.std_error,
         d.unpaired_std_error

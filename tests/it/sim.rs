@@ -156,6 +156,113 @@ fn the_lead_engine_agrees_with_the_oracle_without_capacity() {
 }
 
 #[test]
+fn the_cohort_engine_agrees_with_the_oracle_on_every_mechanism() {
+    check_against_oracle(
+        "tests/data/engine-leads.toml",
+        EngineKind::Cohorts,
+        10_000,
+        3_000,
+    );
+}
+
+#[test]
+fn the_cohort_engine_agrees_with_the_oracle_on_what_tells_the_truth() {
+    check_against_oracle(
+        "tests/data/engine-truth.toml",
+        EngineKind::Cohorts,
+        10_000,
+        3_000,
+    );
+}
+
+#[test]
+fn the_cohort_engine_agrees_with_the_oracle_without_capacity() {
+    check_against_oracle(
+        "tests/data/engine-fast.toml",
+        EngineKind::Cohorts,
+        10_000,
+        3_000,
+    );
+}
+
+/// The cohort engine against the lead engine on the shipped board plan
+/// (every mechanism at once, scores in bands): means of revenue, each
+/// stage, each quarter, P(hit), and the lead engine's share of trials
+/// below the cohort engine's P10, P50 and P90 — all within 4 standard
+/// errors. This bounds the effect of the score bands: at 4,000 trials a
+/// bias of 0.5% of revenue would fail.
+#[test]
+fn the_cohort_engine_agrees_with_the_lead_engine_on_the_board_plan() {
+    let s = load("scenarios/board-plan.toml");
+    let opts = |engine| RunConfig {
+        trials: Trials::Fixed(4_000),
+        seed: 17,
+        max_trials: 4_000,
+        engine,
+        allow_large: false,
+    };
+    let leads = revplan::sim::run(&s, &opts(EngineKind::Leads), &|_| {}).unwrap();
+    let cohorts = revplan::sim::run(&s, &opts(EngineKind::Cohorts), &|_| {}).unwrap();
+    let (l, c) = (&leads.forecast, &cohorts.forecast);
+    assert_eq!((l.engine, c.engine), ("leads", "cohorts"));
+    agree(
+        "revenue",
+        (c.revenue.mean, c.revenue.std_error),
+        (l.revenue.mean, l.revenue.std_error),
+    );
+    agree(
+        "P(hit)",
+        (c.p_hit_target, c.p_hit_std_error),
+        (l.p_hit_target, l.p_hit_std_error),
+    );
+    for (a, b) in c.stages.by_stage.iter().zip(&l.stages.by_stage) {
+        agree(&a.stage, (a.mean, a.std_error), (b.mean, b.std_error));
+    }
+    for (a, b) in c.quarters.iter().zip(&l.quarters) {
+        agree(&a.label, (a.mean, a.std_error), (b.mean, b.std_error));
+        agree(
+            &format!("{} P(hit)", a.label),
+            (a.p_hit, a.p_hit_std_error),
+            (b.p_hit, b.p_hit_std_error),
+        );
+    }
+    let n = leads.per_trial.len() as f64;
+    for (p, q) in [
+        (0.1, c.revenue.p10),
+        (0.5, c.revenue.p50),
+        (0.9, c.revenue.p90),
+    ] {
+        let below = leads.per_trial.iter().filter(|x| **x <= q).count() as f64 / n;
+        let se = (p * (1.0 - p) * 2.0 / n).sqrt();
+        assert!((below - p).abs() < 4.0 * se, "P{}: {below}", p * 100.0);
+    }
+    // Per source: each channel's wins and revenue. The standard error of a
+    // channel's mean wins is that of a Poisson count times the dispersion
+    // of the total (its SE over the Poisson one: uncertain rates shared by
+    // the channels make the total the more dispersed); revenue's, that
+    // times the mean deal, with half again for the spread of deal sizes.
+    let trials = 4_000f64;
+    let dispersion = l.stages.wins_std_error / (l.stages.wins / trials).sqrt();
+    for (a, b) in c.channels.iter().zip(&l.channels) {
+        let (a, b, name) = (&a.figures, &b.figures, &a.name);
+        let se = dispersion * ((a.wins + b.wins) / trials).sqrt();
+        assert!(
+            (a.wins - b.wins).abs() < 4.0 * se,
+            "{name}: wins {} vs {}",
+            a.wins,
+            b.wins
+        );
+        let deal = b.revenue / b.wins;
+        assert!(
+            (a.revenue - b.revenue).abs() < 4.0 * 1.5 * se * deal,
+            "{name}: revenue {} vs {}",
+            a.revenue,
+            b.revenue
+        );
+    }
+}
+
+#[test]
 fn the_fast_engine_refuses_what_it_cannot_simulate() {
     let s = load("tests/data/engine-leads.toml");
     let opts = RunConfig {
@@ -244,6 +351,8 @@ fn results_are_identical_for_any_number_of_threads() {
     for (file, engine) in [
         ("scenarios/acme-52w.toml", EngineKind::Fast),
         ("tests/data/engine-leads.toml", EngineKind::Leads),
+        ("tests/data/engine-leads.toml", EngineKind::Cohorts),
+        ("scenarios/board-plan.toml", EngineKind::Cohorts),
     ] {
         let s = load(file);
         let runs: Vec<String> = [1, 2, 3]
