@@ -47,9 +47,9 @@ enum Due {
 /// A deal or lead open at the start, ready to seed.
 struct OpenItem {
     stage: usize,
-    channel: u16,
+    channel: u8,
     /// Its report row: the open pipeline's, by forecast category.
-    report: u16,
+    report: u8,
     /// Known amount, or −1: drawn from the model on a win.
     amount: f32,
     score: f32,
@@ -101,8 +101,8 @@ impl OpenItem {
         };
         OpenItem {
             stage: d.stage,
-            channel: ch as u16,
-            report: super::pipeline_row(m.channels.len(), d.category) as u16,
+            channel: ch as u8,
+            report: super::pipeline_row(m.channels.len(), d.category) as u8,
             amount: if d.known_amount {
                 d.amount as f32
             } else {
@@ -320,14 +320,14 @@ struct ChannelSim {
 pub(super) struct Lead {
     rng: LeadRng,
     /// How many leads share this state: 1 in the lead engine, a cohort's
-    /// size in the cohort engine.
-    n: u32,
+    /// size (at most [`cohorts::MAX_GROUP`]) in the cohort engine.
+    n: u16,
     score: f32,
     /// Known amount of an open deal; negative for new leads.
     amount: f32,
-    channel: u16,
+    channel: u8,
     /// Report row: its channel, or the open pipeline's row.
-    report: u16,
+    report: u8,
     /// Arrival week of a new lead (its cohort); [`IN_FLIGHT`] for what was
     /// open at the start, which is reported by the week things happen.
     born: u16,
@@ -336,6 +336,9 @@ pub(super) struct Lead {
     /// starts (0 before).
     fate: u8,
 }
+
+// Leads fill the week buckets: keep them at three words.
+const _: () = assert!(std::mem::size_of::<Lead>() == 24);
 
 const WON: u8 = 1;
 const LOST: u8 = 2;
@@ -637,8 +640,8 @@ impl<'a> LeadEngine<'a> {
                         n: 1,
                         score: score as f32,
                         amount: -1.0,
-                        channel: c as u16,
-                        report: c as u16,
+                        channel: c as u8,
+                        report: c as u8,
                         born: a as u16,
                         max: start as u8,
                         fate: 0,
@@ -670,8 +673,8 @@ impl<'a> LeadEngine<'a> {
                             n: 1,
                             score: score as f32,
                             amount: -1.0,
-                            channel: c as u16,
-                            report: c as u16,
+                            channel: c as u8,
+                            report: c as u8,
                             born: a as u16,
                             max: 1,
                             fate: 0,
@@ -759,6 +762,9 @@ impl<'a> LeadEngine<'a> {
     /// a deal that would close then is closed at the quarter end instead
     /// with the push's probability.
     fn close_at(&self, ws: &mut Workspace, mut lead: Lead, due: usize, now: usize, vals: &[f64]) {
+        if lead.n > 1 {
+            return self.close_at_group(ws, lead, due, now, vals);
+        }
         let close = self.stages - 1;
         let funnel = &self.m.channels[lead.channel as usize].funnel;
         let pull_to = &self.channels[lead.channel as usize].pull_to;
@@ -771,20 +777,16 @@ impl<'a> LeadEngine<'a> {
         }
         let slip = funnel.slip.as_ref().map_or(0.0, |s| vals[s.p]);
         lead.fate |= SLIP_DRAWN;
-        let (slips, stays) = lead.split(slip);
-        if let Some(mut g) = slips {
-            g.fate |= SLIPS;
-            self.schedule(ws, g, close, due);
+        if lead.rng.unit() < slip {
+            lead.fate |= SLIPS;
+            return self.schedule(ws, lead, close, due);
         }
-        if let Some(g) = stays {
-            let (pushed, not) = g.split(vals[push.p]);
-            if let Some(g) = pushed {
-                self.schedule(ws, g, close, q);
-            }
-            if let Some(g) = not {
-                self.schedule(ws, g, close, due);
-            }
-        }
+        let at = if lead.rng.unit() < vals[push.p] {
+            q
+        } else {
+            due
+        };
+        self.schedule(ws, lead, close, at);
     }
 
     /// A decision at `stage` in week `d`, or after the horizon.
@@ -848,23 +850,27 @@ impl<'a> LeadEngine<'a> {
                 if self.cohorts {
                     merge(&mut entries);
                 }
-                for lead in entries.drain(..) {
-                    let ch = &self.channels[lead.channel as usize];
-                    if i + 1 < n {
-                        let cdf = ch.delays[i].get(vals);
-                        cdf.spread(lead, |g, d| self.schedule(ws, g, i, t + d));
+                for mut lead in entries.drain(..) {
+                    if lead.n > 1 {
+                        self.start_group(ws, vals, lead, i, t);
                         continue;
                     }
-                    // A new opportunity: its fate, then its cycle.
-                    let w = self.rate(i, vals[self.win_param(&lead)], lead.score);
-                    let (won, lost) = lead.split(w);
-                    for (g, fate, cdf) in [(won, WON, &ch.delays[i]), (lost, LOST, &ch.lost_cycle)]
-                    {
-                        if let Some(mut g) = g {
-                            g.fate = fate;
-                            let cdf = cdf.get(vals);
-                            cdf.spread(g, |g, d| self.close_at(ws, g, t + d, t, vals));
-                        }
+                    let ch = &self.channels[lead.channel as usize];
+                    let cdf = if i == n - 1 {
+                        // A new opportunity: its fate, then its cycle.
+                        let w = self.rate(i, vals[self.win_param(&lead)], lead.score);
+                        let won = lead.rng.unit() < w;
+                        lead.fate = if won { WON } else { LOST };
+                        if won { &ch.delays[i] } else { &ch.lost_cycle }
+                    } else {
+                        &ch.delays[i]
+                    }
+                    .get(vals);
+                    let d = cdf.sample(lead.rng.unit()) as usize;
+                    if i == n - 1 {
+                        self.close_at(ws, lead, t + d, t, vals);
+                    } else {
+                        self.schedule(ws, lead, i, t + d);
                     }
                 }
                 ws.ent[t * n + i] = entries;
@@ -984,185 +990,12 @@ impl<'a> LeadEngine<'a> {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn decide(
-        &self,
-        ctx: &Context,
-        ws: &mut Workspace,
-        rec: &mut TrialRec,
-        acc: &mut BlockAcc,
-        vals: &[f64],
-        lead: Lead,
-        i: usize,
-        t: usize,
-        reach: Option<Reach>,
-    ) {
-        let tr = &self.m.channels[lead.channel as usize].funnel.transitions[i];
-        let (row, week) = (lead.report as usize, lead.report_week(t));
-        let n = f64::from(lead.n);
-        let (advance, stay) = match tr.advance {
-            Advance::Score => (Some(lead), None),
-            Advance::Rate(p) => lead.split(self.rate(i, vals[p], lead.score)),
-            Advance::Acceptance => {
-                let score = f64::from(lead.score);
-                let reached = match (&self.m.capacity, &reach) {
-                    // The touches made (a share of the SLA's when the team
-                    // is short) must reach the lead before it is judged.
-                    (Capacity::Team(team), Some(r)) => {
-                        let k = team.tier_of(score);
-                        rec.touches_made += team.tiers[k].touches * r.share * n;
-                        Some(r.p[k])
-                    }
-                    _ => None,
-                };
-                acc.cm_add(ctx, row, week, metric::DECISIONS, n);
-                let (yes, no) = lead.split(self.p_accept(score, vals, reached));
-                if let Some(y) = &yes {
-                    acc.cm_add(ctx, row, week, metric::ACCEPTED, f64::from(y.n));
-                }
-                (yes, no)
-            }
-            Advance::Win(w) => (
-                None,
-                self.close(ctx, ws, rec, acc, vals, lead, i, t, vals[w]),
-            ),
-        };
-        if let Some(mut lead) = advance {
-            let j = i + 1;
-            let first = usize::from(lead.max) < j;
-            if first {
-                lead.max = j as u8;
-            }
-            self.enter(ctx, ws, rec, acc, lead, j, t, first);
-        }
-        if let Some(lead) = stay {
-            let lost = matches!(tr.advance, Advance::Win(_));
-            self.recycle(ctx, ws, rec, acc, vals, lead, i, t, !lost);
-        }
-    }
-
-    /// A close decision in week `t`: deals that slip are due again later;
-    /// the others are won (their revenue counted) or lost, and the lost
-    /// are returned (to be recycled or dropped).
-    #[allow(clippy::too_many_arguments)]
-    fn close(
-        &self,
-        ctx: &Context,
-        ws: &mut Workspace,
-        rec: &mut TrialRec,
-        acc: &mut BlockAcc,
-        vals: &[f64],
-        mut lead: Lead,
-        i: usize,
-        t: usize,
-        w: f64,
-    ) -> Option<Lead> {
-        let ch = &self.channels[lead.channel as usize];
-        let (row, week) = (lead.report as usize, lead.report_week(t));
-        let (slipped, rest) = if lead.fate & SLIP_DRAWN != 0 {
-            let yes = lead.fate & SLIPS != 0;
-            lead.fate &= !(SLIP_DRAWN | SLIPS);
-            if yes {
-                (Some(lead), None)
-            } else {
-                (None, Some(lead))
-            }
-        } else {
-            match &ch.slip {
-                Some((sp, _)) => lead.split(vals[*sp]),
-                None => (None, Some(lead)),
-            }
-        };
-        let rest = match (slipped, &ch.slip) {
-            (Some(g), Some((_, cdf))) => {
-                cdf.spread(g, |g, d| self.close_at(ws, g, t + d, t, vals));
-                rest
-            }
-            // Only a slip drawn early can be without a slip delay: none.
-            (Some(g), None) => Some(g),
-            (None, _) => rest,
-        }?;
-        let (won, lost) = match rest.fate & (WON | LOST) {
-            WON => (Some(rest), None),
-            LOST => (None, Some(rest)),
-            _ => rest.split(self.rate(i, w, rest.score)),
-        };
-        if let Some(mut g) = won {
-            let n = f64::from(g.n);
-            let amount = self.amounts(&mut g);
-            if g.is_new() {
-                rec.revenue_new[t] += amount;
-                rec.eventual_new += amount;
-            } else {
-                rec.revenue_pipeline[t] += amount;
-            }
-            rec.wins += n;
-            if ctx.metric == Metric::Wins {
-                rec.goal[t] += n;
-            }
-            for (m, x) in [
-                (metric::WINS, n),
-                (metric::REVENUE, amount),
-                (metric::WINS_EVENTUAL, n),
-                (metric::REVENUE_EVENTUAL, amount),
-            ] {
-                acc.cm_add(ctx, row, week, m, x);
-            }
-        }
-        if let Some(g) = &lost {
-            acc.cm_add(ctx, row, week, metric::LOST, f64::from(g.n));
-        }
-        lost
-    }
-
     /// The summed deal sizes of a group of wins.
     fn amounts(&self, g: &mut Lead) -> f64 {
         if g.n == 1 {
             return self.deal_amount(g);
         }
         (0..g.n).map(|_| self.deal_amount(g)).sum()
-    }
-
-    /// Leads that did not advance from stage `i` in week `t`: recycled to
-    /// an earlier stage after its delay, or out (counted as dropped when
-    /// `count_drops`; lost deals are counted as lost).
-    #[allow(clippy::too_many_arguments)]
-    fn recycle(
-        &self,
-        ctx: &Context,
-        ws: &mut Workspace,
-        rec: &mut TrialRec,
-        acc: &mut BlockAcc,
-        vals: &[f64],
-        mut lead: Lead,
-        i: usize,
-        t: usize,
-        count_drops: bool,
-    ) {
-        let (row, week) = (lead.report as usize, lead.report_week(t));
-        if lead.n == 1 {
-            match self.recycle_to(&mut lead, i, vals) {
-                Some((to, d)) => {
-                    acc.cm_add(ctx, row, week, metric::RECYCLED, 1.0);
-                    self.enter(ctx, ws, rec, acc, lead, to, t + d, false);
-                }
-                None if count_drops => acc.cm_add(ctx, row, week, metric::DROPPED, 1.0),
-                None => {}
-            }
-            return;
-        }
-        let recycle = &self.channels[lead.channel as usize].recycle[i];
-        let cum = self.recycle_cum(recycle, vals);
-        lead.choose(&cum, |g, k| match recycle.get(k) {
-            Some((to, _, cdf)) if self.may_return(&g, *to) => {
-                acc.cm_add(ctx, row, week, metric::RECYCLED, f64::from(g.n));
-                cdf.spread(g, |g, d| {
-                    self.enter(ctx, ws, rec, acc, g, *to, t + d, false)
-                });
-            }
-            _ if count_drops => acc.cm_add(ctx, row, week, metric::DROPPED, f64::from(g.n)),
-            _ => {}
-        });
     }
 
     /// Cumulative probabilities of a stage's recycle targets (the rest
@@ -1187,6 +1020,106 @@ impl<'a> LeadEngine<'a> {
     /// to be judged on again.
     fn may_return(&self, lead: &Lead, to: usize) -> bool {
         !(lead.score.is_nan() && self.judged.is_some_and(|g| to <= g))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn decide(
+        &self,
+        ctx: &Context,
+        ws: &mut Workspace,
+        rec: &mut TrialRec,
+        acc: &mut BlockAcc,
+        vals: &[f64],
+        mut lead: Lead,
+        i: usize,
+        t: usize,
+        reach: Option<Reach>,
+    ) {
+        if lead.n > 1 {
+            return self.decide_group(ctx, ws, rec, acc, vals, lead, i, t, reach);
+        }
+        let ch = &self.channels[lead.channel as usize];
+        let tr = &self.m.channels[lead.channel as usize].funnel.transitions[i];
+        let (row, week) = (lead.report as usize, lead.report_week(t));
+        let count =
+            |acc: &mut BlockAcc, metric: usize, x: f64| acc.cm_add(ctx, row, week, metric, x);
+        let advance = match tr.advance {
+            Advance::Score => true,
+            Advance::Rate(p) => lead.rng.unit() < self.rate(i, vals[p], lead.score),
+            Advance::Acceptance => {
+                let score = f64::from(lead.score);
+                let reached = match (&self.m.capacity, &reach) {
+                    // The touches made (a share of the SLA's when the team
+                    // is short) must reach the lead before it is judged.
+                    (Capacity::Team(team), Some(r)) => {
+                        let k = team.tier_of(score);
+                        rec.touches_made += team.tiers[k].touches * r.share;
+                        Some(r.p[k])
+                    }
+                    _ => None,
+                };
+                count(acc, metric::DECISIONS, 1.0);
+                let yes = lead.rng.unit() < self.p_accept(score, vals, reached);
+                if yes {
+                    count(acc, metric::ACCEPTED, 1.0);
+                }
+                yes
+            }
+            Advance::Win(w) => {
+                let slips = if lead.fate & SLIP_DRAWN != 0 {
+                    let yes = lead.fate & SLIPS != 0;
+                    lead.fate &= !(SLIP_DRAWN | SLIPS);
+                    yes
+                } else {
+                    ch.slip
+                        .as_ref()
+                        .is_some_and(|(sp, _)| lead.rng.unit() < vals[*sp])
+                };
+                if let (true, Some((_, cdf))) = (slips, &ch.slip) {
+                    let d = cdf.sample(lead.rng.unit()) as usize;
+                    self.close_at(ws, lead, t + d, t, vals);
+                    return;
+                }
+                if self.wins(&mut lead, i, vals[w]) {
+                    let amount = self.deal_amount(&mut lead);
+                    if lead.is_new() {
+                        rec.revenue_new[t] += amount;
+                        rec.eventual_new += amount;
+                    } else {
+                        rec.revenue_pipeline[t] += amount;
+                    }
+                    rec.wins += 1.0;
+                    if ctx.metric == Metric::Wins {
+                        rec.goal[t] += 1.0;
+                    }
+                    count(acc, metric::WINS, 1.0);
+                    count(acc, metric::REVENUE, amount);
+                    count(acc, metric::WINS_EVENTUAL, 1.0);
+                    count(acc, metric::REVENUE_EVENTUAL, amount);
+                    return;
+                }
+                count(acc, metric::LOST, 1.0);
+                false
+            }
+        };
+        if advance {
+            let j = i + 1;
+            let first = usize::from(lead.max) < j;
+            if first {
+                lead.max = j as u8;
+            }
+            self.enter(ctx, ws, rec, acc, lead, j, t, first);
+            return;
+        }
+        // Recycled to an earlier stage, or out.
+        match self.recycle_to(&mut lead, i, vals) {
+            Some((to, d)) => {
+                count(acc, metric::RECYCLED, 1.0);
+                self.enter(ctx, ws, rec, acc, lead, to, t + d, false);
+            }
+            None if !matches!(tr.advance, Advance::Win(_)) => count(acc, metric::DROPPED, 1.0),
+            None => {}
+        }
     }
 
     /// Where a lead that did not advance from stage `i` goes back to, and
@@ -1214,6 +1147,65 @@ impl<'a> LeadEngine<'a> {
         None
     }
 
+    /// Follows a lead still in flight at the end of the horizon, due at
+    /// stage `i`, to its outcome (with the SLA met; no more time is kept),
+    /// and counts an eventual win in its cohort.
+    fn resolve(
+        &self,
+        ctx: &Context,
+        rec: &mut TrialRec,
+        acc: &mut BlockAcc,
+        vals: &[f64],
+        mut lead: Lead,
+        mut i: usize,
+    ) {
+        if lead.n > 1 {
+            return self.resolve_group(ctx, rec, acc, vals, lead, i);
+        }
+        let funnel = &self.m.channels[lead.channel as usize].funnel;
+        let full_sla = match &self.m.capacity {
+            Capacity::Team(team) => {
+                let c = self.team.as_ref().map_or(0.0, |t| vals[t.1]);
+                let touches = team.sla_touches(f64::from(lead.score));
+                Some(crate::model::p_reach(touches, c))
+            }
+            Capacity::Unlimited => None,
+        };
+        // Every loop of an absorbing chain ends with probability 1; the cap
+        // only guards against a run of recycles of vanishing probability.
+        for _ in 0..10_000 {
+            let advance = match funnel.transitions[i].advance {
+                Advance::Score => true,
+                Advance::Rate(p) => lead.rng.unit() < self.rate(i, vals[p], lead.score),
+                Advance::Acceptance => {
+                    let score = f64::from(lead.score);
+                    lead.rng.unit() < self.p_accept(score, vals, full_sla)
+                }
+                Advance::Win(w) => {
+                    if self.wins(&mut lead, i, vals[w]) {
+                        let amount = self.deal_amount(&mut lead);
+                        if lead.is_new() {
+                            rec.eventual_new += amount;
+                        }
+                        let (row, week) = (lead.report as usize, lead.report_week(self.weeks - 1));
+                        acc.cm_add(ctx, row, week, metric::WINS_EVENTUAL, 1.0);
+                        acc.cm_add(ctx, row, week, metric::REVENUE_EVENTUAL, amount);
+                        return;
+                    }
+                    false
+                }
+            };
+            if advance {
+                i += 1;
+                continue;
+            }
+            match self.recycle_to(&mut lead, i, vals) {
+                Some((to, _)) => i = to,
+                None => return,
+            }
+        }
+    }
+
     /// P(reached) of a lead followed past the horizon: its SLA met.
     fn full_sla(&self, score: f32, vals: &[f64]) -> Option<f64> {
         match &self.m.capacity {
@@ -1236,51 +1228,6 @@ impl<'a> LeadEngine<'a> {
         let (row, week) = (g.report as usize, g.report_week(self.weeks - 1));
         acc.cm_add(ctx, row, week, metric::WINS_EVENTUAL, n);
         acc.cm_add(ctx, row, week, metric::REVENUE_EVENTUAL, amount);
-    }
-
-    /// Follows a lead still in flight at the end of the horizon, due at
-    /// stage `i`, to its outcome (with the SLA met; no more time is kept),
-    /// and counts an eventual win in its cohort.
-    fn resolve(
-        &self,
-        ctx: &Context,
-        rec: &mut TrialRec,
-        acc: &mut BlockAcc,
-        vals: &[f64],
-        mut lead: Lead,
-        mut i: usize,
-    ) {
-        if lead.n > 1 {
-            return self.resolve_group(ctx, rec, acc, vals, lead, i);
-        }
-        let funnel = &self.m.channels[lead.channel as usize].funnel;
-        let full_sla = self.full_sla(lead.score, vals);
-        // Every loop of an absorbing chain ends with probability 1; the cap
-        // only guards against a run of recycles of vanishing probability.
-        for _ in 0..10_000 {
-            let advance = match funnel.transitions[i].advance {
-                Advance::Score => true,
-                Advance::Rate(p) => lead.rng.unit() < self.rate(i, vals[p], lead.score),
-                Advance::Acceptance => {
-                    let score = f64::from(lead.score);
-                    lead.rng.unit() < self.p_accept(score, vals, full_sla)
-                }
-                Advance::Win(w) => {
-                    if self.wins(&mut lead, i, vals[w]) {
-                        return self.eventual(ctx, rec, acc, &mut lead);
-                    }
-                    false
-                }
-            };
-            if advance {
-                i += 1;
-                continue;
-            }
-            match self.recycle_to(&mut lead, i, vals) {
-                Some((to, _)) => i = to,
-                None => return,
-            }
-        }
     }
 }
 

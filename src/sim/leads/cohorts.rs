@@ -21,14 +21,22 @@
 //! splitting n independent leads by their common probability is a
 //! binomial draw. Open deals and in-flight leads keep their own state.
 
-use super::{BlockAcc, Cdf, Context, Lead, LeadEngine, Nurture, TrialRec, Workspace};
+use super::{
+    BlockAcc, Cdf, Context, LOST, Lead, LeadEngine, Nurture, Reach, SLIP_DRAWN, SLIPS, TrialRec,
+    WON, Workspace,
+};
 use crate::model::Advance;
+use crate::model::{Capacity, Metric};
+use crate::sim::metric;
 use crate::sim::rng::{self, LeadRng};
 
 /// Score bands of a channel's MQLs: of equal probability…
 pub const BANDS: usize = 16;
 /// …and no wider than this share of the score range.
 pub const SCORE_STEPS: usize = 40;
+
+/// The most leads in one group (larger cohorts are several groups).
+pub const MAX_GROUP: u16 = u16::MAX;
 
 /// Below this many leads, a split draws one uniform per lead (cheaper
 /// than a binomial's setup, and the same distribution).
@@ -134,6 +142,7 @@ impl Lead {
     /// Takes `k` of this group's leads into a group of their own, with a
     /// stream of its own.
     pub(super) fn take(&mut self, k: u32) -> Lead {
+        let k = k as u16; // at most self.n
         let mut g = *self;
         g.n = k;
         g.rng = LeadRng(rng::mix(self.rng.next_u64()));
@@ -143,15 +152,24 @@ impl Lead {
 
     /// Splits the group by an event of probability `p` for each lead: (the
     /// leads it happens to, the rest). A single lead draws one uniform.
+    #[inline(always)]
     pub(super) fn split(mut self, p: f64) -> (Option<Lead>, Option<Lead>) {
-        let k = if self.n == 1 {
-            u32::from(self.rng.unit() < p)
-        } else {
-            count(&mut self.rng, self.n, p)
-        };
+        if self.n == 1 {
+            return if self.rng.unit() < p {
+                (Some(self), None)
+            } else {
+                (None, Some(self))
+            };
+        }
+        self.split_group(p)
+    }
+
+    #[inline(never)]
+    fn split_group(mut self, p: f64) -> (Option<Lead>, Option<Lead>) {
+        let k = count(&mut self.rng, u32::from(self.n), p);
         if k == 0 {
             (None, Some(self))
-        } else if k == self.n {
+        } else if k == u32::from(self.n) {
             (Some(self), None)
         } else {
             let yes = self.take(k);
@@ -161,13 +179,19 @@ impl Lead {
 
     /// Splits the group over categories (see [`multinomial`]);
     /// `f(part, category)` for each. A single lead draws one uniform.
+    #[inline(always)]
     pub(super) fn choose(mut self, cum: &[f64], mut f: impl FnMut(Lead, usize)) {
         if self.n == 1 {
             let u = self.rng.unit();
             return f(self, cum.partition_point(|c| *c <= u));
         }
+        self.choose_group(cum, f);
+    }
+
+    #[inline(never)]
+    fn choose_group(mut self, cum: &[f64], mut f: impl FnMut(Lead, usize)) {
         let mut out = Vec::new();
-        multinomial(&mut self.rng, self.n, cum, &mut out);
+        multinomial(&mut self.rng, u32::from(self.n), cum, &mut out);
         let last = out.len().saturating_sub(1);
         for (j, (c, k)) in out.into_iter().enumerate() {
             if j == last {
@@ -188,7 +212,7 @@ impl Lead {
             && self.amount.to_bits() == o.amount.to_bits()
     }
 
-    fn order(&self) -> (u16, u16, u16, u8, u8, u32, u32, u64) {
+    fn order(&self) -> (u8, u8, u16, u8, u8, u32, u32, u64) {
         (
             self.channel,
             self.report,
@@ -211,7 +235,8 @@ pub(super) fn merge(groups: &mut Vec<Lead>) {
     }
     groups.sort_unstable_by_key(Lead::order);
     groups.dedup_by(|later, kept| {
-        let same = later.same_state(kept);
+        let fits = u32::from(kept.n) + u32::from(later.n) <= u32::from(MAX_GROUP);
+        let same = fits && later.same_state(kept);
         if same {
             kept.n += later.n;
         }
@@ -223,11 +248,17 @@ impl Cdf {
     /// Splits a group over the delay's weeks: `f(part, weeks)` for each
     /// week some of its leads take. A single lead draws one uniform, as
     /// [`Cdf::sample`].
+    #[inline(always)]
     pub(super) fn spread(&self, mut g: Lead, mut f: impl FnMut(Lead, usize)) {
         if g.n == 1 {
             let d = self.sample(g.rng.unit());
             return f(g, d as usize);
         }
+        self.spread_group(g, f);
+    }
+
+    #[inline(never)]
+    fn spread_group(&self, g: Lead, mut f: impl FnMut(Lead, usize)) {
         if self.cum.len() == 1 {
             return f(g, self.first as usize);
         }
@@ -238,12 +269,19 @@ impl Cdf {
     }
 }
 
+/// `n` leads as groups of at most [`MAX_GROUP`]: (index, size); none for 0.
+fn chunks(n: u32) -> impl Iterator<Item = (u64, u32)> {
+    let max = u32::from(MAX_GROUP);
+    (0..n.div_ceil(max)).map(move |j| (u64::from(j), (n - j * max).min(max)))
+}
+
 impl LeadEngine<'_> {
     /// The cohort engine's arrivals of channel `c` in week `a`: the MQLs
     /// (`direct`) in score bands, the leads nurture lifts over the
     /// threshold (`cross`) by engagements needed and week crossed, each
     /// group entering after the score gate's delay. `key` is the week's.
     #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
     pub(super) fn arrive_groups(
         &self,
         ctx: &Context,
@@ -262,11 +300,11 @@ impl LeadEngine<'_> {
         let born = ctx.months[ctx.month_of_week[a]].weeks.start as u16;
         let group = |n: u32, score: f64, max: u8, k: u64| Lead {
             rng: LeadRng(rng::mix(key ^ k)),
-            n,
+            n: n as u16, // at most MAX_GROUP: see `chunks`
             score: score as f32,
             amount: -1.0,
-            channel: c as u16,
-            report: c as u16,
+            channel: c as u8,
+            report: c as u8,
             born,
             max,
             fate: 0,
@@ -277,20 +315,17 @@ impl LeadEngine<'_> {
         multinomial(&mut r, direct, &ch.bands.cum, &mut out);
         for &(b, k) in &out {
             let score = f64::from(ch.bands.score[b.min(ch.bands.score.len() - 1)]);
-            if self.score_gate {
-                let g = group(k, score, 1, (b as u64) << 1);
-                first.spread(g, |g, d| self.enter(ctx, ws, rec, acc, g, 1, a + d, true));
-            } else {
-                self.enter(
-                    ctx,
-                    ws,
-                    rec,
-                    acc,
-                    group(k, score, 0, (b as u64) << 1),
-                    0,
-                    a,
-                    false,
-                );
+            for (j, k) in chunks(k) {
+                let id = (j << 32 | b as u64) << 1;
+                let (stage, max) = if self.score_gate { (1, 1) } else { (0, 0) };
+                let g = group(k, score, max, id);
+                if self.score_gate {
+                    first.spread(g, |g, d| {
+                        self.enter(ctx, ws, rec, acc, g, stage, a + d, true)
+                    });
+                } else {
+                    self.enter(ctx, ws, rec, acc, g, stage, a, false);
+                }
             }
         }
         let Some(nt) = nurture else { return };
@@ -307,19 +342,265 @@ impl LeadEngine<'_> {
                 .into_iter()
                 .enumerate()
             {
-                if n == 0 {
-                    continue;
-                }
                 let score = (ch.table.at(lo + at * (hi - lo)) + f64::from(k) * lift).min(top);
-                let g = group(n, score, 1, ((2 * o + j) as u64) << 1 | 1);
-                let at = a + week as usize;
-                first.spread(g, |g, d| self.enter(ctx, ws, rec, acc, g, 1, at + d, true));
+                for (i, n) in chunks(n) {
+                    let g = group(n, score, 1, (i << 32 | (2 * o + j) as u64) << 1 | 1);
+                    let at = a + week as usize;
+                    first.spread(g, |g, d| self.enter(ctx, ws, rec, acc, g, 1, at + d, true));
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
+    pub(super) fn decide_group(
+        &self,
+        ctx: &Context,
+        ws: &mut Workspace,
+        rec: &mut TrialRec,
+        acc: &mut BlockAcc,
+        vals: &[f64],
+        lead: Lead,
+        i: usize,
+        t: usize,
+        reach: Option<Reach>,
+    ) {
+        let tr = &self.m.channels[lead.channel as usize].funnel.transitions[i];
+        let (row, week) = (lead.report as usize, lead.report_week(t));
+        let n = f64::from(lead.n);
+        let (advance, stay) = match tr.advance {
+            Advance::Score => (Some(lead), None),
+            Advance::Rate(p) => lead.split(self.rate(i, vals[p], lead.score)),
+            Advance::Acceptance => {
+                let score = f64::from(lead.score);
+                let reached = match (&self.m.capacity, &reach) {
+                    // The touches made (a share of the SLA's when the team
+                    // is short) must reach the lead before it is judged.
+                    (Capacity::Team(team), Some(r)) => {
+                        let k = team.tier_of(score);
+                        rec.touches_made += team.tiers[k].touches * r.share * n;
+                        Some(r.p[k])
+                    }
+                    _ => None,
+                };
+                acc.cm_add(ctx, row, week, metric::DECISIONS, n);
+                let (yes, no) = lead.split(self.p_accept(score, vals, reached));
+                if let Some(y) = &yes {
+                    acc.cm_add(ctx, row, week, metric::ACCEPTED, f64::from(y.n));
+                }
+                (yes, no)
+            }
+            Advance::Win(w) => (
+                None,
+                self.close_group(ctx, ws, rec, acc, vals, lead, i, t, vals[w]),
+            ),
+        };
+        if let Some(mut lead) = advance {
+            let j = i + 1;
+            let first = usize::from(lead.max) < j;
+            if first {
+                lead.max = j as u8;
+            }
+            self.enter(ctx, ws, rec, acc, lead, j, t, first);
+        }
+        if let Some(lead) = stay {
+            let lost = matches!(tr.advance, Advance::Win(_));
+            self.recycle_group(ctx, ws, rec, acc, vals, lead, i, t, !lost);
+        }
+    }
+
+    /// A close decision in week `t`: deals that slip are due again later;
+    /// the others are won (their revenue counted) or lost, and the lost
+    /// are returned (to be recycled or dropped).
+    #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
+    pub(super) fn close_group(
+        &self,
+        ctx: &Context,
+        ws: &mut Workspace,
+        rec: &mut TrialRec,
+        acc: &mut BlockAcc,
+        vals: &[f64],
+        mut lead: Lead,
+        i: usize,
+        t: usize,
+        w: f64,
+    ) -> Option<Lead> {
+        let ch = &self.channels[lead.channel as usize];
+        let (row, week) = (lead.report as usize, lead.report_week(t));
+        let (slipped, rest) = if lead.fate & SLIP_DRAWN != 0 {
+            let yes = lead.fate & SLIPS != 0;
+            lead.fate &= !(SLIP_DRAWN | SLIPS);
+            if yes {
+                (Some(lead), None)
+            } else {
+                (None, Some(lead))
+            }
+        } else {
+            match &ch.slip {
+                Some((sp, _)) => lead.split(vals[*sp]),
+                None => (None, Some(lead)),
+            }
+        };
+        let rest = match (slipped, &ch.slip) {
+            (Some(g), Some((_, cdf))) => {
+                cdf.spread(g, |g, d| self.close_at(ws, g, t + d, t, vals));
+                rest
+            }
+            // Only a slip drawn early can be without a slip delay: none.
+            (Some(g), None) => Some(g),
+            (None, _) => rest,
+        }?;
+        let (won, lost) = match rest.fate & (WON | LOST) {
+            WON => (Some(rest), None),
+            LOST => (None, Some(rest)),
+            _ => rest.split(self.rate(i, w, rest.score)),
+        };
+        if let Some(mut g) = won {
+            let n = f64::from(g.n);
+            let amount = self.amounts(&mut g);
+            if g.is_new() {
+                rec.revenue_new[t] += amount;
+                rec.eventual_new += amount;
+            } else {
+                rec.revenue_pipeline[t] += amount;
+            }
+            rec.wins += n;
+            if ctx.metric == Metric::Wins {
+                rec.goal[t] += n;
+            }
+            for (m, x) in [
+                (metric::WINS, n),
+                (metric::REVENUE, amount),
+                (metric::WINS_EVENTUAL, n),
+                (metric::REVENUE_EVENTUAL, amount),
+            ] {
+                acc.cm_add(ctx, row, week, m, x);
+            }
+        }
+        if let Some(g) = &lost {
+            acc.cm_add(ctx, row, week, metric::LOST, f64::from(g.n));
+        }
+        lost
+    }
+
+    /// Leads that did not advance from stage `i` in week `t`: recycled to
+    /// an earlier stage after its delay, or out (counted as dropped when
+    /// `count_drops`; lost deals are counted as lost).
+    #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
+    pub(super) fn recycle_group(
+        &self,
+        ctx: &Context,
+        ws: &mut Workspace,
+        rec: &mut TrialRec,
+        acc: &mut BlockAcc,
+        vals: &[f64],
+        mut lead: Lead,
+        i: usize,
+        t: usize,
+        count_drops: bool,
+    ) {
+        let (row, week) = (lead.report as usize, lead.report_week(t));
+        if lead.n == 1 {
+            match self.recycle_to(&mut lead, i, vals) {
+                Some((to, d)) => {
+                    acc.cm_add(ctx, row, week, metric::RECYCLED, 1.0);
+                    self.enter(ctx, ws, rec, acc, lead, to, t + d, false);
+                }
+                None if count_drops => acc.cm_add(ctx, row, week, metric::DROPPED, 1.0),
+                None => {}
+            }
+            return;
+        }
+        let recycle = &self.channels[lead.channel as usize].recycle[i];
+        let cum = self.recycle_cum(recycle, vals);
+        lead.choose(&cum, |g, k| match recycle.get(k) {
+            Some((to, _, cdf)) if self.may_return(&g, *to) => {
+                acc.cm_add(ctx, row, week, metric::RECYCLED, f64::from(g.n));
+                cdf.spread(g, |g, d| {
+                    self.enter(ctx, ws, rec, acc, g, *to, t + d, false)
+                });
+            }
+            _ if count_drops => acc.cm_add(ctx, row, week, metric::DROPPED, f64::from(g.n)),
+            _ => {}
+        });
+    }
+
+    /// A close decision due in week `due`, scheduled in week `now`. The
+    /// quarter-end push: when `due` falls early in a quarter whose
+    /// previous quarter end is still ahead, the slip at `due` is drawn now;
+    /// a deal that would close then is closed at the quarter end instead
+    /// with the push's probability.
+    #[inline(never)]
+    pub(super) fn close_at_group(
+        &self,
+        ws: &mut Workspace,
+        mut lead: Lead,
+        due: usize,
+        now: usize,
+        vals: &[f64],
+    ) {
+        let close = self.stages - 1;
+        let funnel = &self.m.channels[lead.channel as usize].funnel;
+        let pull_to = &self.channels[lead.channel as usize].pull_to;
+        let target = pull_to.get(due).copied().flatten();
+        let (Some(push), Some(q)) = (&funnel.quarter_end, target) else {
+            return self.schedule(ws, lead, close, due);
+        };
+        if q < now {
+            return self.schedule(ws, lead, close, due);
+        }
+        let slip = funnel.slip.as_ref().map_or(0.0, |s| vals[s.p]);
+        lead.fate |= SLIP_DRAWN;
+        let (slips, stays) = lead.split(slip);
+        if let Some(mut g) = slips {
+            g.fate |= SLIPS;
+            self.schedule(ws, g, close, due);
+        }
+        if let Some(g) = stays {
+            let (pushed, not) = g.split(vals[push.p]);
+            if let Some(g) = pushed {
+                self.schedule(ws, g, close, q);
+            }
+            if let Some(g) = not {
+                self.schedule(ws, g, close, due);
+            }
+        }
+    }
+
+    /// A group entering stage `i` in week `t`: spread over the stage's
+    /// delay; at the close stage, split into deals that will be won and
+    /// lost first, each with its cycle.
+    #[inline(never)]
+    pub(super) fn start_group(
+        &self,
+        ws: &mut Workspace,
+        vals: &[f64],
+        lead: Lead,
+        i: usize,
+        t: usize,
+    ) {
+        let ch = &self.channels[lead.channel as usize];
+        if i + 1 < self.stages {
+            let cdf = ch.delays[i].get(vals);
+            return cdf.spread(lead, |g, d| self.schedule(ws, g, i, t + d));
+        }
+        let w = self.rate(i, vals[self.win_param(&lead)], lead.score);
+        let (won, lost) = lead.split(w);
+        for (g, fate, cdf) in [(won, WON, &ch.delays[i]), (lost, LOST, &ch.lost_cycle)] {
+            if let Some(mut g) = g {
+                g.fate = fate;
+                let cdf = cdf.get(vals);
+                cdf.spread(g, |g, d| self.close_at(ws, g, t + d, t, vals));
             }
         }
     }
 
     /// Follows a group still in flight at the end of the horizon, due at
     /// stage `i`, to its outcomes, as [`LeadEngine::resolve`] does a lead.
+    #[inline(never)]
     pub(super) fn resolve_group(
         &self,
         ctx: &Context,
@@ -348,9 +629,9 @@ impl LeadEngine<'_> {
                     g.split(self.p_accept(f64::from(g.score), vals, reach))
                 }
                 Advance::Win(w) => {
-                    let (won, lost) = match g.fate & (super::WON | super::LOST) {
-                        super::WON => (Some(g), None),
-                        super::LOST => (None, Some(g)),
+                    let (won, lost) = match g.fate & (WON | LOST) {
+                        WON => (Some(g), None),
+                        LOST => (None, Some(g)),
                         _ => g.split(self.rate(i, vals[w], g.score)),
                     };
                     if let Some(mut g) = won {
