@@ -3,30 +3,36 @@
 //! instead of one draw per lead.
 //!
 //! The cohort engine is the lead engine ([`super::leads`]) run on groups:
-//! every mechanism (capacity shared across SLA tiers, hires and ramp,
+//! `Lead` carries a count, arrivals come in groups (channel, week, score
+//! band), and a group of more than one lead is moved by the group versions
+//! of the lead engine's steps in this file (`start_group`, `decide_group`,
+//! `close_group`, `recycle_group`, `close_at_group`, `resolve_group`): the
+//! same mechanisms — capacity shared across SLA tiers, hires and ramp,
 //! nurture, recycling, slips, the quarter-end push, uncertain rates and
-//! delays, quality lift, the open pipeline) is the same code, and each
-//! random step that would draw once per lead splits a group by counts
-//! instead. Groups that reach the same (stage, week) in the same state —
-//! channel, score band, arrival month, furthest stage, fate — are merged,
-//! so the work grows with weeks × stages × bands, not with leads.
+//! delays, quality lift — with each draw that the lead engine makes once
+//! per lead made once per group, by counts. The lead engine's own
+//! single-lead steps are kept apart, unchanged, so that it stays an
+//! independent oracle and is not slowed by the groups. Groups that reach
+//! the same (stage, week) in the same state — channel, score band, arrival
+//! month, furthest stage, fate — are merged, so the work grows with weeks ×
+//! stages × states rather than with leads; it pays only at large volumes
+//! (see [`crate::sim::COHORT_MQLS_PER_WEEK`]).
 //!
-//! What is discretised: the score. A channel's MQLs are put in
-//! [`BANDS`] bands of equal probability (with the SLA tiers' boundaries as
-//! further edges, so that every band has one tier) and at a grid of 40 steps
-//! of the score range (so that no band is wide where the distribution is
-//! thin), and every lead of a band has the band's median score. Nurtured leads that cross the
-//! threshold take the median of their half of the scores that need the
-//! same number of engagements. Everything else is exact in distribution:
-//! splitting n independent leads by their common probability is a
-//! binomial draw. Open deals and in-flight leads keep their own state.
+//! What is discretised: the score. A channel's MQLs are put in [`BANDS`]
+//! bands of equal probability, cut again at every SLA tier's start (so
+//! that every band has one tier) and at a grid of [`SCORE_STEPS`] steps of
+//! the score range (so that no band is wide where the distribution is
+//! thin); every lead of a band has the band's median score. Nurtured leads
+//! that cross the threshold take the median of their half of the scores
+//! that need the same number of engagements. Everything else is exact in
+//! distribution: splitting n independent leads by their common probability
+//! is a binomial draw. Open deals and in-flight leads stay single leads.
 
 use super::{
     BlockAcc, Cdf, Context, LOST, Lead, LeadEngine, Nurture, Reach, SLIP_DRAWN, SLIPS, TrialRec,
     WON, Workspace,
 };
-use crate::model::Advance;
-use crate::model::{Capacity, Metric};
+use crate::model::{Advance, Capacity, Metric};
 use crate::sim::metric;
 use crate::sim::rng::{self, LeadRng};
 
