@@ -766,27 +766,40 @@ impl<'a> LeadEngine<'a> {
             return self.close_at_group(ws, lead, due, now, vals);
         }
         let close = self.stages - 1;
-        let funnel = &self.m.channels[lead.channel as usize].funnel;
-        let pull_to = &self.channels[lead.channel as usize].pull_to;
-        let target = pull_to.get(due).copied().flatten();
-        let (Some(push), Some(q)) = (&funnel.quarter_end, target) else {
+        let Some((q, push, slip)) = self.pull(&lead, due, now, vals) else {
             return self.schedule(ws, lead, close, due);
         };
-        if q < now {
-            return self.schedule(ws, lead, close, due);
-        }
-        let slip = funnel.slip.as_ref().map_or(0.0, |s| vals[s.p]);
         lead.fate |= SLIP_DRAWN;
         if lead.rng.unit() < slip {
             lead.fate |= SLIPS;
             return self.schedule(ws, lead, close, due);
         }
-        let at = if lead.rng.unit() < vals[push.p] {
-            q
-        } else {
-            due
-        };
+        let at = if lead.rng.unit() < push { q } else { due };
         self.schedule(ws, lead, close, at);
+    }
+
+    /// The quarter end a close due in week `due` (scheduled in week `now`)
+    /// may be pulled to, with P(pushed) and P(slip); None when no push
+    /// applies.
+    pub(super) fn pull(
+        &self,
+        lead: &Lead,
+        due: usize,
+        now: usize,
+        vals: &[f64],
+    ) -> Option<(usize, f64, f64)> {
+        let funnel = &self.m.channels[lead.channel as usize].funnel;
+        let q = self.channels[lead.channel as usize]
+            .pull_to
+            .get(due)
+            .copied()
+            .flatten()?;
+        let push = funnel.quarter_end.as_ref()?;
+        if q < now {
+            return None;
+        }
+        let slip = funnel.slip.as_ref().map_or(0.0, |s| vals[s.p]);
+        Some((q, vals[push.p], slip))
     }
 
     /// A decision at `stage` in week `d`, or after the horizon.

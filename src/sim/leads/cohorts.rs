@@ -549,16 +549,9 @@ impl LeadEngine<'_> {
         vals: &[f64],
     ) {
         let close = self.stages - 1;
-        let funnel = &self.m.channels[lead.channel as usize].funnel;
-        let pull_to = &self.channels[lead.channel as usize].pull_to;
-        let target = pull_to.get(due).copied().flatten();
-        let (Some(push), Some(q)) = (&funnel.quarter_end, target) else {
+        let Some((q, push, slip)) = self.pull(&lead, due, now, vals) else {
             return self.schedule(ws, lead, close, due);
         };
-        if q < now {
-            return self.schedule(ws, lead, close, due);
-        }
-        let slip = funnel.slip.as_ref().map_or(0.0, |s| vals[s.p]);
         lead.fate |= SLIP_DRAWN;
         let (slips, stays) = lead.split(slip);
         if let Some(mut g) = slips {
@@ -566,7 +559,7 @@ impl LeadEngine<'_> {
             self.schedule(ws, g, close, due);
         }
         if let Some(g) = stays {
-            let (pushed, not) = g.split(vals[push.p]);
+            let (pushed, not) = g.split(push);
             if let Some(g) = pushed {
                 self.schedule(ws, g, close, q);
             }
