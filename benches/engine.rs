@@ -7,7 +7,8 @@
 //! child process, so that peak memory is its own); and the board-plan
 //! scenario (sales capacity: the lead engine) for 10,000 trials.
 //!
-//! Run with `cargo bench`; `cargo bench -- --quick` does fewer repetitions.
+//! Run with `cargo bench`; `cargo bench -- --quick` does fewer repetitions,
+//! `--board` runs only the board plan's part and `--acme` only acme-52w's.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -137,7 +138,9 @@ fn main() {
         );
     }
 
-    board(quick);
+    if !args.iter().any(|a| a == "--acme") {
+        board(quick);
+    }
 }
 
 /// The board plan (sales capacity: the lead and cohort engines) and the

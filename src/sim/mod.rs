@@ -539,7 +539,7 @@ pub fn run(
     opts: &RunConfig,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Run, SimError> {
-    run_until(s, opts, progress, &|_, _| false)
+    run_blocks_until(s, opts, progress, None)
 }
 
 /// Like [`run`], stopping early after the first block, in trial order,
@@ -552,16 +552,34 @@ pub fn run_until(
     progress: &(dyn Fn(u64) + Sync),
     enough: &(dyn Fn(u64, f64) -> bool + Sync),
 ) -> Result<Run, SimError> {
+    run_blocks_until(s, opts, progress, Some(enough))
+}
+
+/// [`run_until`], or with no early stop ([`run`]). A run that may stop
+/// early computes one block per thread at a time, so that the blocks past
+/// the stop cost no wall time (a decision's evaluation that stops after
+/// its first block takes one block's time, not two); one that cannot
+/// stop (fixed trials, no `enough`) computes two blocks per thread at a
+/// time, which evens out their durations. Either way the blocks are merged
+/// and checked in trial order, so the result does not depend on threads.
+fn run_blocks_until(
+    s: &Scenario,
+    opts: &RunConfig,
+    progress: &(dyn Fn(u64) + Sync),
+    enough: Option<&(dyn Fn(u64, f64) -> bool + Sync)>,
+) -> Result<Run, SimError> {
     let mut r = Runner::new(s, opts)?;
     let (target, auto, block) = (r.target, r.auto, r.engine.block());
     let threads = rayon::current_num_threads() as u64;
+    let per_thread = if auto || enough.is_some() { 1 } else { 2 };
+    let enough = enough.unwrap_or(&|_, _| false);
     let mut stop_reason = if auto {
         format!("reached the cap of {target} trials before the standard errors were small enough")
     } else {
         format!("{target} trials were asked for")
     };
     'outer: while r.next < r.blocks() {
-        let batch = (2 * threads).clamp(1, r.blocks() - r.next);
+        let batch = (per_thread * threads).clamp(1, r.blocks() - r.next);
         for acc in r.run_blocks(batch) {
             r.merge(&acc);
             let merged = &r.merged;
