@@ -2,8 +2,13 @@
 //! of reaching the target is at least a confidence level.
 //!
 //! Every evaluation runs the same trials with the same seed, so P(hit) is a
-//! (nearly) monotone step function of the lever, and bisection on it is
-//! well behaved: it stops at the smallest value found that reaches the
+//! (nearly) monotone, smooth-looking step function of the lever, and a
+//! bracketing search on it is well behaved. Each step tries the point
+//! where the straight line between the bracket's ends crosses the
+//! confidence (regula falsi), kept at least a tenth of the bracket from
+//! either end; after two steps that moved the same end it bisects instead,
+//! so the bracket at least halves every two steps whatever the curve's
+//! shape. It stops at the smallest value found that reaches the
 //! confidence, to within a tolerance of 0.2% of the current value (or one
 //! rep), or sooner when P(hit) at both ends of the bracket is within two
 //! standard errors of the confidence (the rest would chase noise).
@@ -187,22 +192,36 @@ pub fn goal(
     };
     let mut best_value = hi;
     let (mut lo_near, mut hi_near) = (false, false);
+    // P(hit) at the ends, where known (not at a lower end of 0).
+    let mut p_lo = (lo == current).then_some(p_now);
+    let mut p_hi = best.forecast.p_hit_target;
+    // Which end each of the last two steps moved (true: the upper one).
+    let mut moved: [Option<bool>; 2] = [None, None];
     while hi - lo > tol && !(lo_near && hi_near) {
-        let mid = snap(0.5 * (lo + hi));
-        if mid <= lo || mid >= hi {
+        let stuck = moved[0].is_some() && moved[0] == moved[1];
+        let x = if stuck {
+            0.5 * (lo + hi)
+        } else {
+            crossing(lo, hi, p_lo, p_hi, confidence)
+        };
+        let Some(mid) = inside(snap(x), lo, hi, lever.integer()) else {
             break;
-        }
+        };
         let (p, r) = eval(mid)?;
         let close = near(p, r.forecast.trials);
-        if p >= confidence {
+        let upper = p >= confidence;
+        if upper {
             hi = mid;
+            p_hi = p;
             hi_near = close;
             best = r;
             best_value = mid;
         } else {
             lo = mid;
+            p_lo = Some(p);
             lo_near = close;
         }
+        moved = [moved[1], Some(upper)];
     }
     let best = full(best_value, best)?;
     let f = &best.forecast;
@@ -234,6 +253,31 @@ pub fn goal(
         evaluations,
         message,
     })
+}
+
+/// Where the line through (lo, p_lo) and (hi, p_hi) reaches the
+/// confidence, kept a tenth of the bracket from either end; the midpoint
+/// when P(hit) at the lower end is not known or does not rise.
+pub fn crossing(lo: f64, hi: f64, p_lo: Option<f64>, p_hi: f64, confidence: f64) -> f64 {
+    let width = hi - lo;
+    match p_lo {
+        Some(p_lo) if p_hi > p_lo => {
+            let x = lo + (confidence - p_lo) / (p_hi - p_lo) * width;
+            x.clamp(lo + 0.1 * width, hi - 0.1 * width)
+        }
+        _ => lo + 0.5 * width,
+    }
+}
+
+/// A point strictly inside (lo, hi): for an integer lever, moved a step in
+/// from an end it rounded onto; `None` when there is none.
+fn inside(x: f64, lo: f64, hi: f64, integer: bool) -> Option<f64> {
+    let x = match integer {
+        true if hi - lo < 2.0 => return None,
+        true => x.clamp(lo + 1.0, hi - 1.0),
+        false => x,
+    };
+    (x > lo && x < hi).then_some(x)
 }
 
 fn fmt_value(lever: &Lever, x: f64) -> String {
@@ -311,5 +355,39 @@ impl Exportable for GoalResult {
         }
         v.tables.push(t);
         v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_crossing_of_a_straight_line_is_exact() {
+        // P(hit) rising from 0.6 at 100 to 0.9 at 400 crosses 0.8 at 300.
+        assert!((crossing(100.0, 400.0, Some(0.6), 0.9, 0.8) - 300.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_crossing_stays_a_tenth_of_the_bracket_inside() {
+        // Nearly at the upper end, and past it: a tenth in from the end.
+        assert_eq!(crossing(0.0, 100.0, Some(0.0), 0.8, 0.7999), 90.0);
+        assert_eq!(crossing(0.0, 100.0, Some(0.79), 0.8, 0.7), 10.0);
+    }
+
+    #[test]
+    fn without_a_rising_line_the_crossing_is_the_midpoint() {
+        assert_eq!(crossing(10.0, 20.0, None, 0.9, 0.8), 15.0);
+        assert_eq!(crossing(10.0, 20.0, Some(0.9), 0.9, 0.8), 15.0);
+        assert_eq!(crossing(10.0, 20.0, Some(0.95), 0.9, 0.8), 15.0);
+    }
+
+    #[test]
+    fn an_integer_lever_steps_in_from_the_ends() {
+        assert_eq!(inside(3.0, 3.0, 7.0, true), Some(4.0));
+        assert_eq!(inside(7.0, 3.0, 7.0, true), Some(6.0));
+        assert_eq!(inside(4.0, 3.0, 4.0, true), None);
+        assert_eq!(inside(3.0, 3.0, 7.0, false), None);
+        assert_eq!(inside(3.5, 3.0, 7.0, false), Some(3.5));
     }
 }

@@ -289,6 +289,9 @@ fn goal_seek_lands_where_a_fresh_simulation_agrees() {
         .map(|e| e.p_hit)
         .collect::<Vec<_>>();
     assert!(below.iter().all(|p| *p < confidence), "{below:?}");
+    // The search aims where P(hit) crosses the confidence, not at the
+    // bracket's middle: 6 evaluations here (bisection took 7).
+    assert!(g.evaluations.len() <= 6, "{:?}", g.evaluations);
     // Evaluations far from the confidence stopped early, each clearly on
     // its side; the others ran every trial.
     let early: Vec<_> = g.evaluations.iter().filter(|e| e.trials < trials).collect();
