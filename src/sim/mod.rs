@@ -49,7 +49,7 @@ use serde::Serialize;
 
 use crate::calendar::{Period, PeriodKind};
 use crate::model::{Category, LeadSource, Metric, Role, Scenario};
-use stats::{LogHist, Moments, nearest_rank};
+use stats::{LogHist, Moments, nearest_ranks};
 
 /// Trials per block for the lead engine: the unit of parallel work, of
 /// merging and of `--trials auto`'s checks. Each engine has its own, fixed
@@ -813,19 +813,34 @@ pub struct Summary {
     pub p95: f64,
 }
 
+/// The quantiles a summary reports: P5, P10, P25, P50, P75, P90, P95.
+const SUMMARY_QUANTILES: [f64; 7] = [0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95];
+
+/// The nearest-rank quantiles of [`SUMMARY_QUANTILES`] (0 for no values),
+/// by selection: `values` is reordered.
+fn summary_quantiles<T: Copy + Into<f64>>(
+    values: &mut [T],
+    cmp: impl Fn(&T, &T) -> std::cmp::Ordering + Copy,
+) -> [f64; 7] {
+    let q = nearest_ranks(values, &SUMMARY_QUANTILES, cmp);
+    std::array::from_fn(|i| q[i].map_or(0.0, Into::into))
+}
+
 impl Summary {
-    fn from_sorted(sorted: &[f64], m: &Moments) -> Summary {
+    /// The summary of `values` (reordered) with their moments.
+    fn of(values: &mut [f64], m: &Moments) -> Summary {
+        let [p5, p10, p25, p50, p75, p90, p95] = summary_quantiles(values, f64::total_cmp);
         Summary {
             mean: m.mean,
             std_error: m.se(),
             sd: m.sd(),
-            p5: nearest_rank(sorted, 0.05),
-            p10: nearest_rank(sorted, 0.10),
-            p25: nearest_rank(sorted, 0.25),
-            p50: nearest_rank(sorted, 0.50),
-            p75: nearest_rank(sorted, 0.75),
-            p90: nearest_rank(sorted, 0.90),
-            p95: nearest_rank(sorted, 0.95),
+            p5,
+            p10,
+            p25,
+            p50,
+            p75,
+            p90,
+            p95,
         }
     }
 }
@@ -847,14 +862,17 @@ pub struct Histogram {
 }
 
 impl Histogram {
-    /// `bins` equal bins from the 0.1% to the 99.9% quantile of sorted
-    /// values; values beyond go to the end bins, so every value is counted.
-    pub fn of_sorted(sorted: &[f64], bins: usize) -> Histogram {
-        if sorted.is_empty() || bins == 0 {
+    /// `bins` equal bins from the 0.1% to the 99.9% quantile (by nearest
+    /// rank) of the values (reordered); values beyond go to the end bins,
+    /// so every value is counted.
+    pub fn of(values: &mut [f64], bins: usize) -> Histogram {
+        let ends = nearest_ranks(values, &[0.001, 0.999], f64::total_cmp);
+        let (Some(lo), Some(hi)) = (ends[0], ends[1]) else {
+            return Histogram { bins: Vec::new() };
+        };
+        if bins == 0 {
             return Histogram { bins: Vec::new() };
         }
-        let lo = nearest_rank(sorted, 0.001);
-        let hi = nearest_rank(sorted, 0.999);
         let (lo, hi) = if hi > lo {
             (lo, hi)
         } else {
@@ -862,7 +880,7 @@ impl Histogram {
         };
         let width = (hi - lo) / bins as f64;
         let mut counts = vec![0u64; bins];
-        for v in sorted {
+        for v in values.iter() {
             let i = ((v - lo) / width).floor();
             let i = if i.is_nan() {
                 0
@@ -1147,45 +1165,41 @@ fn assemble(
     let m = &s.model;
     let n = acc.trials.max(1) as f64;
     let p_se = |p: f64| (p * (1.0 - p) / n).sqrt();
-    let sorted = |mut v: Vec<f64>| {
-        v.sort_unstable_by(f64::total_cmp);
-        v
-    };
-    let totals = sorted(std::mem::take(&mut acc.totals));
-    let revenue = Summary::from_sorted(&totals, &acc.scalars[scalar::REVENUE]);
+    let mut totals = std::mem::take(&mut acc.totals);
+    let revenue = Summary::of(&mut totals, &acc.scalars[scalar::REVENUE]);
     // The target's metric: revenue, or a count with its own summary.
     let goal = (ctx.metric != Metric::Revenue).then(|| {
-        let g = sorted(std::mem::take(&mut acc.goal_totals));
+        let mut g = std::mem::take(&mut acc.goal_totals);
         let mut mo = Moments::default();
         for x in &g {
             mo.push(*x);
         }
         (
-            Summary::from_sorted(&g, &mo),
-            Histogram::of_sorted(&g, HISTOGRAM_BINS),
+            Summary::of(&mut g, &mo),
+            Histogram::of(&mut g, HISTOGRAM_BINS),
         )
     });
     let revenue_histogram = match &goal {
         Some((_, h)) => h.clone(),
-        None => Histogram::of_sorted(&totals, HISTOGRAM_BINS),
+        None => Histogram::of(&mut totals, HISTOGRAM_BINS),
     };
 
     let np = ctx.periods();
+    // Each period's column on its own thread (the order of the work does
+    // not change any figure).
     let period_stats = |offset: usize, ps: &[Period], targets: &[f64]| -> Vec<PeriodStat> {
-        ps.iter()
+        ps.par_iter()
             .enumerate()
             .map(|(i, p)| {
                 let col = offset + i;
-                let mut v: Vec<f64> = acc
-                    .periods
+                let mut v: Vec<f32> = acc.periods.iter().skip(col).step_by(np).copied().collect();
+                let mean = v.iter().map(|x| f64::from(*x)).sum::<f64>() / n;
+                let var = v
                     .iter()
-                    .skip(col)
-                    .step_by(np)
-                    .map(|x| f64::from(*x))
-                    .collect();
-                v.sort_unstable_by(f64::total_cmp);
-                let mean = v.iter().sum::<f64>() / n;
-                let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+                    .map(|x| (f64::from(*x) - mean).powi(2))
+                    .sum::<f64>()
+                    / (n - 1.0).max(1.0);
+                let [p5, p10, p25, p50, p75, p90, p95] = summary_quantiles(&mut v, f32::total_cmp);
                 let p_hit = acc.hits_periods[col] as f64 / n;
                 let pipeline_mean = p
                     .weeks
@@ -1200,13 +1214,13 @@ fn assemble(
                     target: targets[i],
                     mean,
                     std_error: (var / n).sqrt(),
-                    p5: nearest_rank(&v, 0.05),
-                    p10: nearest_rank(&v, 0.10),
-                    p25: nearest_rank(&v, 0.25),
-                    p50: nearest_rank(&v, 0.50),
-                    p75: nearest_rank(&v, 0.75),
-                    p90: nearest_rank(&v, 0.90),
-                    p95: nearest_rank(&v, 0.95),
+                    p5,
+                    p10,
+                    p25,
+                    p50,
+                    p75,
+                    p90,
+                    p95,
                     p_hit,
                     p_hit_std_error: p_se(p_hit),
                     pipeline_mean,
@@ -1367,13 +1381,13 @@ fn assemble(
         roi_eventual: crate::metrics::roi(new_leads.revenue_eventual, spend.mean),
         touches_made: acc.scalars[scalar::TOUCHES].mean,
     };
-    let contributions = sorted(std::mem::take(&mut acc.contributions));
+    let mut contributions = std::mem::take(&mut acc.contributions);
     let contribution = {
         let mut mo = Moments::default();
         for x in &contributions {
             mo.push(*x);
         }
-        Summary::from_sorted(&contributions, &mo)
+        Summary::of(&mut contributions, &mo)
     };
     let capacity = match &m.capacity {
         crate::model::Capacity::Team(team) => Some(
