@@ -206,7 +206,21 @@ pub fn run_family_for(
         scenarios.len(),
     )?;
     if settings.trials == Trials::Auto && !rest.is_empty() {
-        return run_family_auto(scenarios, settings, engine, progress, judge);
+        let precise = |r: &[crate::sim::Runner]| pairs_precise(r, leader(r, judge));
+        let rule = Rule {
+            min_trials: FAMILY_MIN_TRIALS,
+            round: FAMILY_ROUND,
+            precise: &precise,
+            reason: format!(
+                "the standard errors of every alternative's paired difference from the base fell below \
+                 {} in P(hit) and {}% of the base's mean revenue, or {}% of the difference (checked \
+                 every {FAMILY_ROUND} trials from {FAMILY_MIN_TRIALS})",
+                crate::sim::AUTO_SE_P_HIT,
+                crate::sim::AUTO_SE_MEAN * 100.0,
+                FAMILY_RELATIVE_SE * 100.0
+            ),
+        };
+        return run_rounds(scenarios, settings, engine, progress, &rule);
     }
     let base = run(first, &options(settings, settings.trials, engine), &|_| {})?;
     let finished = std::sync::atomic::AtomicUsize::new(1);
@@ -236,23 +250,57 @@ pub const FAMILY_MIN_TRIALS: u64 = 4096;
 /// ±1.6 points is decided).
 pub const FAMILY_RELATIVE_SE: f64 = 0.1;
 
+/// When a family under `--trials auto` has run enough: checked every
+/// `round` trials (rounded up to whole blocks) from `min_trials`, so the
+/// count does not depend on threads.
+pub struct Rule<'a> {
+    pub min_trials: u64,
+    pub round: u64,
+    pub precise: &'a dyn Fn(&[crate::sim::Runner]) -> bool,
+    /// Why the family stopped, when `precise` said so.
+    pub reason: String,
+}
+
+/// Runs a family under `--trials auto` until `rule` says its figures are
+/// precise: every member advances together, a round at a time.
+pub fn run_family_until(
+    scenarios: &[&Scenario],
+    settings: &Settings,
+    progress: &(dyn Fn(usize) + Sync),
+    rule: &Rule,
+) -> Result<Vec<Run>, SimError> {
+    let engine = common_engine(scenarios, settings.engine);
+    let Some(biggest) = scenarios
+        .iter()
+        .max_by(|a, b| total_leads(a).total_cmp(&total_leads(b)))
+    else {
+        return Ok(Vec::new());
+    };
+    crate::sim::check_family(
+        biggest,
+        &options(settings, Trials::Auto, engine),
+        scenarios.len(),
+    )?;
+    run_rounds(scenarios, settings, engine, progress, rule)
+}
+
 /// `--trials auto` for a family: every member advances together, and they
-/// stop once the differences the decision reads are precise — each
+/// stop once `rule` says so. For [`run_family`] the rule is that the
+/// differences the decision reads are precise — each
 /// member's paired difference from the base (or, with `judge`, from the
 /// member leading so far) in P(hit) with a standard
 /// error below [`crate::sim::AUTO_SE_P_HIT`] and in mean revenue below
 /// [`crate::sim::AUTO_SE_MEAN`] of the base's, or either below
 /// [`FAMILY_RELATIVE_SE`] of the difference — after at least
-/// [`FAMILY_MIN_TRIALS`], checked every [`FAMILY_ROUND`] trials (so the
-/// count does not depend on threads). Common random numbers make these
-/// far smaller than each run's own error, so a family needs fewer trials
-/// than its base alone would.
-fn run_family_auto(
+/// [`FAMILY_MIN_TRIALS`], checked every [`FAMILY_ROUND`] trials. Common
+/// random numbers make these far smaller than each run's own error, so a
+/// family needs fewer trials than its base alone would.
+fn run_rounds(
     scenarios: &[&Scenario],
     settings: &Settings,
     engine: EngineKind,
     progress: &(dyn Fn(usize) + Sync),
-    judge: Option<Objective>,
+    rule: &Rule,
 ) -> Result<Vec<Run>, SimError> {
     use rayon::prelude::*;
     let opts = options(settings, Trials::Auto, engine);
@@ -260,7 +308,7 @@ fn run_family_auto(
         .iter()
         .map(|s| crate::sim::Runner::new(s, &opts))
         .collect::<Result<Vec<_>, SimError>>()?;
-    let per_round = FAMILY_ROUND.div_ceil(runners[0].block()).max(1);
+    let per_round = rule.round.div_ceil(runners[0].block()).max(1);
     let reason = loop {
         runners.par_iter_mut().for_each(|r| r.advance(per_round));
         let (n, cap) = runners[0].trials();
@@ -269,15 +317,8 @@ fn run_family_auto(
                 "reached the cap of {cap} trials before the family's paired differences were precise enough"
             );
         }
-        if n >= FAMILY_MIN_TRIALS && pairs_precise(&runners, leader(&runners, judge)) {
-            break format!(
-                "the standard errors of every alternative's paired difference from the base fell below \
-                 {} in P(hit) and {}% of the base's mean revenue, or {}% of the difference (checked \
-                 every {FAMILY_ROUND} trials from {FAMILY_MIN_TRIALS})",
-                crate::sim::AUTO_SE_P_HIT,
-                crate::sim::AUTO_SE_MEAN * 100.0,
-                FAMILY_RELATIVE_SE * 100.0
-            );
+        if n >= rule.min_trials && (rule.precise)(&runners) {
+            break rule.reason.clone();
         }
     };
     let runs: Vec<Run> = runners
@@ -312,6 +353,13 @@ fn leader(runners: &[crate::sim::Runner], judge: Option<Objective>) -> usize {
     };
     let values: Vec<f64> = runners.iter().map(value).collect();
     (0..values.len()).fold(0, |best, i| if values[i] > values[best] { i } else { best })
+}
+
+/// The mean and standard error of the paired differences b − a.
+pub fn paired_mean_se(a: &[f64], b: &[f64]) -> (f64, f64) {
+    let d: Vec<f64> = b.iter().zip(a).map(|(y, x)| y - x).collect();
+    let (mean, var) = mean_var(&d);
+    (mean, (var / d.len().max(1) as f64).sqrt())
 }
 
 /// Whether every other member's paired differences from `reference` are

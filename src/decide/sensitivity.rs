@@ -8,11 +8,20 @@
 //! uses the same random numbers, so the swings are differences of the
 //! input, not of the noise. Inputs are sorted by the swing of median
 //! revenue.
+//!
+//! With `--trials auto` the family runs until the chart is drawn true:
+//! from [`AUTO_ROUND`] trials, a round at a time, until every input's swing
+//! of mean revenue and of P(hit) — paired, trial by trial, high minus low —
+//! has a standard error below [`CHART_SHARE`] of the widest swing of its
+//! kind (a tornado is drawn to that scale) or below a tenth of its own
+//! swing, at most [`AUTO_CAP`] trials. The median's swing, which orders
+//! the chart, has no per-trial form; on the shipped plans it follows the
+//! mean's within a few percent.
 
 use serde::Serialize;
 
 use super::levers::{scale_deal_size, scale_volume};
-use super::{Settings, run_family};
+use super::{FAMILY_RELATIVE_SE, Rule, Settings, paired_mean_se, run_family, run_family_until};
 use crate::dist::Prob;
 use crate::export::format::{count, money, pct};
 use crate::export::{Cell, Exportable, Table, Unit, View, col};
@@ -20,8 +29,13 @@ use crate::model::Scenario;
 use crate::run::Trials;
 use crate::sim::SimError;
 
-/// Trials per run when `--trials auto` is asked.
-pub const DEFAULT_TRIALS: u64 = 2048;
+/// Trials of the first look, and between looks, with `--trials auto`.
+pub const AUTO_ROUND: u64 = 1024;
+/// Most trials a run takes with `--trials auto`.
+pub const AUTO_CAP: u64 = 16_384;
+/// A swing is precise when its standard error is below this share of the
+/// widest swing of its kind (or a tenth of its own).
+pub const CHART_SHARE: f64 = 0.025;
 
 /// How far fixed inputs are moved.
 #[derive(Clone, Copy, Debug)]
@@ -206,12 +220,27 @@ pub fn sensitivity(
         family.push(&c.low.1);
         family.push(&c.high.1);
     }
-    let mut settings = settings.clone();
-    if settings.trials == Trials::Auto {
-        settings.trials = Trials::Fixed(DEFAULT_TRIALS);
-    }
     let total = family.len();
-    let runs = run_family(&family, &settings, &|done| progress(done, total))?;
+    let runs = if settings.trials == Trials::Auto {
+        let settings = Settings {
+            max_trials: settings.max_trials.min(AUTO_CAP),
+            ..settings.clone()
+        };
+        let precise = |r: &[crate::sim::Runner]| swings_precise(r, cases.len());
+        let rule = Rule {
+            min_trials: AUTO_ROUND,
+            round: AUTO_ROUND,
+            precise: &precise,
+            reason: format!(
+                "every swing's standard error fell below {}% of the widest (checked every \
+                 {AUTO_ROUND} trials)",
+                100.0 * CHART_SHARE
+            ),
+        };
+        run_family_until(&family, &settings, &|done| progress(done, total), &rule)?
+    } else {
+        run_family(&family, settings, &|done| progress(done, total))?
+    };
     let base = &runs[0].forecast;
     let side = |value: f64, f: &crate::sim::Forecast| Side {
         value,
@@ -252,6 +281,29 @@ pub fn sensitivity(
         threshold_points: swings.threshold_points,
         inputs,
         skipped,
+    })
+}
+
+/// Whether every input's swings (runs 1 + 2i low, 2 + 2i high) of mean
+/// revenue and of P(hit) are precise at the chart's scale.
+fn swings_precise(runners: &[crate::sim::Runner], inputs: usize) -> bool {
+    let as_f64 =
+        |h: Vec<bool>| -> Vec<f64> { h.into_iter().map(|x| f64::from(u8::from(x))).collect() };
+    let swings: Vec<[(f64, f64); 2]> = (0..inputs)
+        .map(|i| {
+            let (lo_rev, lo_hit) = runners[1 + 2 * i].per_trial();
+            let (hi_rev, hi_hit) = runners[2 + 2 * i].per_trial();
+            [
+                paired_mean_se(lo_rev, hi_rev),
+                paired_mean_se(&as_f64(lo_hit), &as_f64(hi_hit)),
+            ]
+        })
+        .collect();
+    (0..2).all(|k| {
+        let widest = swings.iter().map(|s| s[k].0.abs()).fold(0.0, f64::max);
+        swings
+            .iter()
+            .all(|s| s[k].1 <= (CHART_SHARE * widest).max(FAMILY_RELATIVE_SE * s[k].0.abs()))
     })
 }
 

@@ -8,7 +8,7 @@ use revplan::decide::compare::{Candidate, compare};
 use revplan::decide::goal::goal;
 use revplan::decide::levers::{Lever, budget_channels, set_horizon_budget};
 use revplan::decide::optimize::{bounds, optimize};
-use revplan::decide::sensitivity::{Swings, sensitivity};
+use revplan::decide::sensitivity::{InputRow, Swings, sensitivity};
 use revplan::decide::sweep::sweep;
 use revplan::decide::{Objective, Settings, paired};
 use revplan::model::{ResponseCurve, Scenario, Volume};
@@ -393,6 +393,47 @@ fn scaling_deal_sizes_scales_revenue_exactly() {
             .windows(2)
             .all(|w| w[0].swing_p50 >= w[1].swing_p50)
     );
+}
+
+#[test]
+fn sensitivity_under_auto_stops_once_the_tornado_is_drawn_true() {
+    use revplan::decide::sensitivity::{AUTO_CAP, AUTO_ROUND, CHART_SHARE};
+    let s = load(SMALL, &[]);
+    let sw = Swings::default();
+    let auto = Settings {
+        trials: Trials::Auto,
+        max_trials: 1_000_000,
+        ..settings(0, 9, EngineKind::Leads)
+    };
+    let a = sensitivity(&s, sw, &auto, &|_, _| {}).unwrap();
+    assert!(
+        a.trials % AUTO_ROUND == 0 && a.trials < AUTO_CAP,
+        "{}",
+        a.trials
+    );
+    // Against 8,192 trials of the same random numbers: each swing of the
+    // mean and of P(hit) within 4 of the standard errors the rule allows.
+    let long = sensitivity(&s, sw, &settings(8192, 9, EngineKind::Leads), &|_, _| {}).unwrap();
+    let swing = |r: &InputRow| [r.high.mean - r.low.mean, r.high.p_hit - r.low.p_hit];
+    for k in 0..2 {
+        let widest = long
+            .inputs
+            .iter()
+            .map(|r| swing(r)[k].abs())
+            .fold(0.0, f64::max);
+        for r in &long.inputs {
+            let q = a.inputs.iter().find(|x| x.input == r.input).unwrap();
+            let bar = (CHART_SHARE * widest).max(0.1 * swing(r)[k].abs());
+            assert!(
+                (swing(q)[k] - swing(r)[k]).abs() <= 4.0 * bar,
+                "{} ({k}): {} after {} trials vs {} after 8,192",
+                r.input,
+                swing(q)[k],
+                a.trials,
+                swing(r)[k]
+            );
+        }
+    }
 }
 
 /// The closed form of the two-channel case: with identical funnels and
