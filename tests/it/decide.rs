@@ -407,7 +407,7 @@ fn sensitivity_under_auto_stops_once_the_tornado_is_drawn_true() {
     };
     let a = sensitivity(&s, sw, &auto, &|_, _| {}).unwrap();
     assert!(
-        a.trials % AUTO_ROUND == 0 && a.trials < AUTO_CAP,
+        a.trials.is_multiple_of(AUTO_ROUND) && a.trials < AUTO_CAP,
         "{}",
         a.trials
     );
