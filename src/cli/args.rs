@@ -573,7 +573,7 @@ pub struct RunArgs {
     /// 0.005 and that of the mean below 0.5%; for a family (compare, sweep,
     /// a batch scenario with variants), until those of each paired
     /// difference from the base (a sweep: from its leading point) are, or
-    /// are below a tenth of the difference, from 4,096 trials (default: the
+    /// are below a tenth of the difference, from 2,048 trials (default: the
     /// scenario's [run]).
     #[arg(long, value_name = "N|auto", value_parser = parse_trials)]
     pub trials: Option<Trials>,
