@@ -372,22 +372,25 @@ fn pairs_precise(runners: &[crate::sim::Runner], reference: usize) -> bool {
     let n = base_rev.len() as f64;
     let base_mean = base_rev.iter().sum::<f64>() / n;
     let others = runners.iter().enumerate().filter(|(i, _)| *i != reference);
+    let base_hit = hit_values(&base_hit);
     others.map(|(_, r)| r).all(|r| {
         let (rev, hit) = r.per_trial();
-        let d_hit: Vec<f64> = hit
-            .iter()
-            .zip(&base_hit)
-            .map(|(a, b)| f64::from(u8::from(*a)) - f64::from(u8::from(*b)))
-            .collect();
-        let d_rev: Vec<f64> = rev.iter().zip(base_rev).map(|(a, b)| a - b).collect();
         // Below the absolute bar, or a small share of the difference.
-        let precise = |d: &[f64], bar: f64| {
-            let (mean, var) = mean_var(d);
-            (var / n).sqrt() < bar.max(FAMILY_RELATIVE_SE * mean.abs())
-        };
-        precise(&d_hit, crate::sim::AUTO_SE_P_HIT)
-            && precise(&d_rev, crate::sim::AUTO_SE_MEAN * base_mean.max(0.0))
+        let precise =
+            |(mean, se): (f64, f64), bar: f64| se < bar.max(FAMILY_RELATIVE_SE * mean.abs());
+        precise(
+            paired_mean_se(&base_hit, &hit_values(&hit)),
+            crate::sim::AUTO_SE_P_HIT,
+        ) && precise(
+            paired_mean_se(base_rev, rev),
+            crate::sim::AUTO_SE_MEAN * base_mean.max(0.0),
+        )
     })
+}
+
+/// Per trial, 1 if it hit the target and 0 if not.
+pub fn hit_values(hits: &[bool]) -> Vec<f64> {
+    hits.iter().map(|h| f64::from(u8::from(*h))).collect()
 }
 
 /// Expected new leads over the horizon: what a lead-engine run's cost

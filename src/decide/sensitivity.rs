@@ -21,7 +21,9 @@
 use serde::Serialize;
 
 use super::levers::{scale_deal_size, scale_volume};
-use super::{FAMILY_RELATIVE_SE, Rule, Settings, paired_mean_se, run_family, run_family_until};
+use super::{
+    FAMILY_RELATIVE_SE, Rule, Settings, hit_values, paired_mean_se, run_family, run_family_until,
+};
 use crate::dist::Prob;
 use crate::export::format::{count, money, pct};
 use crate::export::{Cell, Exportable, Table, Unit, View, col};
@@ -287,15 +289,13 @@ pub fn sensitivity(
 /// Whether every input's swings (runs 1 + 2i low, 2 + 2i high) of mean
 /// revenue and of P(hit) are precise at the chart's scale.
 fn swings_precise(runners: &[crate::sim::Runner], inputs: usize) -> bool {
-    let as_f64 =
-        |h: Vec<bool>| -> Vec<f64> { h.into_iter().map(|x| f64::from(u8::from(x))).collect() };
     let swings: Vec<[(f64, f64); 2]> = (0..inputs)
         .map(|i| {
             let (lo_rev, lo_hit) = runners[1 + 2 * i].per_trial();
             let (hi_rev, hi_hit) = runners[2 + 2 * i].per_trial();
             [
                 paired_mean_se(lo_rev, hi_rev),
-                paired_mean_se(&as_f64(lo_hit), &as_f64(hi_hit)),
+                paired_mean_se(&hit_values(&lo_hit), &hit_values(&hi_hit)),
             ]
         })
         .collect();
