@@ -224,10 +224,10 @@ pub fn optimize(
         }
         t
     };
-    let evaluations = std::cell::Cell::new(0usize);
+    let evaluations = std::sync::atomic::AtomicUsize::new(0);
     let eval = |x: &[f64]| -> Result<Run, SimError> {
-        evaluations.set(evaluations.get() + 1);
-        progress(evaluations.get());
+        let done = evaluations.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        progress(done);
         run(&with(x), &opts, &|_| {})
     };
     // The baseline is the current split, scaled to the budget: what the
@@ -246,20 +246,27 @@ pub fn optimize(
     let min_step = 0.002 * budget;
     let n = x.len();
     let mut converged = false;
-    while evaluations.get() < MAX_EVALUATIONS {
+    while evaluations.load(std::sync::atomic::Ordering::Relaxed) < MAX_EVALUATIONS {
         if step < min_step || n < 2 {
             converged = true;
             break;
         }
         // Marginal value of one more step in each channel.
-        let mut gain = vec![f64::NEG_INFINITY; n];
-        for i in 0..n {
-            if x[i] + step <= bounds[i].1 {
+        // The round's runs side by side: each is deterministic on its own,
+        // and together they keep both cores busy through each run's serial
+        // start and summary.
+        use rayon::prelude::*;
+        let gain = (0..n)
+            .into_par_iter()
+            .map(|i| {
+                if x[i] + step > bounds[i].1 {
+                    return Ok(f64::NEG_INFINITY);
+                }
                 let mut y = x.clone();
                 y[i] += step;
-                gain[i] = objective.of(&eval(&y)?.forecast) - f0;
-            }
-        }
+                Ok(objective.of(&eval(&y)?.forecast) - f0)
+            })
+            .collect::<Result<Vec<f64>, SimError>>()?;
         let up = (0..n)
             .filter(|i| gain[*i].is_finite())
             .max_by(|a, b| gain[*a].total_cmp(&gain[*b]));
@@ -330,7 +337,7 @@ pub fn optimize(
             &best.per_trial_goal,
             s.target.total,
         ),
-        evaluations: evaluations.get(),
+        evaluations: evaluations.load(std::sync::atomic::Ordering::Relaxed),
         converged,
     })
 }
