@@ -195,16 +195,7 @@ pub fn run_family_for(
     let Some((first, rest)) = scenarios.split_first() else {
         return Ok(Vec::new());
     };
-    // Each run is checked as it starts; the family as a whole, here.
-    let biggest = scenarios
-        .iter()
-        .max_by(|a, b| total_leads(a).total_cmp(&total_leads(b)))
-        .unwrap_or(first);
-    crate::sim::check_family(
-        biggest,
-        &options(settings, settings.trials, engine),
-        scenarios.len(),
-    )?;
+    check_family(scenarios, &options(settings, settings.trials, engine))?;
     if settings.trials == Trials::Auto && !rest.is_empty() {
         let precise = |r: &[crate::sim::Runner]| pairs_precise(r, leader(r, judge));
         let rule = Rule {
@@ -273,18 +264,23 @@ pub fn run_family_until(
     rule: &Rule,
 ) -> Result<Vec<Run>, SimError> {
     let engine = common_engine(scenarios, settings.engine);
-    let Some(biggest) = scenarios
-        .iter()
-        .max_by(|a, b| total_leads(a).total_cmp(&total_leads(b)))
-    else {
+    if scenarios.is_empty() {
         return Ok(Vec::new());
-    };
-    crate::sim::check_family(
-        biggest,
-        &options(settings, Trials::Auto, engine),
-        scenarios.len(),
-    )?;
+    }
+    check_family(scenarios, &options(settings, Trials::Auto, engine))?;
     run_rounds(scenarios, settings, engine, progress, rule)
+}
+
+/// Each run is checked as it starts; the family as a whole, here, by its
+/// largest member.
+fn check_family(scenarios: &[&Scenario], opts: &RunConfig) -> Result<(), SimError> {
+    let biggest = scenarios
+        .iter()
+        .max_by(|a, b| total_leads(a).total_cmp(&total_leads(b)));
+    match biggest {
+        Some(s) => crate::sim::check_family(s, opts, scenarios.len()),
+        None => Ok(()),
+    }
 }
 
 /// `--trials auto` for a family: every member advances together, and they
@@ -360,9 +356,8 @@ fn leader(runners: &[crate::sim::Runner], judge: Option<Objective>) -> usize {
 
 /// The mean and standard error of the paired differences b − a.
 pub fn paired_mean_se(a: &[f64], b: &[f64]) -> (f64, f64) {
-    let d: Vec<f64> = b.iter().zip(a).map(|(y, x)| y - x).collect();
-    let (mean, var) = mean_var(&d);
-    (mean, (var / d.len().max(1) as f64).sqrt())
+    let d = paired(a, b);
+    (d.mean, d.std_error)
 }
 
 /// Whether every other member's paired differences from `reference` are
