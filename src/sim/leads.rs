@@ -17,6 +17,7 @@
 //! given their age.
 
 use rand::Rng;
+use std::sync::{Arc, Mutex};
 
 mod cohorts;
 
@@ -215,10 +216,17 @@ impl Cdf {
 /// inversion (linear between grid points).
 #[derive(Clone, Debug)]
 pub struct ScoreTable {
-    q: Vec<f64>,
+    q: Arc<[f64]>,
 }
 
 const SCORE_GRID: usize = 4096;
+
+/// Tables already built, newest last: a decision family builds an engine
+/// per evaluation from the same score distributions, and each table is
+/// 4,097 quantiles found by bisection (most of an engine's set-up).
+static SCORE_TABLES: Mutex<Vec<(Dist, ScoreTable)>> = Mutex::new(Vec::new());
+/// Most tables kept.
+const SCORE_TABLES_KEPT: usize = 64;
 
 impl ScoreTable {
     pub fn new(d: &Dist) -> ScoreTable {
@@ -226,6 +234,36 @@ impl ScoreTable {
             .map(|i| d.quantile((i as f64 / SCORE_GRID as f64).clamp(1e-12, 1.0 - 1e-12)))
             .collect();
         ScoreTable { q }
+    }
+
+    /// The table of `d`: the one built before for an equal distribution,
+    /// or a new one (the same values either way).
+    pub fn of(d: &Dist) -> ScoreTable {
+        // Bit for bit: 0.0 and −0.0 are equal, but not always alike.
+        let key = |d: &Dist| {
+            let (name, mut v) = d.shape.params();
+            v.extend([d.at_least, d.at_most]);
+            (name, v.into_iter().map(f64::to_bits).collect::<Vec<u64>>())
+        };
+        let want = key(d);
+        let cached = |tables: &[(Dist, ScoreTable)]| {
+            tables
+                .iter()
+                .find(|(k, _)| key(k) == want)
+                .map(|(_, t)| t.clone())
+        };
+        if let Some(t) = cached(&SCORE_TABLES.lock().unwrap_or_else(|e| e.into_inner())) {
+            return t;
+        }
+        let t = ScoreTable::new(d);
+        let mut tables = SCORE_TABLES.lock().unwrap_or_else(|e| e.into_inner());
+        if cached(&tables).is_none() {
+            if tables.len() >= SCORE_TABLES_KEPT {
+                tables.remove(0);
+            }
+            tables.push((d.clone(), t.clone()));
+        }
+        t
     }
 
     /// The score at probability `p` of the distribution.
@@ -418,6 +456,7 @@ impl<'a> LeadEngine<'a> {
             .iter()
             .map(|c| {
                 let f = &c.funnel;
+                let table = ScoreTable::of(&c.score);
                 let below = if score_gate {
                     c.score.cdf_below(sc.threshold)
                 } else {
@@ -431,11 +470,10 @@ impl<'a> LeadEngine<'a> {
                     cost_per_lead: c.cost_per_lead,
                     fixed: (0..weeks).map(|w| c.spend(w as u32, 0.0)).collect(),
                     score: c.score.clone(),
-                    table: ScoreTable::new(&c.score),
+                    table: table.clone(),
                     p_direct: 1.0 - below,
                     below_threshold: below,
                     bands: {
-                        let table = ScoreTable::new(&c.score);
                         // Every SLA tier's start, and a grid of scores: no
                         // band is wider than SCORE_STEP of the score range.
                         let tiers = match &m.capacity {
@@ -1289,5 +1327,35 @@ impl Engine for LeadEngine<'_> {
             acc.finish_trial(ctx, &rec);
         }
         acc
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A table from the cache holds the values a fresh one would, and a
+    /// distribution that differs in any parameter (a clamp, the sign of a
+    /// zero) gets its own.
+    #[test]
+    fn cached_score_tables_equal_fresh_ones() {
+        let a = Dist::normal(45.0, 13.0).unwrap();
+        let clamped = a.clone().clamped(0.0, 100.0).unwrap();
+        let zero = Dist::normal(0.0, 1.0).unwrap();
+        let minus_zero = Dist::normal(-0.0, 1.0).unwrap();
+        for d in [&a, &clamped, &zero, &minus_zero, &a, &clamped] {
+            let (cached, fresh) = (ScoreTable::of(d), ScoreTable::new(d));
+            let bits = |t: &ScoreTable| t.q.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&cached), bits(&fresh));
+        }
+        assert!(Arc::ptr_eq(&ScoreTable::of(&a).q, &ScoreTable::of(&a).q));
+        assert!(!Arc::ptr_eq(
+            &ScoreTable::of(&a).q,
+            &ScoreTable::of(&clamped).q
+        ));
+        assert!(!Arc::ptr_eq(
+            &ScoreTable::of(&zero).q,
+            &ScoreTable::of(&minus_zero).q
+        ));
     }
 }
