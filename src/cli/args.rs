@@ -368,7 +368,10 @@ pub enum Command {
 
     /// Split a media budget across the budget-driven channels, through their
     /// response curves, to maximise mean or median revenue, P(hit) or
-    /// contribution.
+    /// contribution. Each round moves a step of budget from the channel with
+    /// the lowest marginal value to the one with the highest when they differ
+    /// beyond chance (2 paired standard errors); the step halves otherwise,
+    /// and the search stops after two steps in a row without such a move.
     Optimize(OptimizeArgs),
 
     /// Write the board report: one self-contained HTML page with the

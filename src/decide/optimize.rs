@@ -8,10 +8,15 @@
 //! more of budget there, all runs on the same random numbers, so the
 //! differences are smooth in the budget — and moves one step from the
 //! channel with the lowest marginal value to the one with the highest. The
-//! move is kept if the objective improves; otherwise the step is halved.
-//! It stops when the step is below 0.2% of the budget. At the optimum of a
-//! concave objective the marginal values are equal, which is what the test
-//! against a closed-form two-channel case checks.
+//! move is tried only when the two marginal values differ beyond chance
+//! (by more than [`RESOLVE_SE`] paired standard errors); it is kept if the
+//! objective improves. Otherwise the step is halved. The search stops when
+//! [`QUIET_ROUNDS`] steps in a row (each half the one before) found no move
+//! beyond chance — a smaller step changes the objective less, and the
+//! trials cannot tell its moves apart either — or when the step is below
+//! 0.2% of the budget. At the optimum of a concave objective the marginal
+//! values are equal, which is what the test against a closed-form
+//! two-channel case checks.
 //!
 //! Budgets are media budgets over the horizon: a channel's
 //! `budget_per_week` times its active weeks. Program costs and costs per
@@ -31,6 +36,14 @@ use crate::sim::{EngineKind, Run, RunConfig, SimError, common_engine, run};
 pub const DEFAULT_TRIALS: u64 = 2048;
 /// Most evaluations before giving up on convergence.
 pub const MAX_EVALUATIONS: usize = 400;
+/// A move is tried when the marginal value of the channel it moves to
+/// exceeds that of the channel it moves from by more than this many paired
+/// standard errors (of the per-trial objective; of revenue for the
+/// median, which has no per-trial form).
+pub const RESOLVE_SE: f64 = 2.0;
+/// Steps in a row without a move beyond chance after which the search
+/// stops.
+pub const QUIET_ROUNDS: usize = 2;
 
 #[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Allocation {
@@ -64,7 +77,27 @@ pub struct Optimization {
     pub revenue_delta: Delta,
     pub p_hit_delta: Delta,
     pub evaluations: usize,
+    /// Stopped by its own rule (no move beyond chance, or the step below
+    /// 0.2% of the budget) rather than by the evaluation limit.
     pub converged: bool,
+    pub stop: Stop,
+    /// The last step tried (budget over the horizon): the split is resolved
+    /// to about this.
+    pub step: f64,
+}
+
+/// Why the search stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Stop {
+    /// [`QUIET_ROUNDS`] steps in a row found no move beyond chance.
+    NoMoveBeyondChance,
+    /// The step fell below 0.2% of the budget.
+    FinestStep,
+    /// [`MAX_EVALUATIONS`] were spent.
+    EvaluationLimit,
+    /// Fewer than two channels can move.
+    NothingToMove,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -217,13 +250,7 @@ pub fn optimize(
         engine,
         allow_large: settings.allow_large,
     };
-    let with = |x: &[f64]| {
-        let mut t = s.clone();
-        for (c, v) in chans.iter().zip(x) {
-            set_horizon_budget(&mut t, *c, *v);
-        }
-        t
-    };
+    let with = |x: &[f64]| with_split(s, &chans, x);
     let evaluations = std::sync::atomic::AtomicUsize::new(0);
     let eval = |x: &[f64]| -> Result<Run, SimError> {
         let done = evaluations.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
@@ -235,7 +262,7 @@ pub fn optimize(
     let as_is: Vec<f64> = chans.iter().map(|c| horizon_budget(s, *c)).collect();
     let current = project(&as_is, bounds, budget);
     // A typical search: about eight rounds of one run per channel and a
-    // move (the step halves from 10% to 0.2% of the budget).
+    // move (fewer when the trials stop resolving moves early).
     let typical = (8 * (chans.len() + 1)).min(MAX_EVALUATIONS);
     crate::sim::check_family(&with(&current), &opts, typical)?;
     let start_run = eval(&current)?;
@@ -245,42 +272,36 @@ pub fn optimize(
     let mut step = 0.1 * budget;
     let min_step = 0.002 * budget;
     let n = x.len();
-    let mut converged = false;
+    let mut stop = Stop::EvaluationLimit;
+    let mut quiet = 0;
+    let mut tried = step;
     while evaluations.load(std::sync::atomic::Ordering::Relaxed) < MAX_EVALUATIONS {
         if step < min_step || n < 2 {
-            converged = true;
+            stop = if n < 2 {
+                Stop::NothingToMove
+            } else {
+                Stop::FinestStep
+            };
             break;
         }
-        // Marginal value of one more step in each channel.
-        // The round's runs side by side: each is deterministic on its own,
-        // and together they keep both cores busy through each run's serial
-        // start and summary.
-        use rayon::prelude::*;
-        let gain = (0..n)
-            .into_par_iter()
-            .map(|i| {
-                if x[i] + step > bounds[i].1 {
-                    return Ok(f64::NEG_INFINITY);
+        tried = step;
+        let (j, i) = match judge(&x, step, bounds, objective, f0, s.target.total, &eval)? {
+            Verdict::Halve => {
+                step /= 2.0;
+                continue;
+            }
+            Verdict::Quiet => {
+                quiet += 1;
+                if quiet >= QUIET_ROUNDS {
+                    stop = Stop::NoMoveBeyondChance;
+                    break;
                 }
-                let mut y = x.clone();
-                y[i] += step;
-                Ok(objective.of(&eval(&y)?.forecast) - f0)
-            })
-            .collect::<Result<Vec<f64>, SimError>>()?;
-        let up = (0..n)
-            .filter(|i| gain[*i].is_finite())
-            .max_by(|a, b| gain[*a].total_cmp(&gain[*b]));
-        let down = (0..n)
-            .filter(|i| x[*i] - step >= bounds[*i].0 && Some(*i) != up)
-            .min_by(|a, b| gain[*a].total_cmp(&gain[*b]));
-        let (Some(j), Some(i)) = (up, down) else {
-            step /= 2.0;
-            continue;
+                step /= 2.0;
+                continue;
+            }
+            Verdict::Move { to, from } => (to, from),
         };
-        if gain[j] <= gain[i] {
-            step /= 2.0;
-            continue;
-        }
+        quiet = 0;
         let mut y = x.clone();
         y[j] += step;
         y[i] -= step;
@@ -294,28 +315,7 @@ pub fn optimize(
             step /= 2.0;
         }
     }
-    let alloc = |x: &[f64]| -> Vec<Allocation> {
-        let scenario = with(x);
-        let total: f64 = x.iter().sum();
-        chans
-            .iter()
-            .zip(x)
-            .map(|(c, v)| {
-                let ch = &scenario.model.channels[*c];
-                let weeks = super::levers::active_weeks(&scenario, *c).max(1.0);
-                let leads: f64 = (0..scenario.weeks())
-                    .map(|w| ch.expected_leads(w, &scenario.calendar))
-                    .sum();
-                Allocation {
-                    channel: ch.name.clone(),
-                    budget_per_week: v / weeks,
-                    budget: *v,
-                    share: if total > 0.0 { v / total } else { 0.0 },
-                    leads_per_week: leads / f64::from(scenario.weeks()),
-                }
-            })
-            .collect()
-    };
+    let alloc = |x: &[f64]| allocations(s, &chans, x);
     Ok(Optimization {
         scenario: s.name.clone(),
         objective,
@@ -338,8 +338,118 @@ pub fn optimize(
             s.target.total,
         ),
         evaluations: evaluations.load(std::sync::atomic::Ordering::Relaxed),
-        converged,
+        converged: stop != Stop::EvaluationLimit,
+        stop,
+        step: tried,
     })
+}
+
+/// What a round's marginal runs say to do.
+enum Verdict {
+    /// No move is possible at this step (bounds).
+    Halve,
+    /// The best and worst marginal values do not differ beyond chance.
+    Quiet,
+    /// Try moving a step from `from` to `to`.
+    Move { to: usize, from: usize },
+}
+
+/// Runs the marginal value of one more `step` in each channel at the split
+/// `x` (whose objective is `f0`), and judges the move they suggest.
+fn judge(
+    x: &[f64],
+    step: f64,
+    bounds: &[(f64, f64)],
+    objective: Objective,
+    f0: f64,
+    target: f64,
+    eval: &(dyn Fn(&[f64]) -> Result<Run, SimError> + Sync),
+) -> Result<Verdict, SimError> {
+    // The round's runs side by side: each is deterministic on its own, and
+    // together they keep both cores busy through each run's serial start
+    // and summary.
+    use rayon::prelude::*;
+    let n = x.len();
+    let runs = (0..n)
+        .into_par_iter()
+        .map(|i| {
+            if x[i] + step > bounds[i].1 {
+                return Ok(None);
+            }
+            let mut y = x.to_vec();
+            y[i] += step;
+            eval(&y).map(Some)
+        })
+        .collect::<Result<Vec<Option<Run>>, SimError>>()?;
+    let gain: Vec<f64> = runs
+        .iter()
+        .map(|r| {
+            r.as_ref()
+                .map_or(f64::NEG_INFINITY, |r| objective.of(&r.forecast) - f0)
+        })
+        .collect();
+    let up = (0..n)
+        .filter(|i| gain[*i].is_finite())
+        .max_by(|a, b| gain[*a].total_cmp(&gain[*b]));
+    let down = (0..n)
+        .filter(|i| x[*i] - step >= bounds[*i].0 && Some(*i) != up)
+        .min_by(|a, b| gain[*a].total_cmp(&gain[*b]));
+    let (Some(to), Some(from)) = (up, down) else {
+        return Ok(Verdict::Halve);
+    };
+    let noise = match (&runs[to], &runs[from]) {
+        (Some(a), Some(b)) => RESOLVE_SE * paired_se(objective, a, b, target),
+        _ => 0.0,
+    };
+    Ok(if gain[to] - gain[from] <= noise {
+        Verdict::Quiet
+    } else {
+        Verdict::Move { to, from }
+    })
+}
+
+/// The scenario with the split `x` of the budget channels `chans`.
+fn with_split(s: &Scenario, chans: &[usize], x: &[f64]) -> Scenario {
+    let mut t = s.clone();
+    for (c, v) in chans.iter().zip(x) {
+        set_horizon_budget(&mut t, *c, *v);
+    }
+    t
+}
+
+/// Each budget channel's share of the split `x`, with its leads.
+fn allocations(s: &Scenario, chans: &[usize], x: &[f64]) -> Vec<Allocation> {
+    let scenario = with_split(s, chans, x);
+    let total: f64 = x.iter().sum();
+    chans
+        .iter()
+        .zip(x)
+        .map(|(c, v)| {
+            let ch = &scenario.model.channels[*c];
+            let weeks = super::levers::active_weeks(&scenario, *c).max(1.0);
+            let leads: f64 = (0..scenario.weeks())
+                .map(|w| ch.expected_leads(w, &scenario.calendar))
+                .sum();
+            Allocation {
+                channel: ch.name.clone(),
+                budget_per_week: v / weeks,
+                budget: *v,
+                share: if total > 0.0 { v / total } else { 0.0 },
+                leads_per_week: leads / f64::from(scenario.weeks()),
+            }
+        })
+        .collect()
+}
+
+/// The standard error of the paired difference between two runs'
+/// objective, trial by trial (for the median, of their revenue).
+fn paired_se(objective: Objective, a: &Run, b: &Run, target: f64) -> f64 {
+    let per_trial = |r: &Run| {
+        objective
+            .per_trial(r, target)
+            .unwrap_or_else(|| r.per_trial.clone())
+    };
+    paired(&per_trial(b), &per_trial(a)).std_error
 }
 
 impl Exportable for Optimization {
@@ -367,15 +477,20 @@ impl Exportable for Optimization {
             ..View::default()
         };
         v.lines.push(format!(
-            "({} trials an evaluation, seed {}, {} engine, {} evaluations{})",
+            "({} trials an evaluation, seed {}, {} engine, {} evaluations; {})",
             count(o.trials as f64),
             o.seed,
             o.engine,
             o.evaluations,
-            if o.converged {
-                ""
-            } else {
-                ", stopped before converging"
+            match o.stop {
+                Stop::NoMoveBeyondChance => format!(
+                    "no move of {} or {} better beyond chance",
+                    money(2.0 * o.step),
+                    money(o.step)
+                ),
+                Stop::FinestStep => format!("stopped at its finest step, {}", money(o.step)),
+                Stop::EvaluationLimit => "stopped before converging".into(),
+                Stop::NothingToMove => "nothing to move".into(),
             }
         ));
         v.lines.push(format!(
