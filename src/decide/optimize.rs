@@ -272,16 +272,16 @@ pub fn optimize(
     let mut step = 0.1 * budget;
     let min_step = 0.002 * budget;
     let n = x.len();
-    let mut stop = Stop::EvaluationLimit;
+    let mut stop = if n < 2 {
+        Stop::NothingToMove
+    } else {
+        Stop::EvaluationLimit
+    };
     let mut quiet = 0;
     let mut tried = step;
-    while evaluations.load(std::sync::atomic::Ordering::Relaxed) < MAX_EVALUATIONS {
-        if step < min_step || n < 2 {
-            stop = if n < 2 {
-                Stop::NothingToMove
-            } else {
-                Stop::FinestStep
-            };
+    while n >= 2 && evaluations.load(std::sync::atomic::Ordering::Relaxed) < MAX_EVALUATIONS {
+        if step < min_step {
+            stop = Stop::FinestStep;
             break;
         }
         tried = step;

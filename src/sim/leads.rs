@@ -224,7 +224,10 @@ const SCORE_GRID: usize = 4096;
 /// Tables already built, newest last: a decision family builds an engine
 /// per evaluation from the same score distributions, and each table is
 /// 4,097 quantiles found by bisection (most of an engine's set-up).
-static SCORE_TABLES: Mutex<Vec<(Dist, ScoreTable)>> = Mutex::new(Vec::new());
+static SCORE_TABLES: Mutex<Vec<(TableKey, ScoreTable)>> = Mutex::new(Vec::new());
+/// A distribution's family and the bits of its parameters and clamps: bit
+/// for bit, since 0.0 and −0.0 are equal but not always alike.
+type TableKey = (&'static str, Vec<u64>);
 /// Most tables kept.
 const SCORE_TABLES_KEPT: usize = 64;
 
@@ -239,17 +242,13 @@ impl ScoreTable {
     /// The table of `d`: the one built before for an equal distribution,
     /// or a new one (the same values either way).
     pub fn of(d: &Dist) -> ScoreTable {
-        // Bit for bit: 0.0 and −0.0 are equal, but not always alike.
-        let key = |d: &Dist| {
-            let (name, mut v) = d.shape.params();
-            v.extend([d.at_least, d.at_most]);
-            (name, v.into_iter().map(f64::to_bits).collect::<Vec<u64>>())
-        };
-        let want = key(d);
-        let cached = |tables: &[(Dist, ScoreTable)]| {
+        let (name, mut v) = d.shape.params();
+        v.extend([d.at_least, d.at_most]);
+        let key: TableKey = (name, v.into_iter().map(f64::to_bits).collect());
+        let cached = |tables: &[(TableKey, ScoreTable)]| {
             tables
                 .iter()
-                .find(|(k, _)| key(k) == want)
+                .find(|(k, _)| *k == key)
                 .map(|(_, t)| t.clone())
         };
         if let Some(t) = cached(&SCORE_TABLES.lock().unwrap_or_else(|e| e.into_inner())) {
@@ -261,7 +260,7 @@ impl ScoreTable {
             if tables.len() >= SCORE_TABLES_KEPT {
                 tables.remove(0);
             }
-            tables.push((d.clone(), t.clone()));
+            tables.push((key, t.clone()));
         }
         t
     }
