@@ -231,8 +231,18 @@ pub fn run_family_for(
     Ok(std::iter::once(base).chain(alternatives).collect())
 }
 
-/// Trials between two looks at an automatic family's precision.
-pub const FAMILY_ROUND: u64 = 1024;
+/// Trials between two looks at an automatic family's precision (after
+/// [`FAMILY_MIN_TRIALS`]).
+pub const FAMILY_ROUND: u64 = 512;
+
+// Every look of a decision spans several of the lead engine's blocks, so
+// that a single evaluation keeps two cores busy (with blocks of 1,024
+// trials, `goal`'s first looks and a round of one run each used one).
+const _: () = assert!(
+    goal::STAGE_TRIALS >= 4 * crate::sim::BLOCK
+        && sensitivity::AUTO_FIRST >= 2 * crate::sim::BLOCK
+        && FAMILY_ROUND >= 2 * crate::sim::BLOCK
+);
 /// Fewest trials of an automatic family: each member's own P(hit) then has
 /// a standard error of at most 1.1 points. A family decides on its paired
 /// differences, which common random numbers make far more precise (on the

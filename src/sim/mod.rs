@@ -53,15 +53,20 @@ use stats::{LogHist, Moments, nearest_ranks};
 
 /// Trials per block for the lead engine: the unit of parallel work, of
 /// merging and of `--trials auto`'s checks. Each engine has its own, fixed
-/// size, so that results never depend on the thread count.
-pub const BLOCK: u64 = 1024;
+/// size, so that results never depend on the thread count. Small enough
+/// that one evaluation of a decision (512 or 1,024 trials) keeps two cores
+/// busy, and a look at precision comes every few hundred trials; a block
+/// is still a quarter of a second of work on the board plan, so its own
+/// cost (a fresh accumulator, one merge) is lost in it.
+pub const BLOCK: u64 = 256;
 pub use crate::run::DEFAULT_MAX_TRIALS;
 /// `--trials auto` stops once the standard error of P(hit) is below this…
 pub const AUTO_SE_P_HIT: f64 = 0.005;
 /// …and that of the mean revenue below this share of the mean.
 pub const AUTO_SE_MEAN: f64 = 0.005;
-/// …and at least this many trials ran.
-pub const AUTO_MIN_TRIALS: u64 = 2 * BLOCK;
+/// …and at least this many trials ran (the standard errors the rule reads
+/// are themselves estimates).
+pub const AUTO_MIN_TRIALS: u64 = 2048;
 
 pub use crate::run::{EngineKind, RunConfig, Trials};
 

@@ -397,7 +397,7 @@ fn scaling_deal_sizes_scales_revenue_exactly() {
 
 #[test]
 fn sensitivity_under_auto_stops_once_the_tornado_is_drawn_true() {
-    use revplan::decide::sensitivity::{AUTO_CAP, AUTO_ROUND, CHART_SHARE};
+    use revplan::decide::sensitivity::{AUTO_CAP, AUTO_FIRST, AUTO_ROUND, CHART_SHARE};
     let s = load(SMALL, &[]);
     let sw = Swings::default();
     let auto = Settings {
@@ -407,7 +407,7 @@ fn sensitivity_under_auto_stops_once_the_tornado_is_drawn_true() {
     };
     let a = sensitivity(&s, sw, &auto, &|_, _| {}).unwrap();
     assert!(
-        a.trials.is_multiple_of(AUTO_ROUND) && a.trials < AUTO_CAP,
+        a.trials.is_multiple_of(AUTO_ROUND) && a.trials >= AUTO_FIRST && a.trials < AUTO_CAP,
         "{}",
         a.trials
     );
