@@ -116,6 +116,30 @@ impl Objective {
         }
     }
 
+    /// The objective over the trials a run has so far, for ranking runs
+    /// part-way (the median: the middle of the sorted revenues).
+    pub fn so_far(self, r: &crate::sim::Runner) -> f64 {
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+        match self {
+            Objective::P50 => {
+                let mut v = r.per_trial().0.to_vec();
+                crate::sim::stats::nearest_ranks(&mut v, &[0.5], f64::total_cmp)[0].unwrap_or(0.0)
+            }
+            _ => mean(&self.per_trial_so_far(r)),
+        }
+    }
+
+    /// Per trial so far, what the objective averages (revenue for the
+    /// median, which is not a mean of anything per trial).
+    pub fn per_trial_so_far(self, r: &crate::sim::Runner) -> Vec<f64> {
+        let (rev, hit) = r.per_trial();
+        match self {
+            Objective::Mean | Objective::P50 => rev.to_vec(),
+            Objective::PHit => hit_values(&hit),
+            Objective::Contribution => r.contributions().to_vec(),
+        }
+    }
+
     /// Per trial, what the objective averages (`None` for the median,
     /// which is not a mean of anything per trial).
     pub fn per_trial(self, r: &Run, target: f64) -> Option<Vec<f64>> {
@@ -346,21 +370,7 @@ fn leader(runners: &[crate::sim::Runner], judge: Option<Objective>) -> usize {
     let Some(judge) = judge else {
         return 0;
     };
-    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
-    let value = |r: &crate::sim::Runner| {
-        let (rev, hit) = r.per_trial();
-        match judge {
-            Objective::Mean => mean(rev),
-            Objective::P50 => {
-                let mut v = rev.to_vec();
-                v.sort_by(f64::total_cmp);
-                v.get(v.len() / 2).copied().unwrap_or(0.0)
-            }
-            Objective::PHit => hit.iter().filter(|h| **h).count() as f64,
-            Objective::Contribution => mean(r.contributions()),
-        }
-    };
-    let values: Vec<f64> = runners.iter().map(value).collect();
+    let values: Vec<f64> = runners.iter().map(|r| judge.so_far(r)).collect();
     (0..values.len()).fold(0, |best, i| if values[i] > values[best] { i } else { best })
 }
 

@@ -10,7 +10,8 @@
 //! channel with the lowest marginal value to the one with the highest. The
 //! move is tried only when the two marginal values differ beyond chance
 //! (by more than [`RESOLVE_SE`] paired standard errors); it is kept if the
-//! objective improves. Otherwise the step is halved. The search stops when
+//! objective improves. A round's runs are first judged on half their
+//! trials: a move already beyond chance there is tried without the rest. Otherwise the step is halved. The search stops when
 //! [`QUIET_ROUNDS`] steps in a row (each half the one before) found no move
 //! beyond chance — a smaller step changes the objective less, and the
 //! trials cannot tell its moves apart either — or when the step is below
@@ -30,7 +31,7 @@ use crate::export::format::{count, money, pct};
 use crate::export::{Exportable, Table, Unit, View, col};
 use crate::model::{Scenario, Volume};
 use crate::run::Trials;
-use crate::sim::{EngineKind, Run, RunConfig, SimError, common_engine, run};
+use crate::sim::{EngineKind, Run, RunConfig, Runner, SimError, common_engine, run};
 
 /// Trials per evaluation when `--trials auto` is asked.
 pub const DEFAULT_TRIALS: u64 = 2048;
@@ -77,6 +78,9 @@ pub struct Optimization {
     pub revenue_delta: Delta,
     pub p_hit_delta: Delta,
     pub evaluations: usize,
+    /// Trials over every evaluation: a round's marginal runs stop at half
+    /// their trials when the move is clear by then.
+    pub trials_run: u64,
     /// Stopped by its own rule (no move beyond chance, or the step below
     /// 0.2% of the budget) rather than by the evaluation limit.
     pub converged: bool,
@@ -252,9 +256,12 @@ pub fn optimize(
     };
     let with = |x: &[f64]| with_split(s, &chans, x);
     let evaluations = std::sync::atomic::AtomicUsize::new(0);
-    let eval = |x: &[f64]| -> Result<Run, SimError> {
+    let count = || {
         let done = evaluations.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         progress(done);
+    };
+    let eval = |x: &[f64]| -> Result<Run, SimError> {
+        count();
         run(&with(x), &opts, &|_| {})
     };
     // The baseline is the current split, scaled to the budget: what the
@@ -266,6 +273,7 @@ pub fn optimize(
     let typical = (8 * (chans.len() + 1)).min(MAX_EVALUATIONS);
     crate::sim::check_family(&with(&current), &opts, typical)?;
     let start_run = eval(&current)?;
+    let mut trials_run = start_run.forecast.trials;
     let mut x = current.clone();
     let mut best = start_run.clone();
     let mut f0 = objective.of(&best.forecast);
@@ -285,7 +293,9 @@ pub fn optimize(
             break;
         }
         tried = step;
-        let (j, i) = match judge(&x, step, bounds, objective, f0, s.target.total, &eval)? {
+        let (verdict, looked) = judge(&x, step, bounds, objective, &with, &opts, &count)?;
+        trials_run += looked;
+        let (j, i) = match verdict {
             Verdict::Halve => {
                 step /= 2.0;
                 continue;
@@ -306,6 +316,7 @@ pub fn optimize(
         y[j] += step;
         y[i] -= step;
         let r = eval(&y)?;
+        trials_run += r.forecast.trials;
         let f = objective.of(&r.forecast);
         if f > f0 {
             x = y;
@@ -338,6 +349,7 @@ pub fn optimize(
             s.target.total,
         ),
         evaluations: evaluations.load(std::sync::atomic::Ordering::Relaxed),
+        trials_run,
         converged: stop != Stop::EvaluationLimit,
         stop,
         step: tried,
@@ -355,57 +367,105 @@ enum Verdict {
 }
 
 /// Runs the marginal value of one more `step` in each channel at the split
-/// `x` (whose objective is `f0`), and judges the move they suggest.
+/// `x`, and judges the move they suggest. The runs are first looked at
+/// after half their trials: a move already beyond chance then is tried at
+/// once (the move itself is run with every trial before it is kept);
+/// otherwise they run the rest and are judged on all of them. `counted`
+/// is told each run started. Returns the verdict and the trials run.
 fn judge(
     x: &[f64],
     step: f64,
     bounds: &[(f64, f64)],
     objective: Objective,
-    f0: f64,
-    target: f64,
-    eval: &(dyn Fn(&[f64]) -> Result<Run, SimError> + Sync),
-) -> Result<Verdict, SimError> {
-    // The round's runs side by side: each is deterministic on its own, and
-    // together they keep both cores busy through each run's serial start
-    // and summary.
+    with: &(dyn Fn(&[f64]) -> Scenario + Sync),
+    opts: &RunConfig,
+    counted: &(dyn Fn() + Sync),
+) -> Result<(Verdict, u64), SimError> {
     use rayon::prelude::*;
-    let n = x.len();
-    let runs = (0..n)
-        .into_par_iter()
+    let points: Vec<Option<Scenario>> = (0..x.len())
         .map(|i| {
-            if x[i] + step > bounds[i].1 {
-                return Ok(None);
-            }
-            let mut y = x.to_vec();
-            y[i] += step;
-            eval(&y).map(Some)
+            (x[i] + step <= bounds[i].1).then(|| {
+                let mut y = x.to_vec();
+                y[i] += step;
+                with(&y)
+            })
         })
-        .collect::<Result<Vec<Option<Run>>, SimError>>()?;
-    let gain: Vec<f64> = runs
+        .collect();
+    let mut runners = points
+        .iter()
+        .map(|p| {
+            p.as_ref()
+                .map(|s| {
+                    counted();
+                    Runner::new(s, opts)
+                })
+                .transpose()
+        })
+        .collect::<Result<Vec<Option<Runner>>, SimError>>()?;
+    let blocks = runners.iter().flatten().next().map_or(0, |r| {
+        let (_, target) = r.trials();
+        target.div_ceil(r.block())
+    });
+    let first = blocks / 2;
+    let mut verdict = Verdict::Halve;
+    for look in [first, blocks - first].into_iter().filter(|k| *k > 0) {
+        // Side by side: each run is deterministic on its own.
+        runners
+            .par_iter_mut()
+            .flatten()
+            .for_each(|r| r.advance(look));
+        verdict = judge_runs(&runners, x, step, bounds, objective);
+        if !matches!(verdict, Verdict::Quiet) {
+            break;
+        }
+    }
+    let trials = runners.iter().flatten().map(|r| r.trials().0).sum();
+    Ok((verdict, trials))
+}
+
+/// The move the marginal runs so far suggest: from the channel whose run
+/// is worst to the one whose run is best, when they differ beyond chance.
+fn judge_runs(
+    runs: &[Option<Runner>],
+    x: &[f64],
+    step: f64,
+    bounds: &[(f64, f64)],
+    objective: Objective,
+) -> Verdict {
+    let n = x.len();
+    let value: Vec<f64> = runs
         .iter()
         .map(|r| {
             r.as_ref()
-                .map_or(f64::NEG_INFINITY, |r| objective.of(&r.forecast) - f0)
+                .map_or(f64::NEG_INFINITY, |r| objective.so_far(r))
         })
         .collect();
     let up = (0..n)
-        .filter(|i| gain[*i].is_finite())
-        .max_by(|a, b| gain[*a].total_cmp(&gain[*b]));
+        .filter(|i| value[*i].is_finite())
+        .max_by(|a, b| value[*a].total_cmp(&value[*b]));
     let down = (0..n)
         .filter(|i| x[*i] - step >= bounds[*i].0 && Some(*i) != up)
-        .min_by(|a, b| gain[*a].total_cmp(&gain[*b]));
+        .min_by(|a, b| value[*a].total_cmp(&value[*b]));
     let (Some(to), Some(from)) = (up, down) else {
-        return Ok(Verdict::Halve);
+        return Verdict::Halve;
     };
+    // The standard error is of the per-trial objective (of revenue for
+    // the median, which has no per-trial form).
     let noise = match (&runs[to], &runs[from]) {
-        (Some(a), Some(b)) => RESOLVE_SE * paired_se(objective, a, b, target),
+        (Some(a), Some(b)) => {
+            let d = paired(
+                &objective.per_trial_so_far(b),
+                &objective.per_trial_so_far(a),
+            );
+            RESOLVE_SE * d.std_error
+        }
         _ => 0.0,
     };
-    Ok(if gain[to] - gain[from] <= noise {
+    if value[to] - value[from] <= noise {
         Verdict::Quiet
     } else {
         Verdict::Move { to, from }
-    })
+    }
 }
 
 /// The scenario with the split `x` of the budget channels `chans`.
@@ -441,17 +501,6 @@ fn allocations(s: &Scenario, chans: &[usize], x: &[f64]) -> Vec<Allocation> {
         .collect()
 }
 
-/// The standard error of the paired difference between two runs'
-/// objective, trial by trial (for the median, of their revenue).
-fn paired_se(objective: Objective, a: &Run, b: &Run, target: f64) -> f64 {
-    let per_trial = |r: &Run| {
-        objective
-            .per_trial(r, target)
-            .unwrap_or_else(|| r.per_trial.clone())
-    };
-    paired(&per_trial(b), &per_trial(a)).std_error
-}
-
 impl Exportable for Optimization {
     const KIND: &'static str = "optimize";
 
@@ -477,11 +526,12 @@ impl Exportable for Optimization {
             ..View::default()
         };
         v.lines.push(format!(
-            "({} trials an evaluation, seed {}, {} engine, {} evaluations; {})",
+            "({} trials an evaluation, seed {}, {} engine, {} evaluations, {} trials in all; {})",
             count(o.trials as f64),
             o.seed,
             o.engine,
             o.evaluations,
+            count(o.trials_run as f64),
             match o.stop {
                 Stop::NoMoveBeyondChance => format!(
                     "no move of {} or {} better beyond chance",

@@ -572,6 +572,42 @@ fn the_optimiser_stops_when_no_move_is_beyond_chance() {
     );
 }
 
+/// A round whose move is beyond chance on the first half of the trials
+/// tries it without running the rest; every evaluation runs at least
+/// that half and at most all of its trials.
+#[test]
+fn a_clear_move_is_tried_after_half_the_trials() {
+    use revplan::decide::optimize::RESOLVE_SE;
+    let s = load(TWO, &[]);
+    let budget = 40_000.0 * f64::from(s.weeks());
+    let b = bounds(&s, &[]).unwrap();
+    let o = optimize(
+        &s,
+        budget,
+        Objective::Mean,
+        &b,
+        &settings(512, 5, EngineKind::Leads),
+        &|_| {},
+    )
+    .unwrap();
+    let half = RunConfig {
+        trials: Trials::Fixed(256),
+        seed: 5,
+        max_trials: 256,
+        engine: EngineKind::Leads,
+        allow_large: false,
+    };
+    let current: Vec<f64> = o.current.iter().map(|a| a.budget).collect();
+    let (gap, se) = marginal_gap(&s, &current, 0.1 * budget, &half);
+    assert!(gap > RESOLVE_SE * se, "clear on half: {gap} vs {se}");
+    let evals = o.evaluations as u64;
+    assert!(
+        o.trials_run < evals * 512 && o.trials_run >= evals * 256,
+        "{} trials over {evals} evaluations",
+        o.trials_run
+    );
+}
+
 #[test]
 fn the_optimiser_respects_bounds_and_refuses_impossible_budgets() {
     let s = load(TWO, &[]);
