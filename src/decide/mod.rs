@@ -117,7 +117,7 @@ impl Objective {
     }
 
     /// The objective over the trials a run has so far, for ranking runs
-    /// part-way (the median: the middle of the sorted revenues).
+    /// part-way (the median by nearest rank, as the forecast's P50).
     pub fn so_far(self, r: &crate::sim::Runner) -> f64 {
         let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
         match self {

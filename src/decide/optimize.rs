@@ -11,11 +11,11 @@
 //! move is tried only when the two marginal values differ beyond chance
 //! (by more than [`RESOLVE_SE`] paired standard errors); it is kept if the
 //! objective improves. A round's runs are first judged on half their
-//! trials: a move already beyond chance there is tried without the rest. Otherwise the step is halved. The search stops when
-//! [`QUIET_ROUNDS`] steps in a row (each half the one before) found no move
-//! beyond chance — a smaller step changes the objective less, and the
-//! trials cannot tell its moves apart either — or when the step is below
-//! 0.2% of the budget. At the optimum of a concave objective the marginal
+//! trials: a move already beyond chance there is tried without the rest.
+//! Otherwise the step is halved. The search stops when [`QUIET_ROUNDS`]
+//! steps in a row (each half the one before) found no move beyond chance —
+//! a smaller step changes the objective less, and the trials cannot tell
+//! its moves apart either — or when the step is below 0.2% of the budget. At the optimum of a concave objective the marginal
 //! values are equal, which is what the test against a closed-form
 //! two-channel case checks.
 //!
