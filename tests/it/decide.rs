@@ -24,6 +24,17 @@ fn load(file: &str, sets: &[&str]) -> Scenario {
         .base
 }
 
+/// A run of exactly `trials` trials.
+fn fixed(trials: u64, seed: u64, engine: EngineKind) -> RunConfig {
+    RunConfig {
+        trials: Trials::Fixed(trials),
+        seed,
+        max_trials: trials,
+        engine,
+        allow_large: false,
+    }
+}
+
 fn settings(trials: u64, seed: u64, engine: EngineKind) -> Settings {
     Settings {
         trials: Trials::Fixed(trials),
@@ -113,18 +124,7 @@ fn every_member_of_a_family_is_what_simulate_gives_alone() {
         &|_| {},
     )
     .unwrap();
-    let alone = simulate(
-        &other,
-        &RunConfig {
-            trials: Trials::Fixed(512),
-            seed: 9,
-            max_trials: 512,
-            engine: EngineKind::Auto,
-            allow_large: false,
-        },
-        &|_| {},
-    )
-    .unwrap();
+    let alone = simulate(&other, &fixed(512, 9, EngineKind::Auto), &|_| {}).unwrap();
     assert_eq!(c.variants[1].figures.revenue, alone.revenue);
     assert_eq!(c.variants[1].figures.stages, alone.stages);
 }
@@ -164,13 +164,7 @@ fn auto_trials_stop_when_the_paired_differences_are_precise() {
     ));
     // Each member is what its own run of n trials gives, for any thread
     // count: running together changes nothing but when they stop.
-    let fixed = RunConfig {
-        trials: Trials::Fixed(n),
-        seed: 2,
-        max_trials: n,
-        engine: EngineKind::Leads,
-        allow_large: false,
-    };
+    let fixed = fixed(n, 2, EngineKind::Leads);
     let (rb, ro) = (
         run(&base, &fixed, &|_| {}).unwrap(),
         run(&other, &fixed, &|_| {}).unwrap(),
@@ -261,13 +255,7 @@ fn goal_seek_lands_where_a_fresh_simulation_agrees() {
     assert!(p >= confidence);
     // The search's answer on its own random numbers...
     let at = Lever::Leads.apply(&s, value).unwrap();
-    let opts = |seed: u64| RunConfig {
-        trials: Trials::Fixed(trials),
-        seed,
-        max_trials: trials,
-        engine: EngineKind::Auto,
-        allow_large: false,
-    };
+    let opts = |seed: u64| fixed(trials, seed, EngineKind::Auto);
     let same = simulate(&at, &opts(21), &|_| {}).unwrap();
     assert_eq!(same.p_hit_target, p);
     // ...and on fresh ones: within 4 combined standard errors of the
@@ -361,18 +349,7 @@ fn scaling_deal_sizes_scales_revenue_exactly() {
         &|_, _| {},
     )
     .unwrap();
-    let base = simulate(
-        &s,
-        &RunConfig {
-            trials: Trials::Fixed(1024),
-            seed: 4,
-            max_trials: 1024,
-            engine: EngineKind::Fast,
-            allow_large: false,
-        },
-        &|_| {},
-    )
-    .unwrap();
+    let base = simulate(&s, &fixed(1024, 4, EngineKind::Fast), &|_| {}).unwrap();
     let row = r.inputs.iter().find(|i| i.kind == "deal size").unwrap();
     let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs();
     assert!(close(row.high.mean, 1.1 * base.revenue.mean), "{row:?}");
@@ -492,13 +469,7 @@ fn the_optimiser_finds_the_closed_form_split() {
     assert!((total - weekly * weeks).abs() < 1e-6 * total);
 
     // On the same random numbers no split of a 5% grid does better.
-    let opts = RunConfig {
-        trials: Trials::Fixed(4096),
-        seed: 3,
-        max_trials: 4096,
-        engine: EngineKind::Fast,
-        allow_large: false,
-    };
+    let opts = fixed(4096, 3, EngineKind::Fast);
     let mut best_grid = f64::NEG_INFINITY;
     for k in 1..20 {
         let mut t = s.clone();
@@ -549,13 +520,7 @@ fn the_optimiser_stops_when_no_move_is_beyond_chance() {
     let b = bounds(&s, &[]).unwrap();
     let o = optimize(&s, budget, Objective::Mean, &b, &st, &|_| {}).unwrap();
     assert_eq!(o.stop, Stop::NoMoveBeyondChance, "{o:?}");
-    let opts = RunConfig {
-        trials: Trials::Fixed(512),
-        seed: 5,
-        max_trials: 512,
-        engine: EngineKind::Leads,
-        allow_large: false,
-    };
+    let opts = fixed(512, 5, EngineKind::Leads);
     let best: Vec<f64> = o.best.iter().map(|a| a.budget).collect();
     for step in [o.step, 2.0 * o.step] {
         let (gap, se) = marginal_gap(&s, &best, step, &opts);
@@ -590,13 +555,7 @@ fn a_clear_move_is_tried_after_half_the_trials() {
         &|_| {},
     )
     .unwrap();
-    let half = RunConfig {
-        trials: Trials::Fixed(256),
-        seed: 5,
-        max_trials: 256,
-        engine: EngineKind::Leads,
-        allow_large: false,
-    };
+    let half = fixed(256, 5, EngineKind::Leads);
     let current: Vec<f64> = o.current.iter().map(|a| a.budget).collect();
     let (gap, se) = marginal_gap(&s, &current, 0.1 * budget, &half);
     assert!(gap > RESOLVE_SE * se, "clear on half: {gap} vs {se}");
@@ -717,13 +676,7 @@ fn an_automatic_sweep_judges_precision_against_its_leading_point() {
         "{n}"
     );
     // Every point's differences from the best are precise at the stop.
-    let fixed = RunConfig {
-        trials: Trials::Fixed(n),
-        seed: 4,
-        max_trials: n,
-        engine: EngineKind::Leads,
-        allow_large: false,
-    };
+    let fixed = fixed(n, 4, EngineKind::Leads);
     let runs: Vec<_> = points
         .iter()
         .map(|(_, s)| run(s, &fixed, &|_| {}).unwrap())
