@@ -16,6 +16,8 @@
 //! week (checked when the model is built), so within one week mass only
 //! moves forward through the stages and one pass per week is exact.
 
+use rayon::prelude::*;
+
 use crate::dist::Delay;
 use crate::flow::entries;
 use crate::model::{Advance, Capacity, Funnel, Model, OpenDeal};
@@ -143,12 +145,14 @@ impl Propagation<'_> {
         let mut dec = vec![vec![0.0; len]; n * n];
         let mut lost = vec![vec![0.0; len]; n];
         let mut out = Response::zeros(n, len);
+        // Only the delays that land inside `v`.
         let put = |v: &mut [f64], at: &Delay, x: f64| {
-            for (d, p) in at.iter() {
-                if let Some(slot) = v.get_mut(d as usize) {
-                    *slot += x * p;
-                }
-            }
+            let Some(v) = v.get_mut(at.first as usize..) else {
+                return;
+            };
+            v.iter_mut()
+                .zip(&at.pmf)
+                .for_each(|(slot, p)| *slot += x * p);
         };
         for seed in seeds {
             match seed {
@@ -282,7 +286,9 @@ pub fn channel_response(model: &Model, c: usize, params: &[f64], len: usize) -> 
     }
     let (start, list) = entries(channel, &model.scoring, params);
     let mean_size = channel.funnel.deal_size.mean();
-    for e in &list {
+    // The bands run in parallel and are summed in their order, so the sum
+    // does not depend on the thread count.
+    let one = |e: &crate::flow::Entry| {
         let prop = Propagation {
             funnel: &channel.funnel,
             params: &model.scoring.params_for(&channel.funnel, params, e.score),
@@ -298,7 +304,11 @@ pub fn channel_response(model: &Model, c: usize, params: &[f64], len: usize) -> 
             weight: 1.0,
             first: start > 0,
         };
-        total.add_scaled(&prop.run(&[seed]), e.weight);
+        prop.run(&[seed])
+    };
+    let runs: Vec<Response> = list.par_iter().map(one).collect();
+    for (r, e) in runs.iter().zip(&list) {
+        total.add_scaled(r, e.weight);
     }
     if start > 0 {
         // Every lead enters the first stage on arrival.

@@ -11,7 +11,7 @@
 //! simulated P(target reached) is at least that level.
 
 use crate::model::{Scenario, Volume};
-use crate::plan::{Plan, PlanError, PlanOptions, PlanSimulated, Sizing, plan};
+use crate::plan::{Kernels, Plan, PlanError, PlanOptions, PlanSimulated, Sizing, plan_with};
 use crate::run::Trials;
 use crate::sim::{EngineKind, RunConfig, SimError, common_engine, run};
 
@@ -84,9 +84,11 @@ pub fn ask(
         engine,
         allow_large: settings.allow_large,
     };
+    // Only the targets change with the aim.
+    let kernels = Kernels::of(s);
     let evaluate = |aim: f64| -> Result<(Plan, PlanSimulated), AskError> {
         progress(aim);
-        let p = plan(s, &PlanOptions { aim, ..*opts })?;
+        let p = plan_with(s, &PlanOptions { aim, ..*opts }, &kernels)?;
         let r = run(&schedule(s, &p), &sim, &|_| {})?;
         let f = &r.forecast;
         let simulated = PlanSimulated {

@@ -601,7 +601,33 @@ fn budget_for(model: &Model, c: usize, leads: f64, mult: f64) -> Option<f64> {
 /// Makes the plan of a scenario; when it is coarser than weekly, also the
 /// weekly inverse, to say what the coarser plan costs.
 pub fn plan(s: &Scenario, opts: &PlanOptions) -> Result<Plan, PlanError> {
-    let mut p = plan_once(s, opts)?;
+    plan_with(s, opts, &Kernels::of(s))
+}
+
+/// What one lead of each channel is expected to do, week by week after it
+/// arrives ([`channel_response`] over [`KERNEL_WEEKS`]). They depend on the
+/// model only, not on the target or the options, so plans of one scenario
+/// at several aims share them.
+pub struct Kernels {
+    responses: Vec<Response>,
+}
+
+impl Kernels {
+    pub fn of(s: &Scenario) -> Kernels {
+        let m = &s.model;
+        let params = m.param_means();
+        Kernels {
+            responses: (0..m.channels.len())
+                .map(|c| channel_response(m, c, &params, KERNEL_WEEKS))
+                .collect(),
+        }
+    }
+}
+
+/// [`plan`] with the scenario's kernels already computed ([`Kernels::of`]
+/// the same scenario).
+pub fn plan_with(s: &Scenario, opts: &PlanOptions, k: &Kernels) -> Result<Plan, PlanError> {
+    let mut p = plan_once(s, opts, k)?;
     if opts.granularity != Granularity::Week {
         let exact = plan_once(
             s,
@@ -609,6 +635,7 @@ pub fn plan(s: &Scenario, opts: &PlanOptions) -> Result<Plan, PlanError> {
                 granularity: Granularity::Week,
                 ..*opts
             },
+            k,
         )?;
         p.granularity_cost = Some(GranularityCost {
             granularity: opts.granularity,
@@ -635,7 +662,7 @@ fn swing(p: &Plan) -> f64 {
         .fold(0.0, f64::max)
 }
 
-fn plan_once(s: &Scenario, opts: &PlanOptions) -> Result<Plan, PlanError> {
+fn plan_once(s: &Scenario, opts: &PlanOptions, k: &Kernels) -> Result<Plan, PlanError> {
     let m = &s.model;
     let params = m.param_means();
     let h = s.weeks() as usize;
@@ -643,9 +670,7 @@ fn plan_once(s: &Scenario, opts: &PlanOptions) -> Result<Plan, PlanError> {
     let nst = m.stages.len();
     let mut warnings = m.warnings.clone();
 
-    let responses: Vec<Response> = (0..nch)
-        .map(|c| channel_response(m, c, &params, KERNEL_WEEKS))
-        .collect();
+    let responses = &k.responses;
     // Expected revenue per win of each channel's leads (the mean deal size,
     // shifted by lead quality): the value of one of its opportunities.
     let per_win: Vec<f64> = responses
@@ -662,7 +687,10 @@ fn plan_once(s: &Scenario, opts: &PlanOptions) -> Result<Plan, PlanError> {
         .collect();
     // From here on a response's `revenue` is the target's metric.
     let metric = s.target.metric;
-    let responses: Vec<Response> = responses.into_iter().map(|r| as_goal(r, metric)).collect();
+    let responses: Vec<Response> = responses
+        .iter()
+        .map(|r| as_goal(r.clone(), metric))
+        .collect();
     let scaled: Vec<Option<f64>> = s.mix.shares.clone();
 
     // What a lead of each channel costs at the scenario's volumes: its
