@@ -13,9 +13,10 @@
 use crate::model::{Scenario, Volume};
 use crate::plan::{Kernels, Plan, PlanError, PlanOptions, PlanSimulated, Sizing, plan_with};
 use crate::run::Trials;
-use crate::sim::{EngineKind, RunConfig, SimError, common_engine, run};
+use crate::sim::{EngineKind, RunConfig, SimError, common_engine, run_until};
 
 use super::Settings;
+use super::seek::{End, Evaluation, Seek, clear_side};
 
 /// Trials per simulation of a plan with `--trials auto`.
 pub const DEFAULT_TRIALS: u64 = 2048;
@@ -86,76 +87,98 @@ pub fn ask(
     };
     // Only the targets change with the aim.
     let kernels = Kernels::of(s);
-    let evaluate = |aim: f64| -> Result<(Plan, PlanSimulated), AskError> {
+    let sized = confidence.is_some();
+    // An evaluation stops early once P(hit) is clearly on one side of the
+    // confidence (only its side matters to the search); what is reported
+    // is run with every trial.
+    let confidence = confidence.unwrap_or(0.0);
+    let mut evaluations = Vec::new();
+    let mut eval = |aim: f64, early: bool| -> Result<End<(Plan, PlanSimulated)>, AskError> {
         progress(aim);
         let p = plan_with(s, &PlanOptions { aim, ..*opts }, &kernels)?;
-        let r = run(&schedule(s, &p), &sim, &|_| {})?;
-        let f = &r.forecast;
-        let simulated = PlanSimulated {
-            trials: f.trials,
-            seed: f.seed,
-            engine: f.engine,
-            mean: f.revenue.mean,
-            p10: f.revenue.p10,
-            p50: f.revenue.p50,
-            p90: f.revenue.p90,
-            goal_mean: f.goal.as_ref().map(|g| g.mean),
-            p_hit: f.p_hit_target,
-            p_hit_std_error: f.p_hit_std_error,
-            spend: f.spend.mean,
-            sales_cost: f.sales_cost.mean,
-            acceptance_rate: f.headline.acceptance_rate,
-        };
-        Ok((p, simulated))
+        let never = |_: u64, _: f64| false;
+        let side = |n: u64, p: f64| clear_side(n, p, confidence);
+        let stop: &(dyn Fn(u64, f64) -> bool + Sync) = if early { &side } else { &never };
+        let r = run_until(&schedule(s, &p), &sim, &|_| {}, stop)?;
+        let simulated = simulated(&r.forecast);
+        evaluations.push(Evaluation {
+            value: aim,
+            p_hit: simulated.p_hit,
+            trials: simulated.trials,
+        });
+        Ok(End {
+            value: aim,
+            p_hit: simulated.p_hit,
+            trials: simulated.trials,
+            at: (p, simulated),
+        })
     };
-    let (mut best, mut sim_best) = evaluate(opts.aim)?;
-    let Some(conf) = confidence else {
-        best.simulated = Some(sim_best);
-        return Ok(best);
+    let now = eval(opts.aim, false)?;
+    if !sized || now.p_hit >= confidence {
+        return Ok(finish(
+            now,
+            sized.then_some((confidence, true, evaluations)),
+        ));
+    }
+    // Widen until the confidence is reached (or the aim is absurd), then
+    // narrow the bracket between the last miss and the first hit.
+    let (mut lo, mut p_lo) = (opts.aim, now.p_hit);
+    let mut hit = None;
+    while lo < MAX_AIM {
+        let e = eval((lo * 1.25).min(MAX_AIM), true)?;
+        if e.p_hit >= confidence {
+            hit = Some(e);
+            break;
+        }
+        (lo, p_lo) = (e.value, e.p_hit);
+    }
+    let Some(hit) = hit else {
+        // The plan as it stands, with the aims that fell short.
+        return Ok(finish(now, Some((confidence, false, evaluations))));
     };
-    let mut evaluations = vec![(opts.aim, sim_best.p_hit)];
-    let reached = if sim_best.p_hit >= conf {
-        true
+    let seek = Seek {
+        confidence,
+        trials,
+        tolerance: AIM_TOLERANCE * opts.aim,
+        integer: false,
+    };
+    let found = seek.narrow(lo, Some(p_lo), hit, |aim| eval(aim, true))?;
+    let found = if found.trials < trials {
+        eval(found.value, false)?
     } else {
-        // Widen until the confidence is reached (or the aim is absurd),
-        // then bisect between the last miss and the first hit.
-        let (mut lo, mut hi) = (opts.aim, opts.aim);
-        let mut hit = None;
-        while hi < MAX_AIM {
-            lo = hi;
-            hi = (hi * 1.25).min(MAX_AIM);
-            let (p, sp) = evaluate(hi)?;
-            evaluations.push((hi, sp.p_hit));
-            if sp.p_hit >= conf {
-                hit = Some((p, sp));
-                break;
-            }
-        }
-        match hit {
-            None => false,
-            Some(found) => {
-                (best, sim_best) = found;
-                while hi - lo > AIM_TOLERANCE * hi {
-                    let mid = 0.5 * (lo + hi);
-                    let (p, sp) = evaluate(mid)?;
-                    evaluations.push((mid, sp.p_hit));
-                    if sp.p_hit >= conf {
-                        hi = mid;
-                        (best, sim_best) = (p, sp);
-                    } else {
-                        lo = mid;
-                    }
-                }
-                true
-            }
-        }
+        found
     };
-    best.sizing = Some(Sizing {
-        confidence: conf,
-        aim: if reached { best.aim } else { MAX_AIM },
+    Ok(finish(found, Some((confidence, true, evaluations))))
+}
+
+/// The plan found, with its simulation and how it was sized.
+fn finish(e: End<(Plan, PlanSimulated)>, sizing: Option<(f64, bool, Vec<Evaluation>)>) -> Plan {
+    let (mut plan, simulated) = e.at;
+    plan.simulated = Some(simulated);
+    plan.sizing = sizing.map(|(confidence, reached, evaluations)| Sizing {
+        confidence,
+        aim: if reached { plan.aim } else { MAX_AIM },
         reached,
         evaluations,
     });
-    best.simulated = Some(sim_best);
-    Ok(best)
+    plan
+}
+
+/// What a plan's simulation says, for the plan's output.
+fn simulated(f: &crate::sim::Forecast) -> PlanSimulated {
+    PlanSimulated {
+        trials: f.trials,
+        seed: f.seed,
+        engine: f.engine,
+        mean: f.revenue.mean,
+        p10: f.revenue.p10,
+        p50: f.revenue.p50,
+        p90: f.revenue.p90,
+        goal_mean: f.goal.as_ref().map(|g| g.mean),
+        p_hit: f.p_hit_target,
+        p_hit_std_error: f.p_hit_std_error,
+        spend: f.spend.mean,
+        sales_cost: f.sales_cost.mean,
+        acceptance_rate: f.headline.acceptance_rate,
+    }
 }

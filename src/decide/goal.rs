@@ -1,26 +1,15 @@
 //! `revplan goal`: the smallest value of a lever for which the probability
 //! of reaching the target is at least a confidence level.
 //!
-//! Every evaluation runs the same trials with the same seed, so P(hit) is a
-//! (nearly) monotone, smooth-looking step function of the lever, and a
-//! bracketing search on it is well behaved. Each step tries the point
-//! where the straight line between the bracket's ends crosses the
-//! confidence (regula falsi), kept at least a tenth of the bracket from
-//! either end; after two steps that moved the same end it bisects instead,
-//! so the bracket at least halves every two steps whatever the curve's
-//! shape. It stops at the smallest value found that reaches the
-//! confidence, to within a tolerance of 0.2% of the current value (or one
-//! rep), or sooner when P(hit) at both ends of the bracket is within two
-//! standard errors of the confidence (the rest would chase noise).
-//!
-//! Bisection needs only the side of the confidence each value is on: an
-//! evaluation stops after the first 1,024 trials (then each further
-//! block) at which P(hit) is more than three standard errors from it; the
-//! value reported is always run with every trial.
+//! The search is [`super::seek`]'s: regula falsi on P(hit) over common
+//! random numbers, each evaluation stopped once its side of the confidence
+//! is clear. It stops at the smallest value found that reaches the
+//! confidence, to within 0.2% of the current value (or one rep).
 
 use serde::Serialize;
 
 use super::levers::Lever;
+use super::seek::{End, Evaluation, Seek, clear_side};
 use super::{Figures, Settings};
 use crate::export::format::{count, money, pct};
 use crate::export::{Exportable, Table, Unit, View, col};
@@ -34,26 +23,6 @@ pub const DEFAULT_TRIALS: u64 = 4096;
 pub const MAX_FACTOR: f64 = 20.0;
 /// Most reps added to the current team.
 pub const MAX_EXTRA_REPS: f64 = 200.0;
-
-#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
-pub struct Evaluation {
-    pub value: f64,
-    pub p_hit: f64,
-    /// Trials run: fewer than asked when the side was clear sooner.
-    pub trials: u64,
-}
-
-/// Fewest trials an evaluation runs before it may stop on a clear side.
-pub const STAGE_TRIALS: u64 = 1024;
-
-/// Whether `p` from `n` trials is clearly on one side of `c`: beyond three
-/// standard errors (of the estimate with one success and one failure
-/// added, so that 0% or 100% of a few trials is not certainty).
-pub fn clear_side(n: u64, p: f64, c: f64) -> bool {
-    let n = n as f64;
-    let q = (p * n + 1.0) / (n + 2.0);
-    n >= STAGE_TRIALS as f64 && (p - c).abs() > 3.0 * (q * (1.0 - q) / n).sqrt()
-}
 
 #[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct GoalResult {
@@ -116,19 +85,25 @@ pub fn goal(
     let enough = move |n: u64, p: f64| clear_side(n, p, confidence);
     // The current value runs every trial: its P(hit) is reported.
     let mut first = true;
-    let mut eval = |x: f64| -> Result<(f64, crate::sim::Run), GoalError> {
+    let mut eval = |x: f64| -> Result<End<crate::sim::Run>, GoalError> {
         progress(x);
         let scenario = lever.apply(s, x).map_err(GoalError::Lever)?;
         let never = |_: u64, _: f64| false;
         let stop: &(dyn Fn(u64, f64) -> bool + Sync) = if first { &never } else { &enough };
         first = false;
         let r = run_until(&scenario, &opts, &|_| {}, stop)?;
-        evaluations.push(Evaluation {
+        let e = End {
             value: x,
             p_hit: r.forecast.p_hit_target,
             trials: r.forecast.trials,
+            at: r,
+        };
+        evaluations.push(Evaluation {
+            value: x,
+            p_hit: e.p_hit,
+            trials: e.trials,
         });
-        Ok((r.forecast.p_hit_target, r))
+        Ok(e)
     };
     // The figures reported come from every trial.
     let full = |x: f64, r: crate::sim::Run| -> Result<crate::sim::Run, GoalError> {
@@ -138,10 +113,6 @@ pub fn goal(
         let scenario = lever.apply(s, x).map_err(GoalError::Lever)?;
         Ok(run(&scenario, &opts, &|_| {})?)
     };
-    // P(hit) within two standard errors of the confidence, from every
-    // trial: bisecting further would chase noise.
-    let se = (confidence * (1.0 - confidence) / trials as f64).sqrt();
-    let near = |p: f64, n: u64| n >= trials && (p - confidence).abs() <= 2.0 * se;
     let current = lever.current(s);
     let upper = if lever.integer() {
         current + MAX_EXTRA_REPS
@@ -153,14 +124,14 @@ pub fn goal(
     } else {
         (0.002 * current).max(1e-9)
     };
-    let snap = |x: f64| if lever.integer() { x.round() } else { x };
-    let (p_now, run_now) = eval(current)?;
-    let (mut lo, mut hi, mut best) = if p_now >= confidence {
-        (0.0, current, run_now)
+    let now = eval(current)?;
+    let p_now = now.p_hit;
+    let (lo, p_lo, hi) = if p_now >= confidence {
+        (0.0, None, now)
     } else {
-        let (p_top, run_top) = eval(upper)?;
-        if p_top < confidence {
-            let run_top = full(upper, run_top)?;
+        let top = eval(upper)?;
+        if top.p_hit < confidence {
+            let run_top = full(upper, top.at)?;
             let p_top = run_top.forecast.p_hit_target;
             let message = format!(
                 "no value up to {} reaches P(hit) ≥ {}: at that bound P(hit) = {}",
@@ -188,42 +159,17 @@ pub fn goal(
                 message,
             });
         }
-        (current, upper, run_top)
+        (current, Some(p_now), top)
     };
-    let mut best_value = hi;
-    let (mut lo_near, mut hi_near) = (false, false);
-    // P(hit) at the ends, where known (not at a lower end of 0).
-    let mut p_lo = (lo == current).then_some(p_now);
-    let mut p_hi = best.forecast.p_hit_target;
-    // Which end each of the last two steps moved (true: the upper one).
-    let mut moved: [Option<bool>; 2] = [None, None];
-    while hi - lo > tol && !(lo_near && hi_near) {
-        let stuck = moved[0].is_some() && moved[0] == moved[1];
-        let x = if stuck {
-            0.5 * (lo + hi)
-        } else {
-            crossing(lo, hi, p_lo, p_hi, confidence)
-        };
-        let Some(mid) = inside(snap(x), lo, hi, lever.integer()) else {
-            break;
-        };
-        let (p, r) = eval(mid)?;
-        let close = near(p, r.forecast.trials);
-        let upper = p >= confidence;
-        if upper {
-            hi = mid;
-            p_hi = p;
-            hi_near = close;
-            best = r;
-            best_value = mid;
-        } else {
-            lo = mid;
-            p_lo = Some(p);
-            lo_near = close;
-        }
-        moved = [moved[1], Some(upper)];
-    }
-    let best = full(best_value, best)?;
+    let seek = Seek {
+        confidence,
+        trials,
+        tolerance: tol,
+        integer: lever.integer(),
+    };
+    let found = seek.narrow(lo, p_lo, hi, &mut eval)?;
+    let best_value = found.value;
+    let best = full(best_value, found.at)?;
     let f = &best.forecast;
     let message = format!(
         "{} = {} gives P(hit) = {} ± {} (currently {} gives {})",
@@ -253,31 +199,6 @@ pub fn goal(
         evaluations,
         message,
     })
-}
-
-/// Where the line through (lo, p_lo) and (hi, p_hi) reaches the
-/// confidence, kept a tenth of the bracket from either end; the midpoint
-/// when P(hit) at the lower end is not known or does not rise.
-pub fn crossing(lo: f64, hi: f64, p_lo: Option<f64>, p_hi: f64, confidence: f64) -> f64 {
-    let width = hi - lo;
-    match p_lo {
-        Some(p_lo) if p_hi > p_lo => {
-            let x = lo + (confidence - p_lo) / (p_hi - p_lo) * width;
-            x.clamp(lo + 0.1 * width, hi - 0.1 * width)
-        }
-        _ => lo + 0.5 * width,
-    }
-}
-
-/// A point strictly inside (lo, hi): for an integer lever, moved a step in
-/// from an end it rounded onto; `None` when there is none.
-fn inside(x: f64, lo: f64, hi: f64, integer: bool) -> Option<f64> {
-    let x = match integer {
-        true if hi - lo < 2.0 => return None,
-        true => x.clamp(lo + 1.0, hi - 1.0),
-        false => x,
-    };
-    (x > lo && x < hi).then_some(x)
 }
 
 fn fmt_value(lever: &Lever, x: f64) -> String {
@@ -355,39 +276,5 @@ impl Exportable for GoalResult {
         }
         v.tables.push(t);
         v
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_crossing_of_a_straight_line_is_exact() {
-        // P(hit) rising from 0.6 at 100 to 0.9 at 400 crosses 0.8 at 300.
-        assert!((crossing(100.0, 400.0, Some(0.6), 0.9, 0.8) - 300.0).abs() < 1e-9);
-    }
-
-    #[test]
-    fn the_crossing_stays_a_tenth_of_the_bracket_inside() {
-        // Nearly at the upper end, and past it: a tenth in from the end.
-        assert_eq!(crossing(0.0, 100.0, Some(0.0), 0.8, 0.7999), 90.0);
-        assert_eq!(crossing(0.0, 100.0, Some(0.79), 0.8, 0.7), 10.0);
-    }
-
-    #[test]
-    fn without_a_rising_line_the_crossing_is_the_midpoint() {
-        assert_eq!(crossing(10.0, 20.0, None, 0.9, 0.8), 15.0);
-        assert_eq!(crossing(10.0, 20.0, Some(0.9), 0.9, 0.8), 15.0);
-        assert_eq!(crossing(10.0, 20.0, Some(0.95), 0.9, 0.8), 15.0);
-    }
-
-    #[test]
-    fn an_integer_lever_steps_in_from_the_ends() {
-        assert_eq!(inside(3.0, 3.0, 7.0, true), Some(4.0));
-        assert_eq!(inside(7.0, 3.0, 7.0, true), Some(6.0));
-        assert_eq!(inside(4.0, 3.0, 4.0, true), None);
-        assert_eq!(inside(3.0, 3.0, 7.0, false), None);
-        assert_eq!(inside(3.5, 3.0, 7.0, false), Some(3.5));
     }
 }

@@ -7,8 +7,10 @@ use serde::Serialize;
 use super::Exportable;
 
 /// The version of every JSON output's layout; raised when a key is removed
-/// or changes meaning (new keys do not raise it).
-pub const SCHEMA_VERSION: u32 = 1;
+/// or changes meaning (new keys do not raise it). 2: `plan`'s
+/// `sizing.evaluations` are objects (`value`, `p_hit`, `trials`) instead of
+/// (aim, P(hit)) pairs.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// A result with its version and kind.
 #[derive(Serialize)]

@@ -388,8 +388,9 @@ pub struct Sizing {
     /// The multiple of the target the plan aims at in expectation.
     pub aim: f64,
     pub reached: bool,
-    /// (aim, simulated P(hit)) of each evaluation, in order.
-    pub evaluations: Vec<(f64, f64)>,
+    /// Each evaluation, in order: the aim, its simulated P(hit) and the
+    /// trials that took (fewer than asked once its side was clear).
+    pub evaluations: Vec<crate::decide::seek::Evaluation>,
 }
 
 /// Per-week volumes of a set of responses convolved with lead volumes.

@@ -19,7 +19,7 @@ fn check_json(args: &[&str]) -> Value {
         String::from_utf8_lossy(&out.stderr)
     );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["schema_version"], revplan::export::json::SCHEMA_VERSION);
     assert_eq!(v["kind"], "check");
     v["reports"].clone()
 }

@@ -291,7 +291,7 @@ fn goal_seek_lands_where_a_fresh_simulation_agrees() {
             e.trials == trials || (e.p_hit - confidence).abs() > 3.0 * se * 0.99,
             "{e:?}"
         );
-        assert!(e.trials >= revplan::decide::goal::STAGE_TRIALS.min(trials));
+        assert!(e.trials >= revplan::decide::seek::STAGE_TRIALS.min(trials));
     }
 }
 
@@ -696,4 +696,53 @@ fn an_automatic_sweep_judges_precision_against_its_leading_point() {
             "{i}: {d:?}"
         );
     }
+}
+
+/// `plan --confidence` searches the aim with goal's search: evaluations
+/// far from the confidence stop once their side is clear, the plan
+/// reported ran every trial and reaches the confidence, and on fresh random
+/// numbers it does within the search's precision. (Before, every aim ran
+/// every trial and the bisection was ask's own.)
+#[test]
+fn the_plans_confidence_search_stops_clear_evaluations_early() {
+    let s = load(SMALL, &[]);
+    let (trials, confidence) = (2048, 0.8);
+    let p = revplan::decide::ask::ask(
+        &s,
+        &revplan::plan::PlanOptions::new(),
+        Some(confidence),
+        &settings(trials, 5, EngineKind::Auto),
+        &|_| {},
+    )
+    .unwrap();
+    let sizing = p.sizing.as_ref().unwrap();
+    let sim = p.simulated.as_ref().unwrap();
+    assert!(sizing.reached && p.aim > 1.0, "{sizing:?}");
+    assert_eq!(sim.trials, trials);
+    assert!(sim.p_hit >= confidence);
+    let early: Vec<_> = sizing
+        .evaluations
+        .iter()
+        .filter(|e| e.trials < trials)
+        .collect();
+    assert!(!early.is_empty(), "{:?}", sizing.evaluations);
+    for e in &early {
+        let n = e.trials as f64;
+        let se = (e.p_hit * (1.0 - e.p_hit) / n).sqrt();
+        assert!((e.p_hit - confidence).abs() > 3.0 * se * 0.99, "{e:?}");
+        assert!(e.trials >= revplan::decide::seek::STAGE_TRIALS);
+    }
+    // The aim found, on fresh random numbers.
+    let fresh = simulate(
+        &revplan::decide::ask::schedule(&s, &p),
+        &fixed(trials, 777, EngineKind::Auto),
+        &|_| {},
+    )
+    .unwrap();
+    let se = (2.0 * confidence * (1.0 - confidence) / trials as f64).sqrt();
+    assert!(
+        fresh.p_hit_target > confidence - 4.0 * se,
+        "fresh P(hit) {} vs {confidence} (se {se})",
+        fresh.p_hit_target
+    );
 }

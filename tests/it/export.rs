@@ -209,7 +209,7 @@ fn same_cell(field: &str, cell: &Cell, unit: Unit, what: &str) {
 /// The JSON is versioned and valid against `revplan schema <kind>`.
 fn through_json<T: Exportable>(x: &T, kind: Kind) -> Value {
     let v: Value = serde_json::from_slice(&bytes(x, &WriteOptions::of(Format::Json))).unwrap();
-    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["schema_version"], revplan::export::json::SCHEMA_VERSION);
     assert_eq!(v["kind"], T::KIND);
     let schema = revplan::schema::of(kind);
     if let Err(e) = jsonschema::meta::validate(&schema) {

@@ -537,13 +537,14 @@ fn the_plan_sized_for_a_confidence_reaches_it_as_simulated() {
     let sim = p.simulated.as_ref().unwrap();
     assert!(sizing.reached);
     assert!(sim.p_hit >= 0.8, "{}", sim.p_hit);
+    assert_eq!(sim.trials, 1024, "the plan reported ran every trial");
     assert!(p.aim > 1.0);
     // The search brackets it: a smaller aim missed.
     assert!(
         sizing
             .evaluations
             .iter()
-            .any(|(aim, ph)| *aim < p.aim && *ph < 0.8)
+            .any(|e| e.value < p.aim && e.p_hit < 0.8)
     );
     // The plan as it stands, simulated, says how likely it is (before:
     // "short $0" next to a $1.35M gap, and nothing about P(hit)).

@@ -1,0 +1,231 @@
+//! Where P(hit) crosses a confidence level: the bracketing search shared by
+//! `goal` (a lever) and `plan --confidence` (the plan's aim).
+//!
+//! Every evaluation runs the same trials with the same seed, so P(hit) is a
+//! (nearly) monotone, smooth-looking step function of the value searched,
+//! and a bracketing search on it is well behaved. Each step tries the point
+//! where the straight line between the bracket's ends crosses the
+//! confidence (regula falsi), kept at least a tenth of the bracket from
+//! either end; after two steps that moved the same end it bisects instead,
+//! so the bracket at least halves every two steps whatever the curve's
+//! shape. It stops at the smallest value found that reaches the
+//! confidence, to within a tolerance, or sooner when P(hit) at both ends of
+//! the bracket is within two standard errors of the confidence (the rest
+//! would chase noise).
+//!
+//! Bisection needs only the side of the confidence each value is on: an
+//! evaluation may stop after its first [`STAGE_TRIALS`] trials (then each
+//! further block) once P(hit) is clearly on one side ([`clear_side`]); the
+//! value reported is always run with every trial, by the caller.
+
+use serde::Serialize;
+
+/// Fewest trials an evaluation runs before it may stop on a clear side.
+pub const STAGE_TRIALS: u64 = 1024;
+
+/// One value tried by a search.
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct Evaluation {
+    pub value: f64,
+    pub p_hit: f64,
+    /// Trials run: fewer than asked when the side was clear sooner.
+    pub trials: u64,
+}
+
+/// Whether `p` from `n` trials is clearly on one side of `c`: beyond three
+/// standard errors (of the estimate with one success and one failure
+/// added, so that 0% or 100% of a few trials is not certainty).
+pub fn clear_side(n: u64, p: f64, c: f64) -> bool {
+    let n = n as f64;
+    let q = (p * n + 1.0) / (n + 2.0);
+    n >= STAGE_TRIALS as f64 && (p - c).abs() > 3.0 * (q * (1.0 - q) / n).sqrt()
+}
+
+/// What a search needs to know besides its evaluations.
+pub struct Seek {
+    pub confidence: f64,
+    /// Trials of a full evaluation.
+    pub trials: u64,
+    /// The bracket is narrowed to this width.
+    pub tolerance: f64,
+    /// Only whole values are tried.
+    pub integer: bool,
+}
+
+/// A bracket's end: its value, its P(hit), and what its evaluation gave.
+pub struct End<R> {
+    pub value: f64,
+    pub p_hit: f64,
+    /// Trials its P(hit) is from.
+    pub trials: u64,
+    pub at: R,
+}
+
+impl Seek {
+    /// Narrows the bracket (`lo`, `hi`], where `hi` reaches the confidence
+    /// and `lo` does not (its P(hit) is `p_lo`, unknown for a lower end
+    /// that was not run), and returns the smallest value found that
+    /// reaches it. `eval` runs a value, with the early stop allowed.
+    pub fn narrow<R, E>(
+        &self,
+        lo: f64,
+        p_lo: Option<f64>,
+        hi: End<R>,
+        mut eval: impl FnMut(f64) -> Result<End<R>, E>,
+    ) -> Result<End<R>, E> {
+        let c = self.confidence;
+        // P(hit) within two standard errors of the confidence, from every
+        // trial: bisecting further would chase noise.
+        let se = (c * (1.0 - c) / self.trials as f64).sqrt();
+        let near = |e: &End<R>| e.trials >= self.trials && (e.p_hit - c).abs() <= 2.0 * se;
+        let (mut lo, mut p_lo, mut best) = (lo, p_lo, hi);
+        let (mut lo_near, mut hi_near) = (false, false);
+        // Which end each of the last two steps moved (true: the upper one).
+        let mut moved: [Option<bool>; 2] = [None, None];
+        while best.value - lo > self.tolerance && !(lo_near && hi_near) {
+            let stuck = moved[0].is_some() && moved[0] == moved[1];
+            let x = if stuck {
+                0.5 * (lo + best.value)
+            } else {
+                crossing(lo, best.value, p_lo, best.p_hit, c)
+            };
+            let x = if self.integer { x.round() } else { x };
+            let Some(mid) = inside(x, lo, best.value, self.integer) else {
+                break;
+            };
+            let e = eval(mid)?;
+            let close = near(&e);
+            let upper = e.p_hit >= c;
+            if upper {
+                hi_near = close;
+                best = e;
+            } else {
+                lo = mid;
+                p_lo = Some(e.p_hit);
+                lo_near = close;
+            }
+            moved = [moved[1], Some(upper)];
+        }
+        Ok(best)
+    }
+}
+
+/// Where the line through (lo, p_lo) and (hi, p_hi) reaches the
+/// confidence, kept a tenth of the bracket from either end; the midpoint
+/// when P(hit) at the lower end is not known or does not rise.
+pub fn crossing(lo: f64, hi: f64, p_lo: Option<f64>, p_hi: f64, confidence: f64) -> f64 {
+    let width = hi - lo;
+    match p_lo {
+        Some(p_lo) if p_hi > p_lo => {
+            let x = lo + (confidence - p_lo) / (p_hi - p_lo) * width;
+            x.clamp(lo + 0.1 * width, hi - 0.1 * width)
+        }
+        _ => lo + 0.5 * width,
+    }
+}
+
+/// A point strictly inside (lo, hi): for an integer lever, moved a step in
+/// from an end it rounded onto; `None` when there is none.
+fn inside(x: f64, lo: f64, hi: f64, integer: bool) -> Option<f64> {
+    let x = match integer {
+        true if hi - lo < 2.0 => return None,
+        true => x.clamp(lo + 1.0, hi - 1.0),
+        false => x,
+    };
+    (x > lo && x < hi).then_some(x)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A step function at 3.7 with P(hit) rising linearly around it: the
+    /// search ends within the tolerance above the step.
+    #[test]
+    fn narrows_to_the_crossing_within_the_tolerance() {
+        let p = |x: f64| (0.5 + (x - 3.7) / 10.0).clamp(0.0, 1.0);
+        let s = Seek {
+            confidence: 0.5,
+            trials: u64::MAX,
+            tolerance: 1e-3,
+            integer: false,
+        };
+        let end = |x: f64| End {
+            value: x,
+            p_hit: p(x),
+            trials: u64::MAX,
+            at: (),
+        };
+        let mut runs = 0;
+        let best = s
+            .narrow(1.0, Some(p(1.0)), end(9.0), |x| {
+                runs += 1;
+                Ok::<_, ()>(end(x))
+            })
+            .unwrap();
+        assert!(
+            best.value >= 3.7 && best.value - 3.7 < 1e-3,
+            "{}",
+            best.value
+        );
+        assert!(runs < 30, "{runs}");
+    }
+
+    #[test]
+    fn an_integer_search_tries_whole_values_inside_the_bracket() {
+        let s = Seek {
+            confidence: 0.8,
+            trials: u64::MAX,
+            tolerance: 1.0,
+            integer: true,
+        };
+        let end = |x: f64| End {
+            value: x,
+            p_hit: if x >= 7.0 { 0.9 } else { 0.1 },
+            trials: u64::MAX,
+            at: (),
+        };
+        let mut tried = Vec::new();
+        let best = s
+            .narrow(0.0, Some(0.1), end(20.0), |x| {
+                tried.push(x);
+                Ok::<_, ()>(end(x))
+            })
+            .unwrap();
+        assert_eq!(best.value, 7.0);
+        assert!(
+            tried
+                .iter()
+                .all(|x| x.fract() == 0.0 && *x > 0.0 && *x < 20.0)
+        );
+    }
+
+    #[test]
+    fn the_crossing_of_a_straight_line_is_exact() {
+        // P(hit) rising from 0.6 at 100 to 0.9 at 400 crosses 0.8 at 300.
+        assert!((crossing(100.0, 400.0, Some(0.6), 0.9, 0.8) - 300.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_crossing_stays_a_tenth_of_the_bracket_inside() {
+        // Nearly at the upper end, and past it: a tenth in from the end.
+        assert_eq!(crossing(0.0, 100.0, Some(0.0), 0.8, 0.7999), 90.0);
+        assert_eq!(crossing(0.0, 100.0, Some(0.79), 0.8, 0.7), 10.0);
+    }
+
+    #[test]
+    fn without_a_rising_line_the_crossing_is_the_midpoint() {
+        assert_eq!(crossing(10.0, 20.0, None, 0.9, 0.8), 15.0);
+        assert_eq!(crossing(10.0, 20.0, Some(0.9), 0.9, 0.8), 15.0);
+        assert_eq!(crossing(10.0, 20.0, Some(0.95), 0.9, 0.8), 15.0);
+    }
+
+    #[test]
+    fn an_integer_lever_steps_in_from_the_ends() {
+        assert_eq!(inside(3.0, 3.0, 7.0, true), Some(4.0));
+        assert_eq!(inside(7.0, 3.0, 7.0, true), Some(6.0));
+        assert_eq!(inside(4.0, 3.0, 4.0, true), None);
+        assert_eq!(inside(3.0, 3.0, 7.0, false), None);
+        assert_eq!(inside(3.5, 3.0, 7.0, false), Some(3.5));
+    }
+}
