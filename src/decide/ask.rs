@@ -7,8 +7,11 @@
 //! volume ([`schedule`]) and is simulated, which gives its P(hit) with every
 //! mechanism the plan leaves out (capacity, arrival noise, uncertain rates).
 //! With a confidence level, the plan is made again aiming at a multiple of
-//! the target, found by bisection on common random numbers, until the
-//! simulated P(target reached) is at least that level.
+//! the target, until the simulated P(target reached) is at least that
+//! level: the aim is widened by quarters until it reaches it, then found
+//! by `goal`'s search ([`super::seek`]) on common random numbers. Only the
+//! targets change with the aim, so the channels' responses are computed
+//! once ([`Kernels`]).
 
 use crate::model::{Scenario, Volume};
 use crate::plan::{Kernels, Plan, PlanError, PlanOptions, PlanSimulated, Sizing, plan_with};
@@ -16,7 +19,7 @@ use crate::run::Trials;
 use crate::sim::{EngineKind, RunConfig, SimError, common_engine, run_until};
 
 use super::Settings;
-use super::seek::{End, Evaluation, Seek, clear_side};
+use super::seek::{End, Evaluation, Seek, stop_rule};
 
 /// Trials per simulation of a plan with `--trials auto`.
 pub const DEFAULT_TRIALS: u64 = 2048;
@@ -96,22 +99,17 @@ pub fn ask(
     let mut eval = |aim: f64, early: bool| -> Result<End<(Plan, PlanSimulated)>, AskError> {
         progress(aim);
         let p = plan_with(s, &PlanOptions { aim, ..*opts }, &kernels)?;
-        let never = |_: u64, _: f64| false;
-        let side = |n: u64, p: f64| clear_side(n, p, confidence);
-        let stop: &(dyn Fn(u64, f64) -> bool + Sync) = if early { &side } else { &never };
-        let r = run_until(&schedule(s, &p), &sim, &|_| {}, stop)?;
+        let stop = stop_rule(early, confidence);
+        let r = run_until(&schedule(s, &p), &sim, &|_| {}, &stop)?;
         let simulated = simulated(&r.forecast);
-        evaluations.push(Evaluation {
-            value: aim,
-            p_hit: simulated.p_hit,
-            trials: simulated.trials,
-        });
-        Ok(End {
+        let e = End {
             value: aim,
             p_hit: simulated.p_hit,
             trials: simulated.trials,
             at: (p, simulated),
-        })
+        };
+        evaluations.push(e.evaluation());
+        Ok(e)
     };
     let now = eval(opts.aim, false)?;
     if !sized || now.p_hit >= confidence {

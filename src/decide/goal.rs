@@ -9,7 +9,7 @@
 use serde::Serialize;
 
 use super::levers::Lever;
-use super::seek::{End, Evaluation, Seek, clear_side};
+use super::seek::{End, Evaluation, Seek, stop_rule};
 use super::{Figures, Settings};
 use crate::export::format::{count, money, pct};
 use crate::export::{Exportable, Table, Unit, View, col};
@@ -82,27 +82,20 @@ pub fn goal(
         allow_large: settings.allow_large,
     };
     let mut evaluations = Vec::new();
-    let enough = move |n: u64, p: f64| clear_side(n, p, confidence);
     // The current value runs every trial: its P(hit) is reported.
     let mut first = true;
     let mut eval = |x: f64| -> Result<End<crate::sim::Run>, GoalError> {
         progress(x);
         let scenario = lever.apply(s, x).map_err(GoalError::Lever)?;
-        let never = |_: u64, _: f64| false;
-        let stop: &(dyn Fn(u64, f64) -> bool + Sync) = if first { &never } else { &enough };
+        let r = run_until(&scenario, &opts, &|_| {}, &stop_rule(!first, confidence))?;
         first = false;
-        let r = run_until(&scenario, &opts, &|_| {}, stop)?;
         let e = End {
             value: x,
             p_hit: r.forecast.p_hit_target,
             trials: r.forecast.trials,
             at: r,
         };
-        evaluations.push(Evaluation {
-            value: x,
-            p_hit: e.p_hit,
-            trials: e.trials,
-        });
+        evaluations.push(e.evaluation());
         Ok(e)
     };
     // The figures reported come from every trial.

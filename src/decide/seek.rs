@@ -41,6 +41,12 @@ pub fn clear_side(n: u64, p: f64, c: f64) -> bool {
     n >= STAGE_TRIALS as f64 && (p - c).abs() > 3.0 * (q * (1.0 - q) / n).sqrt()
 }
 
+/// When an evaluation stops: once P(hit) is clearly on one side of the
+/// confidence if `early`, else after every trial.
+pub fn stop_rule(early: bool, confidence: f64) -> impl Fn(u64, f64) -> bool + Sync {
+    move |n, p| early && clear_side(n, p, confidence)
+}
+
 /// What a search needs to know besides its evaluations.
 pub struct Seek {
     pub confidence: f64,
@@ -59,6 +65,17 @@ pub struct End<R> {
     /// Trials its P(hit) is from.
     pub trials: u64,
     pub at: R,
+}
+
+impl<R> End<R> {
+    /// The evaluation as reported.
+    pub fn evaluation(&self) -> Evaluation {
+        Evaluation {
+            value: self.value,
+            p_hit: self.p_hit,
+            trials: self.trials,
+        }
+    }
 }
 
 impl Seek {
