@@ -88,6 +88,10 @@ pub const DEFINITIONS: &[(&str, &str)] = &[
         "pipeline coverage",
         "(open pipeline + value of new opportunities) / target",
     ),
+    (
+        "P(hit) of the target",
+        "the share of trials that reach it, controlled for the uncertain rates each trial drew (their known means taken into account; see `src/sim/control.rs`); a period's or a week's P(hit) is the plain share",
+    ),
 ];
 
 #[cfg(test)]

@@ -106,6 +106,7 @@ pub fn ask(
             value: aim,
             p_hit: simulated.p_hit,
             trials: simulated.trials,
+            kept: 1.0 - r.forecast.p_hit_variance_removed,
             at: (p, simulated),
         };
         evaluations.push(e.evaluation());

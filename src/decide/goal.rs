@@ -93,6 +93,7 @@ pub fn goal(
             value: x,
             p_hit: r.forecast.p_hit_target,
             trials: r.forecast.trials,
+            kept: 1.0 - r.forecast.p_hit_variance_removed,
             at: r,
         };
         evaluations.push(e.evaluation());

@@ -20,6 +20,8 @@
 
 use serde::Serialize;
 
+use crate::sim::control::Estimate;
+
 /// Fewest trials an evaluation runs before it may stop on a clear side.
 pub const STAGE_TRIALS: u64 = 1024;
 
@@ -32,18 +34,21 @@ pub struct Evaluation {
     pub trials: u64,
 }
 
-/// Whether `p` from `n` trials is clearly on one side of `c`: beyond three
-/// standard errors (of the estimate with one success and one failure
-/// added, so that 0% or 100% of a few trials is not certainty).
-pub fn clear_side(n: u64, p: f64, c: f64) -> bool {
-    let n = n as f64;
-    let q = (p * n + 1.0) / (n + 2.0);
-    n >= STAGE_TRIALS as f64 && (p - c).abs() > 3.0 * (q * (1.0 - q) / n).sqrt()
+/// Whether P(hit) from `n` trials is clearly on one side of `c`: beyond
+/// three standard errors. The error is that of a share with one success
+/// and one failure added (so that 0% or 100% of a few trials is not
+/// certainty), shrunk as much as the control variates shrank the
+/// estimate's own.
+pub fn clear_side(n: u64, p: &Estimate, c: f64) -> bool {
+    let nf = n as f64;
+    let q = (p.mean * nf + 1.0) / (nf + 2.0);
+    let kept = 1.0 - p.variance_removed();
+    n >= STAGE_TRIALS && (p.mean - c).abs() > 3.0 * (kept * q * (1.0 - q) / nf).sqrt()
 }
 
 /// When an evaluation stops: once P(hit) is clearly on one side of the
 /// confidence if `early`, else after every trial.
-pub fn stop_rule(early: bool, confidence: f64) -> impl Fn(u64, f64) -> bool + Sync {
+pub fn stop_rule(early: bool, confidence: f64) -> impl Fn(u64, &Estimate) -> bool + Sync {
     move |n, p| early && clear_side(n, p, confidence)
 }
 
@@ -64,6 +69,9 @@ pub struct End<R> {
     pub p_hit: f64,
     /// Trials its P(hit) is from.
     pub trials: u64,
+    /// The share of a plain share's variance its P(hit) has (below 1 when
+    /// controlled for drawn rates).
+    pub kept: f64,
     pub at: R,
 }
 
@@ -93,8 +101,8 @@ impl Seek {
         let c = self.confidence;
         // P(hit) within two standard errors of the confidence, from every
         // trial: bisecting further would chase noise.
-        let se = (c * (1.0 - c) / self.trials as f64).sqrt();
-        let near = |e: &End<R>| e.trials >= self.trials && (e.p_hit - c).abs() <= 2.0 * se;
+        let se = |e: &End<R>| (e.kept * c * (1.0 - c) / self.trials as f64).sqrt();
+        let near = |e: &End<R>| e.trials >= self.trials && (e.p_hit - c).abs() <= 2.0 * se(e);
         let (mut lo, mut p_lo, mut best) = (lo, p_lo, hi);
         let (mut lo_near, mut hi_near) = (false, false);
         // Which end each of the last two steps moved (true: the upper one).
@@ -171,6 +179,7 @@ mod tests {
             value: x,
             p_hit: p(x),
             trials: u64::MAX,
+            kept: 1.0,
             at: (),
         };
         let mut runs = 0;
@@ -200,6 +209,7 @@ mod tests {
             value: x,
             p_hit: if x >= 7.0 { 0.9 } else { 0.1 },
             trials: u64::MAX,
+            kept: 1.0,
             at: (),
         };
         let mut tried = Vec::new();

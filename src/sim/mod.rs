@@ -37,6 +37,7 @@
 //! quantiles are exact; weekly ones come from log-binned histograms and are
 //! exact to within 0.39%.
 
+pub mod control;
 pub mod cost;
 pub mod fast;
 pub mod leads;
@@ -99,6 +100,8 @@ pub struct Context {
     pub cost_per_touch: f64,
     /// What the target counts; the targets above are in its unit.
     pub metric: Metric,
+    /// The drawn rates that P(hit)'s estimate is controlled for.
+    pub controls: control::Controls,
 }
 
 /// Metrics summed per report row (each channel, then the open pipeline)
@@ -175,6 +178,7 @@ impl Context {
                 crate::model::Capacity::Unlimited => 0.0,
             },
             metric: s.target.metric,
+            controls: control::Controls::new(&s.model),
         }
     }
 
@@ -221,6 +225,9 @@ pub struct TrialRec {
     pub eventual_new: f64,
     /// Per week, the count a count target counts (empty for revenue).
     pub goal: Vec<f64>,
+    /// The control variables of the trial's drawn rates
+    /// ([`control::Controls::variables`]), set by the engine.
+    pub controls: Vec<f64>,
 }
 
 impl TrialRec {
@@ -240,6 +247,7 @@ impl TrialRec {
             } else {
                 vec![0.0; ctx.weeks]
             },
+            controls: Vec::with_capacity(ctx.controls.len()),
         }
     }
 
@@ -284,6 +292,8 @@ pub struct BlockAcc {
     /// Per trial: revenue of each month then each quarter.
     pub periods: Vec<f32>,
     pub hits_total: u64,
+    /// Whether each trial hit the target, with its control variables.
+    pub hit_sums: control::Sums,
     pub hits_periods: Vec<u64>,
     pub hits_weeks: Vec<u64>,
     pub scalars: Vec<Moments>,
@@ -312,6 +322,7 @@ impl BlockAcc {
             goal_totals: Vec::new(),
             periods: Vec::new(),
             hits_total: 0,
+            hit_sums: control::Sums::new(ctx.controls.len()),
             hits_periods: vec![0; ctx.periods()],
             hits_weeks: vec![0; ctx.weeks],
             scalars: vec![Moments::default(); scalar::FIRST + ctx.stages],
@@ -368,9 +379,11 @@ impl BlockAcc {
         if counted {
             self.goal_totals.push(goal_total);
         }
-        if goal_total >= ctx.target_total {
+        let hit = goal_total >= ctx.target_total;
+        if hit {
             self.hits_total += 1;
         }
+        self.hit_sums.push(f64::from(u8::from(hit)), &r.controls);
         for (i, p) in ctx.months.iter().chain(&ctx.quarters).enumerate() {
             let v =
                 self.cum_scratch[p.weeks.end as usize] - self.cum_scratch[p.weeks.start as usize];
@@ -418,6 +431,7 @@ impl BlockAcc {
         self.goal_totals.extend_from_slice(&o.goal_totals);
         self.periods.extend_from_slice(&o.periods);
         self.hits_total += o.hits_total;
+        self.hit_sums.merge(&o.hit_sums);
         add_u(&mut self.hits_periods, &o.hits_periods);
         add_u(&mut self.hits_weeks, &o.hits_weeks);
         for (a, b) in self.scalars.iter_mut().zip(&o.scalars) {
@@ -438,8 +452,9 @@ impl BlockAcc {
         add_u(&mut self.over, &o.over);
     }
 
-    fn p_hit(&self) -> f64 {
-        self.hits_total as f64 / self.trials.max(1) as f64
+    /// P(hit) of the target so far, controlled for the drawn rates.
+    pub fn p_hit(&self) -> control::Estimate {
+        self.hit_sums.estimate()
     }
 }
 
@@ -547,15 +562,19 @@ pub fn run(
     run_blocks_until(s, opts, progress, None)
 }
 
+/// Whether a run may stop, from its trials so far and its P(hit).
+pub type Enough = dyn Fn(u64, &control::Estimate) -> bool + Sync;
+
 /// Like [`run`], stopping early after the first block, in trial order,
-/// at which `enough(trials, p_hit)` holds: a decision that needs only the
+/// at which `enough(trials, p_hit)` holds (P(hit) as [`BlockAcc::p_hit`]
+/// estimates it): a decision that needs only the
 /// side of a line P(hit) is on. The trials run are the first ones of the
 /// full run (the same streams), so the result does not depend on threads.
 pub fn run_until(
     s: &Scenario,
     opts: &RunConfig,
     progress: &(dyn Fn(u64) + Sync),
-    enough: &(dyn Fn(u64, f64) -> bool + Sync),
+    enough: &Enough,
 ) -> Result<Run, SimError> {
     run_blocks_until(s, opts, progress, Some(enough))
 }
@@ -571,7 +590,7 @@ fn run_blocks_until(
     s: &Scenario,
     opts: &RunConfig,
     progress: &(dyn Fn(u64) + Sync),
-    enough: Option<&(dyn Fn(u64, f64) -> bool + Sync)>,
+    enough: Option<&Enough>,
 ) -> Result<Run, SimError> {
     let mut r = Runner::new(s, opts)?;
     let (target, auto, block) = (r.target, r.auto, r.engine.block());
@@ -597,7 +616,7 @@ fn run_blocks_until(
                 progress(merged.trials);
                 break 'outer;
             }
-            if merged.trials < target && enough(merged.trials, merged.p_hit()) {
+            if merged.trials < target && enough(merged.trials, &merged.p_hit()) {
                 stop_reason = format!(
                     "stopped after {} of {target} trials: P(hit) was clearly on one side of the \
                      line the decision needs",
@@ -795,9 +814,7 @@ fn check_cost(
 }
 
 fn precise_enough(acc: &BlockAcc) -> bool {
-    let n = acc.trials as f64;
-    let p = acc.p_hit();
-    let se_p = (p * (1.0 - p) / n).sqrt();
+    let se_p = acc.p_hit().std_error;
     let m = &acc.scalars[scalar::REVENUE];
     let se_mean_ok = m.mean <= 0.0 || m.se() <= AUTO_SE_MEAN * m.mean;
     se_p < AUTO_SE_P_HIT && se_mean_ok
@@ -1124,8 +1141,13 @@ pub struct Forecast {
     /// unit; `revenue` is always revenue.
     pub metric: String,
     pub target: f64,
+    /// P(hit) of the target over the horizon: the share of trials that
+    /// hit it, controlled for the uncertain rates each trial drew
+    /// ([`control`]); `p_hit_variance_removed` is the share of the plain
+    /// share's variance the control took out (0 without uncertain rates).
     pub p_hit_target: f64,
     pub p_hit_std_error: f64,
+    pub p_hit_variance_removed: f64,
     pub revenue: Summary,
     /// The target's metric over the horizon, when it is a count.
     pub goal: Option<Summary>,
@@ -1419,8 +1441,9 @@ fn assemble(
         start_date: s.calendar.start.map(|d| d.to_string()),
         metric: s.target.metric.name(m),
         target: ctx.target_total,
-        p_hit_target: p_hit,
-        p_hit_std_error: p_se(p_hit),
+        p_hit_target: p_hit.mean.clamp(0.0, 1.0),
+        p_hit_std_error: p_hit.std_error,
+        p_hit_variance_removed: p_hit.variance_removed(),
         revenue,
         goal: goal.map(|g| g.0),
         revenue_histogram,

@@ -82,8 +82,16 @@ fn headline(f: &Forecast) -> Vec<String> {
         format!(" {}", f.metric)
     };
     out.push(String::new());
+    let controlled = if f.p_hit_variance_removed > 0.0 {
+        format!(
+            " (controlled for the drawn uncertain rates, which explain {} of its variance)",
+            pct(f.p_hit_variance_removed)
+        )
+    } else {
+        String::new()
+    };
     out.push(format!(
-        "Target {}{unit}: P({} ≥ target) = {} ± {}",
+        "Target {}{unit}: P({} ≥ target) = {} ± {}{controlled}",
         amount(f, f.target),
         f.metric,
         pct(f.p_hit_target),
