@@ -524,3 +524,27 @@ fn p_hit_without_uncertain_rates_is_the_share_of_trials_that_hit() {
     assert_eq!(r.forecast.p_hit_variance_removed, 0.0);
     assert!(p > 0.05 && p < 0.95, "{p}");
 }
+
+/// The knob: the less certain the win rate, the more of P(hit)'s variance
+/// its draw explains and the control takes out; a fixed rate leaves
+/// nothing to take out.
+#[test]
+fn the_wider_the_rates_uncertainty_the_more_the_control_takes_out() {
+    let removed = |win_rate: &str| {
+        let s = revplan::load::load_scenario(
+            &root().join("scenarios/acme-52w.toml"),
+            &[format!("deals.win_rate={win_rate}")],
+        )
+        .unwrap()
+        .base;
+        forecast(&s, EngineKind::Fast, 8_192, 3).p_hit_variance_removed
+    };
+    let wide = removed("{ alpha = 30, beta = 90 }");
+    let narrow = removed("{ alpha = 300, beta = 900 }");
+    let fixed = removed("0.25");
+    assert!(
+        wide > 0.4 && narrow < 0.25 && narrow > 0.02,
+        "{wide} {narrow}"
+    );
+    assert_eq!(fixed, 0.0);
+}
