@@ -439,10 +439,9 @@ fn reforecast(
     let rest = crate::load::load_scenario(scenario_file, &overrides)?;
     let run = crate::sim::run(&rest.base, &o.run.apply(&rest.base.run), &|_| {})?;
     let need = t.target - t.booked;
-    let n = run.per_trial_goal.len().max(1) as f64;
-    let p = run.per_trial_goal.iter().filter(|v| **v >= need).count() as f64 / n;
-    t.p_hit = p;
-    t.p_hit_std_error = (p * (1.0 - p) / n).sqrt();
+    let p = run.p_hit_at(need);
+    t.p_hit = p.mean.clamp(0.0, 1.0);
+    t.p_hit_std_error = p.std_error;
     let f = &run.forecast;
     let total = f.goal.as_ref().unwrap_or(&f.revenue);
     t.forecast_mean = t.booked + total.mean;

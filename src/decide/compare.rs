@@ -110,7 +110,7 @@ pub fn compare(
             description,
             figures: Figures::of(&r.forecast),
             delta_vs_base: paired(base_trials, &r.per_trial),
-            p_hit_delta: paired_hits(&runs[0].per_trial_goal, &r.per_trial_goal, target),
+            p_hit_delta: paired_hits(&runs[0], r, target),
             contribution_delta: paired(base_contribution, &r.per_trial_contribution),
         })
         .collect();

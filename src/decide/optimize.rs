@@ -343,11 +343,7 @@ pub fn optimize(
         objective_current: objective.of(&start_run.forecast),
         objective_best: f0,
         revenue_delta: paired(&start_run.per_trial, &best.per_trial),
-        p_hit_delta: paired_hits(
-            &start_run.per_trial_goal,
-            &best.per_trial_goal,
-            s.target.total,
-        ),
+        p_hit_delta: paired_hits(&start_run, &best, s.target.total),
         evaluations: evaluations.load(std::sync::atomic::Ordering::Relaxed),
         trials_run,
         converged: stop != Stop::EvaluationLimit,

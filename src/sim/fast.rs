@@ -253,7 +253,7 @@ impl<'a> FastEngine<'a> {
             weights,
         } = sc;
         self.leads.draw_params_into(seed, trial, vals);
-        ctx.controls.variables(vals, &mut rec.controls);
+        ctx.controls.draws(vals, &mut rec.draws);
         for (a, v) in acc.params.iter_mut().zip(vals.iter()) {
             *a += v;
         }

@@ -598,7 +598,7 @@ impl<'a> LeadEngine<'a> {
         rec.clear();
         let h = self.weeks;
         let vals = self.draw_params(seed, trial);
-        ctx.controls.variables(&vals, &mut rec.controls);
+        ctx.controls.draws(&vals, &mut rec.draws);
         for (a, v) in acc.params.iter_mut().zip(&vals) {
             *a += v;
         }

@@ -225,9 +225,9 @@ pub struct TrialRec {
     pub eventual_new: f64,
     /// Per week, the count a count target counts (empty for revenue).
     pub goal: Vec<f64>,
-    /// The control variables of the trial's drawn rates
-    /// ([`control::Controls::variables`]), set by the engine.
-    pub controls: Vec<f64>,
+    /// The trial's draws of the controlled rates
+    /// ([`control::Controls::draws`]), set by the engine.
+    pub draws: Vec<f64>,
 }
 
 impl TrialRec {
@@ -247,7 +247,7 @@ impl TrialRec {
             } else {
                 vec![0.0; ctx.weeks]
             },
-            controls: Vec::with_capacity(ctx.controls.len()),
+            draws: Vec::with_capacity(ctx.controls.draws_len()),
         }
     }
 
@@ -294,6 +294,9 @@ pub struct BlockAcc {
     pub hits_total: u64,
     /// Whether each trial hit the target, with its control variables.
     pub hit_sums: control::Sums,
+    /// Per trial: its draws of the controlled rates.
+    pub draws: Vec<f64>,
+    x_scratch: Vec<f64>,
     pub hits_periods: Vec<u64>,
     pub hits_weeks: Vec<u64>,
     pub scalars: Vec<Moments>,
@@ -323,6 +326,8 @@ impl BlockAcc {
             periods: Vec::new(),
             hits_total: 0,
             hit_sums: control::Sums::new(ctx.controls.len()),
+            draws: Vec::new(),
+            x_scratch: Vec::with_capacity(ctx.controls.len()),
             hits_periods: vec![0; ctx.periods()],
             hits_weeks: vec![0; ctx.weeks],
             scalars: vec![Moments::default(); scalar::FIRST + ctx.stages],
@@ -383,7 +388,10 @@ impl BlockAcc {
         if hit {
             self.hits_total += 1;
         }
-        self.hit_sums.push(f64::from(u8::from(hit)), &r.controls);
+        ctx.controls.variables(&r.draws, &mut self.x_scratch);
+        self.hit_sums
+            .push(f64::from(u8::from(hit)), &self.x_scratch);
+        self.draws.extend_from_slice(&r.draws);
         for (i, p) in ctx.months.iter().chain(&ctx.quarters).enumerate() {
             let v =
                 self.cum_scratch[p.weeks.end as usize] - self.cum_scratch[p.weeks.start as usize];
@@ -432,6 +440,7 @@ impl BlockAcc {
         self.periods.extend_from_slice(&o.periods);
         self.hits_total += o.hits_total;
         self.hit_sums.merge(&o.hit_sums);
+        self.draws.extend_from_slice(&o.draws);
         add_u(&mut self.hits_periods, &o.hits_periods);
         add_u(&mut self.hits_weeks, &o.hits_weeks);
         for (a, b) in self.scalars.iter_mut().zip(&o.scalars) {
@@ -502,6 +511,27 @@ pub struct Run {
     pub per_trial_contribution: Vec<f64>,
     /// The target's metric, per trial (revenue, or a count).
     pub per_trial_goal: Vec<f64>,
+    /// What P(hit) is controlled for, and each trial's draws of it.
+    pub controls: control::Controls,
+    pub per_trial_draws: Vec<f64>,
+}
+
+impl Run {
+    /// P(the target's metric ≥ `line`), controlled as the forecast's P(hit)
+    /// is.
+    pub fn p_hit_at(&self, line: f64) -> control::Estimate {
+        let hits: Vec<f64> = self
+            .per_trial_goal
+            .iter()
+            .map(|g| f64::from(u8::from(*g >= line)))
+            .collect();
+        self.controls.mean_of(&hits, &self.per_trial_draws)
+    }
+
+    /// This run's outcomes `y` per trial, for a paired comparison.
+    pub fn outcomes<'a>(&'a self, y: &'a [f64]) -> control::Outcomes<'a> {
+        (&self.controls, y, &self.per_trial_draws)
+    }
 }
 
 /// The engine to use for every scenario of a family, so that all of them
@@ -739,7 +769,8 @@ impl<'a> Runner<'a> {
     pub fn finish(mut self, stop_reason: String) -> Run {
         let ctx = &self.ctx;
         self.engine.finish(ctx, &mut self.merged);
-        let merged = self.merged;
+        let mut merged = self.merged;
+        let per_trial_draws = std::mem::take(&mut merged.draws);
         let per_trial = merged.totals.clone();
         let per_trial_contribution = merged.contributions.clone();
         let per_trial_goal = if ctx.metric == Metric::Revenue {
@@ -760,6 +791,8 @@ impl<'a> Runner<'a> {
             per_trial,
             per_trial_contribution,
             per_trial_goal,
+            controls: ctx.controls.clone(),
+            per_trial_draws,
         }
     }
 }

@@ -85,6 +85,22 @@ fn pairing(engine: EngineKind) {
     assert_eq!(c.variants[0].figures, c.variants[1].figures);
     let d = &c.variants[2].delta_vs_base;
     assert!(d.std_error > 0.0);
+    // Δ P(hit) is the difference of the P(hit) shown, both controlled for
+    // the drawn rates.
+    let (pb, pv) = (
+        c.variants[0].figures.p_hit_target,
+        c.variants[2].figures.p_hit_target,
+    );
+    let h = &c.variants[2].p_hit_delta;
+    assert!(
+        (h.mean - (pv - pb)).abs() < 1e-12,
+        "{} vs {pv} − {pb}",
+        h.mean
+    );
+    assert!(
+        h.std_error > 0.0 && h.ci_low < h.mean && h.mean < h.ci_high,
+        "{h:?}"
+    );
     // The cohort engine's groups of a moved threshold are banded anew, so
     // fewer of their draws are shared than the lead engine's leads' are:
     // pairing removes less of the noise (measured: 0.81 of the unpaired
@@ -171,7 +187,7 @@ fn auto_trials_stop_when_the_paired_differences_are_precise() {
     );
     assert_eq!(c.variants[1].figures.revenue, ro.forecast.revenue);
     assert_eq!(c.variants[0].figures.p_hit_target, rb.forecast.p_hit_target);
-    let hits = paired_hits(&rb.per_trial_goal, &ro.per_trial_goal, base.target.total);
+    let hits = paired_hits(&rb, &ro, base.target.total);
     assert!(precise(
         hits.std_error,
         revplan::sim::AUTO_SE_P_HIT,
@@ -683,11 +699,7 @@ fn an_automatic_sweep_judges_precision_against_its_leading_point() {
         .collect();
     let best = &runs[sw.best];
     for (i, r) in runs.iter().enumerate().filter(|(i, _)| *i != sw.best) {
-        let h = paired_hits(
-            &best.per_trial_goal,
-            &r.per_trial_goal,
-            points[i].1.target.total,
-        );
+        let h = paired_hits(best, r, points[i].1.target.total);
         let d = paired(&best.per_trial, &r.per_trial);
         let bar = revplan::sim::AUTO_SE_MEAN * best.forecast.revenue.mean;
         assert!(h.std_error < revplan::sim::AUTO_SE_P_HIT.max(FAMILY_RELATIVE_SE * h.mean.abs()));
