@@ -78,13 +78,7 @@ pub fn paired(base: &[f64], other: &[f64]) -> Delta {
 /// estimates ([`crate::sim::control::paired`]); the shares of trials
 /// better, the same and worse are plain.
 pub fn paired_hits(base: &Run, other: &Run, target: f64) -> Delta {
-    let hit = |r: &Run| -> Vec<f64> {
-        r.per_trial_goal
-            .iter()
-            .map(|x| f64::from(u8::from(*x >= target)))
-            .collect()
-    };
-    let (hb, ho) = (hit(base), hit(other));
+    let (hb, ho) = (base.hits(target), other.hits(target));
     let plain = paired(&hb, &ho);
     match crate::sim::control::paired(base.outcomes(&hb), other.outcomes(&ho)) {
         None => plain,
@@ -166,12 +160,7 @@ impl Objective {
     pub fn per_trial(self, r: &Run, target: f64) -> Option<Vec<f64>> {
         match self {
             Objective::Mean => Some(r.per_trial.clone()),
-            Objective::PHit => Some(
-                r.per_trial_goal
-                    .iter()
-                    .map(|x| f64::from(u8::from(*x >= target)))
-                    .collect(),
-            ),
+            Objective::PHit => Some(r.hits(target)),
             Objective::Contribution => Some(r.per_trial_contribution.clone()),
             Objective::P50 => None,
         }

@@ -291,7 +291,6 @@ pub struct BlockAcc {
     pub goal_totals: Vec<f64>,
     /// Per trial: revenue of each month then each quarter.
     pub periods: Vec<f32>,
-    pub hits_total: u64,
     /// Whether each trial hit the target, with its control variables.
     pub hit_sums: control::Sums,
     /// Per trial: its draws of the controlled rates.
@@ -324,7 +323,6 @@ impl BlockAcc {
             contributions: Vec::new(),
             goal_totals: Vec::new(),
             periods: Vec::new(),
-            hits_total: 0,
             hit_sums: control::Sums::new(ctx.controls.len()),
             draws: Vec::new(),
             x_scratch: Vec::with_capacity(ctx.controls.len()),
@@ -385,9 +383,6 @@ impl BlockAcc {
             self.goal_totals.push(goal_total);
         }
         let hit = goal_total >= ctx.target_total;
-        if hit {
-            self.hits_total += 1;
-        }
         ctx.controls.variables(&r.draws, &mut self.x_scratch);
         self.hit_sums
             .push(f64::from(u8::from(hit)), &self.x_scratch);
@@ -438,7 +433,6 @@ impl BlockAcc {
         self.contributions.extend_from_slice(&o.contributions);
         self.goal_totals.extend_from_slice(&o.goal_totals);
         self.periods.extend_from_slice(&o.periods);
-        self.hits_total += o.hits_total;
         self.hit_sums.merge(&o.hit_sums);
         self.draws.extend_from_slice(&o.draws);
         add_u(&mut self.hits_periods, &o.hits_periods);
@@ -520,12 +514,16 @@ impl Run {
     /// P(the target's metric ≥ `line`), controlled as the forecast's P(hit)
     /// is.
     pub fn p_hit_at(&self, line: f64) -> control::Estimate {
-        let hits: Vec<f64> = self
-            .per_trial_goal
+        self.controls
+            .mean_of(&self.hits(line), &self.per_trial_draws)
+    }
+
+    /// Per trial, 1 if the target's metric reached `line`, else 0.
+    pub fn hits(&self, line: f64) -> Vec<f64> {
+        self.per_trial_goal
             .iter()
             .map(|g| f64::from(u8::from(*g >= line)))
-            .collect();
-        self.controls.mean_of(&hits, &self.per_trial_draws)
+            .collect()
     }
 
     /// This run's outcomes `y` per trial, for a paired comparison.
