@@ -92,14 +92,19 @@ impl Controls {
         }
     }
 
-    /// Sums of outcomes `y` (one per trial) with the trials' `draws`
-    /// (`draws_len()` per trial, in trial order).
+    /// Trial `i`'s variables, from every trial's `draws` (`draws_len()`
+    /// per trial, in trial order), into `out`.
+    fn variables_of_trial(&self, draws: &[f64], i: usize, out: &mut Vec<f64>) {
+        let k = self.draws_len();
+        self.variables(&draws[i * k..(i + 1) * k], out);
+    }
+
+    /// Sums of outcomes `y` (one per trial) with the trials' `draws`.
     pub fn sums(&self, y: &[f64], draws: &[f64]) -> Sums {
         let mut s = Sums::new(self.len());
         let mut x = Vec::with_capacity(self.len());
         for (i, yi) in y.iter().enumerate() {
-            let k = self.draws_len();
-            self.variables(&draws[i * k..(i + 1) * k], &mut x);
+            self.variables_of_trial(draws, i, &mut x);
             s.push(*yi, &x);
         }
         s
@@ -132,12 +137,8 @@ pub fn paired(a: Outcomes, b: Outcomes) -> Option<Estimate> {
     let (mut xa, mut xb) = (Vec::new(), Vec::new());
     let (mut ss, mut plain) = (0.0, Sums::new(0));
     for i in 0..n {
-        let row = |(c, _, d): Outcomes, out: &mut Vec<f64>| {
-            let k = c.draws_len();
-            c.variables(&d[i * k..(i + 1) * k], out);
-        };
-        row(a, &mut xa);
-        row(b, &mut xb);
+        a.0.variables_of_trial(a.2, i, &mut xa);
+        b.0.variables_of_trial(b.2, i, &mut xb);
         let r = fb.residual(b.1[i], &xb) - fa.residual(a.1[i], &xa);
         ss += r * r;
         plain.push(b.1[i] - a.1[i], &[]);
@@ -159,6 +160,8 @@ pub struct Fit {
     b: Vec<f64>,
     /// Variables used (0 when the plain mean was taken).
     used: usize,
+    /// The estimate's variance over σ²/n: 1 for a plain mean, a little
+    /// more for a fitted line.
     leverage: f64,
 }
 
