@@ -90,7 +90,7 @@ pub const DEFINITIONS: &[(&str, &str)] = &[
     ),
     (
         "P(hit) of the target",
-        "the share of trials that reach it, controlled for the uncertain rates each trial drew (their known means taken into account; see `src/sim/control.rs`); a period's or a week's P(hit) is the plain share",
+        "the share of trials that reach it, controlled for the uncertain rates each trial drew and, on the lead and cohort engines, for the luck of its deals (variables whose means are known; see `src/sim/control.rs`); a period's or a week's P(hit) is the plain share",
     ),
 ];
 

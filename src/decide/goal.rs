@@ -9,7 +9,7 @@
 use serde::Serialize;
 
 use super::levers::Lever;
-use super::seek::{End, Evaluation, Seek, stop_rule};
+use super::seek::{End, Evaluation, Seek, as_precise_as, stop_rule};
 use super::{Figures, Settings};
 use crate::export::format::{count, money, pct};
 use crate::export::{Exportable, Table, Unit, View, col};
@@ -17,7 +17,9 @@ use crate::model::Scenario;
 use crate::run::Trials;
 use crate::sim::{EngineKind, RunConfig, SimError, common_engine, run, run_until};
 
-/// Trials per evaluation when `--trials auto` is asked.
+/// With `--trials auto`, every evaluation's P(hit) is as precise as this
+/// many trials of the plain share (fewer where the controls take out
+/// variance: [`as_precise_as`]).
 pub const DEFAULT_TRIALS: u64 = 4096;
 /// Largest multiple of the current value searched (leads, budgets).
 pub const MAX_FACTOR: f64 = 20.0;
@@ -64,17 +66,18 @@ pub fn goal(
     settings: &Settings,
     progress: &(dyn Fn(f64) + Sync),
 ) -> Result<GoalResult, GoalError> {
-    let trials = match settings.trials {
+    let auto = settings.trials == Trials::Auto;
+    let trials = std::cell::Cell::new(match settings.trials {
         Trials::Fixed(n) => n,
         Trials::Auto => DEFAULT_TRIALS,
-    };
+    });
     let engine = common_engine(&[s], settings.engine);
     let engine = if engine == EngineKind::Auto {
         EngineKind::Leads
     } else {
         engine
     };
-    let opts = RunConfig {
+    let opts = |trials: u64| RunConfig {
         trials: Trials::Fixed(trials),
         seed: settings.seed,
         max_trials: trials,
@@ -82,16 +85,27 @@ pub fn goal(
         allow_large: settings.allow_large,
     };
     let mut evaluations = Vec::new();
-    // The current value runs every trial: its P(hit) is reported.
+    // The current value runs every trial: its P(hit) is reported. With
+    // `--trials auto` it settles how many every evaluation runs.
     let mut first = true;
     let mut eval = |x: f64| -> Result<End<crate::sim::Run>, GoalError> {
         progress(x);
         let scenario = lever.apply(s, x).map_err(GoalError::Lever)?;
-        let r = run_until(&scenario, &opts, &|_| {}, &stop_rule(!first, confidence))?;
+        let at_first = first;
+        let stop = move |n: u64, p: &crate::sim::control::Estimate| match (at_first, auto) {
+            (true, true) => as_precise_as(DEFAULT_TRIALS)(n, p),
+            (true, false) => false,
+            (false, _) => stop_rule(true, confidence)(n, p),
+        };
+        let r = run_until(&scenario, &opts(trials.get()), &|_| {}, &stop)?;
+        if first {
+            trials.set(r.forecast.trials);
+        }
         first = false;
         let e = End {
             value: x,
             p_hit: r.forecast.p_hit_target,
+            std_error: r.forecast.p_hit_std_error,
             trials: r.forecast.trials,
             kept: 1.0 - r.forecast.p_hit_variance_removed,
             at: r,
@@ -101,11 +115,11 @@ pub fn goal(
     };
     // The figures reported come from every trial.
     let full = |x: f64, r: crate::sim::Run| -> Result<crate::sim::Run, GoalError> {
-        if r.forecast.trials >= trials {
+        if r.forecast.trials >= trials.get() {
             return Ok(r);
         }
         let scenario = lever.apply(s, x).map_err(GoalError::Lever)?;
-        Ok(run(&scenario, &opts, &|_| {})?)
+        Ok(run(&scenario, &opts(trials.get()), &|_| {})?)
     };
     let current = lever.current(s);
     let upper = if lever.integer() {
@@ -138,7 +152,7 @@ pub fn goal(
                 lever: lever.name(s),
                 confidence,
                 engine: run_top.forecast.engine,
-                trials,
+                trials: trials.get(),
                 seed: settings.seed,
                 target: s.target.total,
                 current,
@@ -157,7 +171,7 @@ pub fn goal(
     };
     let seek = Seek {
         confidence,
-        trials,
+        trials: trials.get(),
         tolerance: tol,
         integer: lever.integer(),
     };
@@ -179,7 +193,7 @@ pub fn goal(
         lever: lever.name(s),
         confidence,
         engine: f.engine,
-        trials,
+        trials: trials.get(),
         seed: settings.seed,
         target: s.target.total,
         current,

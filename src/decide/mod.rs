@@ -231,15 +231,17 @@ pub fn run_family_for(
     };
     check_family(scenarios, &options(settings, settings.trials, engine))?;
     if settings.trials == Trials::Auto && !rest.is_empty() {
-        let precise = |r: &[crate::sim::Runner]| pairs_precise(r, leader(r, judge));
+        let precise =
+            |r: &[crate::sim::Runner]| members_precise(r) && pairs_precise(r, leader(r, judge));
         let rule = Rule {
             min_trials: FAMILY_MIN_TRIALS,
             round: FAMILY_ROUND,
             precise: &precise,
             reason: format!(
-                "the standard errors of every alternative's paired difference from the base fell below \
-                 {} in P(hit) and {}% of the base's mean revenue, or {}% of the difference (checked \
-                 every {FAMILY_ROUND} trials from {FAMILY_MIN_TRIALS})",
+                "every member's P(hit) was known to {FAMILY_SE_P_HIT} and the standard errors of every \
+                 alternative's paired difference from the base fell below {} in P(hit) and {}% of the \
+                 base's mean revenue, or {}% of the difference (checked every {FAMILY_ROUND} trials \
+                 from {FAMILY_MIN_TRIALS})",
                 crate::sim::AUTO_SE_P_HIT,
                 crate::sim::AUTO_SE_MEAN * 100.0,
                 FAMILY_RELATIVE_SE * 100.0
@@ -277,12 +279,17 @@ const _: () = assert!(
         && sensitivity::AUTO_FIRST >= 2 * crate::sim::BLOCK
         && FAMILY_ROUND >= 2 * crate::sim::BLOCK
 );
-/// Fewest trials of an automatic family: each member's own P(hit) then has
-/// a standard error of at most 1.1 points. A family decides on its paired
-/// differences, which common random numbers make far more precise (on the
-/// board plan at 2,048 trials, a 15.6-point gain in P(hit) is known to
-/// ±0.9 points and every difference meets its bar).
-pub const FAMILY_MIN_TRIALS: u64 = 2048;
+/// Fewest trials of an automatic family. A family decides on its paired
+/// differences, which common random numbers make far more precise than
+/// each member's own figures (on the board plan at 1,024 trials, a
+/// 15.6-point gain in P(hit) is known to ±0.8 points); it also runs until
+/// each member's own P(hit) is known to [`FAMILY_SE_P_HIT`].
+pub const FAMILY_MIN_TRIALS: u64 = 1024;
+/// The standard error each member's own P(hit) needs before a family
+/// stops: what 2,048 trials give the plain share at 50%, which the
+/// controlled estimate reaches with fewer (1,024 on the board plan, where
+/// the drawn rates and the deals' luck explain half its variance).
+pub const FAMILY_SE_P_HIT: f64 = 0.011;
 /// A difference is precise when its standard error is below the absolute
 /// bar or this share of the difference itself (a 16-point gain known to
 /// ±1.6 points is decided).
@@ -390,27 +397,42 @@ pub fn paired_mean_se(a: &[f64], b: &[f64]) -> (f64, f64) {
     (d.mean, d.std_error)
 }
 
+/// Whether every member's own P(hit) is known to [`FAMILY_SE_P_HIT`].
+fn members_precise(runners: &[crate::sim::Runner]) -> bool {
+    runners
+        .iter()
+        .all(|r| r.p_hit().std_error <= FAMILY_SE_P_HIT)
+}
+
 /// Whether every other member's paired differences from `reference` are
-/// precise.
+/// precise (P(hit)'s controlled as [`paired_hits`]'s).
 fn pairs_precise(runners: &[crate::sim::Runner], reference: usize) -> bool {
-    let (base_rev, base_hit) = runners[reference].per_trial();
+    let (base_rev, _) = runners[reference].per_trial();
     let n = base_rev.len() as f64;
     let base_mean = base_rev.iter().sum::<f64>() / n;
     let others = runners.iter().enumerate().filter(|(i, _)| *i != reference);
-    let base_hit = hit_values(&base_hit);
+    let base = &runners[reference];
     others.map(|(_, r)| r).all(|r| {
-        let (rev, hit) = r.per_trial();
+        let (rev, _) = r.per_trial();
         // Below the absolute bar, or a small share of the difference.
         let precise =
             |(mean, se): (f64, f64), bar: f64| se < bar.max(FAMILY_RELATIVE_SE * mean.abs());
-        precise(
-            paired_mean_se(&base_hit, &hit_values(&hit)),
-            crate::sim::AUTO_SE_P_HIT,
-        ) && precise(
-            paired_mean_se(base_rev, rev),
-            crate::sim::AUTO_SE_MEAN * base_mean.max(0.0),
-        )
+        precise(paired_p_hit(base, r), crate::sim::AUTO_SE_P_HIT)
+            && precise(
+                paired_mean_se(base_rev, rev),
+                crate::sim::AUTO_SE_MEAN * base_mean.max(0.0),
+            )
     })
+}
+
+/// The paired difference `b − a` of two runners' P(hit) so far, with its
+/// standard error: controlled as [`paired_hits`]'s.
+pub fn paired_p_hit(a: &crate::sim::Runner, b: &crate::sim::Runner) -> (f64, f64) {
+    let (ha, hb) = (hit_values(&a.per_trial().1), hit_values(&b.per_trial().1));
+    match crate::sim::control::paired(a.outcomes(&ha), b.outcomes(&hb)) {
+        Some(e) => (e.mean, e.std_error),
+        None => paired_mean_se(&ha, &hb),
+    }
 }
 
 /// Per trial, 1 if it hit the target and 0 if not.

@@ -30,6 +30,8 @@ pub const STAGE_TRIALS: u64 = 1024;
 pub struct Evaluation {
     pub value: f64,
     pub p_hit: f64,
+    /// P(hit)'s standard error (controlled, as the forecast's).
+    pub std_error: f64,
     /// Trials run: fewer than asked when the side was clear sooner.
     pub trials: u64,
 }
@@ -44,6 +46,17 @@ pub fn clear_side(n: u64, p: &Estimate, c: f64) -> bool {
     let q = (p.mean * nf + 1.0) / (nf + 2.0);
     let kept = 1.0 - p.variance_removed();
     n >= STAGE_TRIALS && (p.mean - c).abs() > 3.0 * (kept * q * (1.0 - q) / nf).sqrt()
+}
+
+/// With `--trials auto`, how many trials every evaluation of a search
+/// runs is settled by its first: it stops once its P(hit) is as precise as
+/// `plain` trials of the plain share would make it — from
+/// [`STAGE_TRIALS`], `plain` times the share of the variance the controls
+/// keep (every one of `plain` without controls).
+pub fn as_precise_as(plain: u64) -> impl Fn(u64, &Estimate) -> bool + Sync {
+    move |n, p| {
+        n >= STAGE_TRIALS.min(plain) && n as f64 >= plain as f64 * (1.0 - p.variance_removed())
+    }
 }
 
 /// When an evaluation stops: once P(hit) is clearly on one side of the
@@ -67,6 +80,7 @@ pub struct Seek {
 pub struct End<R> {
     pub value: f64,
     pub p_hit: f64,
+    pub std_error: f64,
     /// Trials its P(hit) is from.
     pub trials: u64,
     /// The share of a plain share's variance its P(hit) has (below 1 when
@@ -81,6 +95,7 @@ impl<R> End<R> {
         Evaluation {
             value: self.value,
             p_hit: self.p_hit,
+            std_error: self.std_error,
             trials: self.trials,
         }
     }
@@ -178,6 +193,7 @@ mod tests {
         let end = |x: f64| End {
             value: x,
             p_hit: p(x),
+            std_error: 0.0,
             trials: u64::MAX,
             kept: 1.0,
             at: (),
@@ -208,6 +224,7 @@ mod tests {
         let end = |x: f64| End {
             value: x,
             p_hit: if x >= 7.0 { 0.9 } else { 0.1 },
+            std_error: 0.0,
             trials: u64::MAX,
             kept: 1.0,
             at: (),

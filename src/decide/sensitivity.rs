@@ -22,7 +22,7 @@ use serde::Serialize;
 
 use super::levers::{scale_deal_size, scale_volume};
 use super::{
-    FAMILY_RELATIVE_SE, Rule, Settings, hit_values, paired_mean_se, run_family, run_family_until,
+    FAMILY_RELATIVE_SE, Rule, Settings, paired_mean_se, paired_p_hit, run_family, run_family_until,
 };
 use crate::dist::Prob;
 use crate::export::format::{count, money, pct};
@@ -295,11 +295,10 @@ pub fn sensitivity(
 fn swings_precise(runners: &[crate::sim::Runner], inputs: usize) -> bool {
     let swings: Vec<[(f64, f64); 2]> = (0..inputs)
         .map(|i| {
-            let (lo_rev, lo_hit) = runners[1 + 2 * i].per_trial();
-            let (hi_rev, hi_hit) = runners[2 + 2 * i].per_trial();
+            let (lo, hi) = (&runners[1 + 2 * i], &runners[2 + 2 * i]);
             [
-                paired_mean_se(lo_rev, hi_rev),
-                paired_mean_se(&hit_values(&lo_hit), &hit_values(&hi_hit)),
+                paired_mean_se(lo.per_trial().0, hi.per_trial().0),
+                paired_p_hit(lo, hi),
             ]
         })
         .collect();

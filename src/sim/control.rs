@@ -4,6 +4,13 @@
 //!
 //! Each uncertain probability whose Beta is not clamped gives two
 //! variables with known mean zero: its standardised draw z and z² − 1.
+//! The engines that follow deals one by one or in groups (the lead and
+//! cohort engines) add the trial's *luck* in its deals ([`LUCK`]
+//! variables): sums over draws of the draw less its expectation given
+//! everything drawn before, which have mean zero whatever the model. On
+//! the board plan the rates explain 30% of P(hit)'s variance, with the
+//! deals' luck 51% (the most any linear control could take is 56%, what
+//! revenue itself explains).
 //! P(hit) is the intercept of the least-squares line of the hit indicator
 //! on them, i.e. the plain share of hits less what the draws, being off
 //! their means in the trials run, account for. Its standard error is the
@@ -25,11 +32,26 @@ use crate::model::Model;
 /// Below this many trials per variable (and intercept), the plain share.
 pub const MIN_TRIALS_PER_VARIABLE: u64 = 16;
 
+/// Luck variables an engine may add per trial ([`Controls::with_luck`]).
+pub const LUCK: usize = 2;
+/// Deal-size luck: the sum over the wins in the horizon of the amount less
+/// its expectation (the channel's mean deal size times the lead's quality
+/// factor; 0 for a known amount).
+pub const SIZE_LUCK: usize = 0;
+/// Win luck: the sum over the fates drawn (an opportunity's, when it
+/// starts; an open deal's, when it is seeded) of won (1 or 0) less its
+/// probability, times what the win would count towards the target inside
+/// the horizon (its expected amount, or 1 for a count of wins, times the
+/// probability that a won deal starting then closes in the horizon).
+pub const FATE_LUCK: usize = 1;
+
 /// The uncertain probabilities used as controls: parameter index, exact
-/// mean and standard deviation.
+/// mean and standard deviation; and the unit the engine's luck is
+/// measured in, when it adds it.
 #[derive(Clone, Debug, Default)]
 pub struct Controls {
     params: Vec<(usize, f64, f64)>,
+    luck_unit: Option<f64>,
 }
 
 impl Controls {
@@ -59,21 +81,53 @@ impl Controls {
                 Prob::Fixed(_) => None,
             })
             .collect();
-        Controls { params }
+        Controls {
+            params,
+            luck_unit: None,
+        }
+    }
+
+    /// These controls and the [`LUCK`] variables the engine adds, in
+    /// units of `unit` (a typical deal's amount, so that every variable
+    /// is of order one).
+    pub fn with_luck(self, unit: f64) -> Controls {
+        Controls {
+            luck_unit: (unit.is_finite() && unit > 0.0).then_some(unit),
+            ..self
+        }
+    }
+
+    /// Whether the engine's luck is a control.
+    pub fn has_luck(&self) -> bool {
+        self.luck_unit.is_some()
+    }
+
+    fn luck_len(&self) -> usize {
+        if self.has_luck() { LUCK } else { 0 }
+    }
+
+    /// What the controls are, in words.
+    pub fn describe(&self) -> &'static str {
+        match (self.params.is_empty(), self.has_luck()) {
+            (false, true) => "the drawn uncertain rates and the deals' luck",
+            (false, false) => "the drawn uncertain rates",
+            (true, true) => "the deals' luck",
+            (true, false) => "",
+        }
     }
 
     /// Variables per trial.
     pub fn len(&self) -> usize {
-        2 * self.params.len()
+        2 * self.params.len() + self.luck_len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.params.is_empty()
+        self.len() == 0
     }
 
-    /// Draws per trial.
+    /// Draws per trial: the controlled rates', then the luck.
     pub fn draws_len(&self) -> usize {
-        self.params.len()
+        self.params.len() + self.luck_len()
     }
 
     /// A trial's draws of the controlled rates, from all its parameter
@@ -83,12 +137,24 @@ impl Controls {
         out.extend(self.params.iter().map(|(p, ..)| vals[*p]));
     }
 
-    /// A trial's variables from its draws, into `out`.
+    /// Appends a trial's draws, `rates` from [`Controls::draws`] and the
+    /// engine's `luck`, to `out`.
+    pub fn record(&self, rates: &[f64], luck: &[f64; LUCK], out: &mut Vec<f64>) {
+        out.extend_from_slice(rates);
+        out.extend_from_slice(&luck[..self.luck_len()]);
+    }
+
+    /// A trial's variables from its draws (as [`Controls::record`] keeps
+    /// them), into `out`.
     pub fn variables(&self, draws: &[f64], out: &mut Vec<f64>) {
         out.clear();
-        for (&(_, mean, sd), x) in self.params.iter().zip(draws) {
+        let (rates, luck) = draws.split_at(self.params.len());
+        for (&(_, mean, sd), x) in self.params.iter().zip(rates) {
             let z = (x - mean) / sd;
             out.extend([z, z * z - 1.0]);
+        }
+        if let Some(unit) = self.luck_unit {
+            out.extend(luck.iter().map(|x| x / unit));
         }
     }
 
@@ -393,6 +459,7 @@ mod tests {
     fn the_paired_difference_is_the_difference_and_its_error_honest() {
         let controls = Controls {
             params: vec![(0, 0.0, 1.0)],
+            luck_unit: None,
         };
         let normal = |r: &mut LeadRng| {
             let (u, v) = (r.unit().max(1e-300), r.unit());
@@ -438,6 +505,34 @@ mod tests {
         let few = trials(1, 40).estimate();
         assert_eq!(few.std_error, few.plain_std_error);
         assert_eq!(few.variance_removed(), 0.0);
+    }
+
+    /// A trial's luck is kept after its rates' draws and enters as is, in
+    /// its unit, after their z and z² − 1; without luck nothing is kept.
+    #[test]
+    fn the_luck_follows_the_rates_in_its_unit() {
+        let rates = Controls {
+            params: vec![(3, 0.25, 0.05)],
+            luck_unit: None,
+        };
+        let lucky = rates.clone().with_luck(20_000.0);
+        assert_eq!((rates.len(), rates.draws_len()), (2, 1));
+        assert_eq!((lucky.len(), lucky.draws_len()), (4, 3));
+        assert_eq!(
+            lucky.describe(),
+            "the drawn uncertain rates and the deals' luck"
+        );
+        let (mut kept, mut x) = (Vec::new(), Vec::new());
+        lucky.record(&[0.35], &[30_000.0, -5_000.0], &mut kept);
+        assert_eq!(kept, [0.35, 30_000.0, -5_000.0]);
+        lucky.variables(&kept, &mut x);
+        let z = (0.35 - 0.25) / 0.05;
+        assert_eq!(x, [z, z * z - 1.0, 1.5, -0.25]);
+        kept.clear();
+        rates.record(&[0.35], &[30_000.0, -5_000.0], &mut kept);
+        assert_eq!(kept, [0.35]);
+        // A unit that is no unit adds no luck.
+        assert!(!rates.with_luck(0.0).has_luck());
     }
 
     /// Blocks merged in order give the sums of one run.

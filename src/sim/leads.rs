@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 mod cohorts;
 
 use super::rng::{self, LeadRng, purpose};
-use super::{BlockAcc, Context, Engine, TrialRec, metric};
+use super::{BlockAcc, Context, Engine, TrialRec, control, metric};
 use crate::dist::{Delay, Dist};
 use crate::flow::negative_binomial;
 use crate::model::{Advance, Capacity, Metric, Model, Scenario};
@@ -196,6 +196,14 @@ impl Cdf {
         Cdf {
             first: d.first,
             cum,
+        }
+    }
+
+    /// P(the delay is at most `d` weeks).
+    pub fn at_most(&self, d: usize) -> f64 {
+        match d.checked_sub(self.first as usize) {
+            None => 0.0,
+            Some(k) => self.cum.get(k).copied().unwrap_or(1.0),
         }
     }
 
@@ -779,6 +787,8 @@ impl<'a> LeadEngine<'a> {
                     let p = p_crm.unwrap_or_else(|| survivals.p_win(w));
                     let u = lead.rng.unit();
                     lead.fate = if u < p { WON } else { LOST };
+                    let won_luck = f64::from(u8::from(u < p)) - p;
+                    self.fate_luck(rec, &lead, won_luck, won.at_most(self.weeks - 1));
                     let cdf = if lead.fate == WON { won } else { lost };
                     let d = cdf.sample(lead.rng.unit()) as usize;
                     self.close_at(ws, lead, d, 0, vals);
@@ -903,7 +913,7 @@ impl<'a> LeadEngine<'a> {
                 }
                 for mut lead in entries.drain(..) {
                     if lead.n > 1 {
-                        self.start_group(ws, vals, lead, i, t);
+                        self.start_group(ws, rec, vals, lead, i, t);
                         continue;
                     }
                     let ch = &self.channels[lead.channel as usize];
@@ -912,6 +922,8 @@ impl<'a> LeadEngine<'a> {
                         let w = self.rate(i, vals[self.win_param(&lead)], lead.score);
                         let won = lead.rng.unit() < w;
                         lead.fate = if won { WON } else { LOST };
+                        let in_time = ch.delays[i].get(vals).at_most(h - 1 - t);
+                        self.fate_luck(rec, &lead, f64::from(u8::from(won)) - w, in_time);
                         if won { &ch.delays[i] } else { &ch.lost_cycle }
                     } else {
                         &ch.delays[i]
@@ -1041,6 +1053,26 @@ impl<'a> LeadEngine<'a> {
         }
     }
 
+    /// A win's expected amount: a known one, or the channel's mean deal
+    /// size times the lead's quality factor.
+    fn expected_amount(&self, lead: &Lead) -> f64 {
+        if lead.amount >= 0.0 {
+            f64::from(lead.amount)
+        } else {
+            let ch = &self.channels[lead.channel as usize];
+            ch.size.mean() * self.m.scoring.size_factor(f64::from(lead.score))
+        }
+    }
+
+    /// Adds the luck of a fate drawn for a deal or group: `won_luck` is
+    /// how many were won less how many were expected to be, and `in_time`
+    /// P(a won one closes inside the horizon).
+    fn fate_luck(&self, rec: &mut TrialRec, lead: &Lead, won_luck: f64, in_time: f64) {
+        if in_time > 0.0 {
+            rec.luck[control::FATE_LUCK] += won_luck * self.expected_amount(lead) * in_time;
+        }
+    }
+
     /// The summed deal sizes of a group of wins.
     fn amounts(&self, g: &mut Lead) -> f64 {
         if g.n == 1 {
@@ -1133,6 +1165,7 @@ impl<'a> LeadEngine<'a> {
                 }
                 if self.wins(&mut lead, i, vals[w]) {
                     let amount = self.deal_amount(&mut lead);
+                    rec.luck[control::SIZE_LUCK] += amount - self.expected_amount(&lead);
                     if lead.is_new() {
                         rec.revenue_new[t] += amount;
                         rec.eventual_new += amount;
@@ -1316,6 +1349,10 @@ impl LeadEngine<'_> {
 impl Engine for LeadEngine<'_> {
     fn name(&self) -> &'static str {
         if self.cohorts { "cohorts" } else { "leads" }
+    }
+
+    fn adds_luck(&self) -> bool {
+        true
     }
 
     fn run_block(&self, ctx: &Context, seed: u64, first: u64, count: u64) -> BlockAcc {

@@ -228,6 +228,9 @@ pub struct TrialRec {
     /// The trial's draws of the controlled rates
     /// ([`control::Controls::draws`]), set by the engine.
     pub draws: Vec<f64>,
+    /// The trial's luck in its deals ([`control::LUCK`]), summed by the
+    /// engines that add it.
+    pub luck: [f64; control::LUCK],
 }
 
 impl TrialRec {
@@ -248,6 +251,7 @@ impl TrialRec {
                 vec![0.0; ctx.weeks]
             },
             draws: Vec::with_capacity(ctx.controls.draws_len()),
+            luck: [0.0; control::LUCK],
         }
     }
 
@@ -262,6 +266,7 @@ impl TrialRec {
         self.touches_made = 0.0;
         self.eventual_new = 0.0;
         self.goal.iter_mut().for_each(|x| *x = 0.0);
+        self.luck = [0.0; control::LUCK];
     }
 }
 
@@ -383,10 +388,12 @@ impl BlockAcc {
             self.goal_totals.push(goal_total);
         }
         let hit = goal_total >= ctx.target_total;
-        ctx.controls.variables(&r.draws, &mut self.x_scratch);
+        let first = self.draws.len();
+        ctx.controls.record(&r.draws, &r.luck, &mut self.draws);
+        ctx.controls
+            .variables(&self.draws[first..], &mut self.x_scratch);
         self.hit_sums
             .push(f64::from(u8::from(hit)), &self.x_scratch);
-        self.draws.extend_from_slice(&r.draws);
         for (i, p) in ctx.months.iter().chain(&ctx.quarters).enumerate() {
             let v =
                 self.cum_scratch[p.weeks.end as usize] - self.cum_scratch[p.weeks.start as usize];
@@ -481,6 +488,11 @@ pub trait Engine: Sync {
     /// Adds what the engine computes in expectation rather than by drawing
     /// (see [`fast`]); nothing for most engines.
     fn finish(&self, _ctx: &Context, _acc: &mut BlockAcc) {}
+    /// Whether it sums each trial's luck in its deals
+    /// ([`TrialRec::luck`]).
+    fn adds_luck(&self) -> bool {
+        false
+    }
 }
 
 /// Runs the forecast of a scenario. `progress` is told the number of
@@ -530,6 +542,17 @@ impl Run {
     pub fn outcomes<'a>(&'a self, y: &'a [f64]) -> control::Outcomes<'a> {
         (&self.controls, y, &self.per_trial_draws)
     }
+}
+
+/// The mean of the channels' mean deal sizes: the unit of a trial's luck.
+fn mean_deal(s: &Scenario) -> f64 {
+    let sizes: Vec<f64> = s
+        .model
+        .channels
+        .iter()
+        .map(|c| c.funnel.deal_size.mean())
+        .collect();
+    sizes.iter().sum::<f64>() / sizes.len().max(1) as f64
 }
 
 /// The engine to use for every scenario of a family, so that all of them
@@ -676,7 +699,7 @@ pub struct Runner<'a> {
 
 impl<'a> Runner<'a> {
     pub fn new(s: &'a Scenario, opts: &RunConfig) -> Result<Runner<'a>, SimError> {
-        let ctx = Context::new(s);
+        let mut ctx = Context::new(s);
         let fast = fast::FastEngine::new(s);
         let engine: Box<dyn Engine + Send + 'a> = match (opts.engine, fast) {
             (EngineKind::Fast, Err(why)) => return Err(SimError::FastNotApplicable(why)),
@@ -693,6 +716,9 @@ impl<'a> Runner<'a> {
         };
         if !opts.allow_large {
             check_cost(s, opts, target, auto, engine.name() != "fast")?;
+        }
+        if engine.adds_luck() && ctx.metric == Metric::Revenue {
+            ctx.controls = std::mem::take(&mut ctx.controls).with_luck(mean_deal(s));
         }
         let merged = BlockAcc::new(&ctx, s.model.params.len());
         Ok(Runner {
@@ -748,6 +774,16 @@ impl<'a> Runner<'a> {
     }
 
     /// Each trial so far: its revenue, and whether it reached the target.
+    /// P(hit) of the target so far, controlled as the forecast's is.
+    pub fn p_hit(&self) -> control::Estimate {
+        self.merged.p_hit()
+    }
+
+    /// Outcomes `y` of the trials so far, for a paired comparison.
+    pub fn outcomes<'b>(&'b self, y: &'b [f64]) -> control::Outcomes<'b> {
+        (&self.ctx.controls, y, &self.merged.draws)
+    }
+
     pub fn per_trial(&self) -> (&[f64], Vec<bool>) {
         let goal = if self.ctx.metric == Metric::Revenue {
             &self.merged.totals
@@ -1173,12 +1209,16 @@ pub struct Forecast {
     pub metric: String,
     pub target: f64,
     /// P(hit) of the target over the horizon: the share of trials that
-    /// hit it, controlled for the uncertain rates each trial drew
+    /// hit it, controlled for the uncertain rates each trial drew and,
+    /// on the lead and cohort engines, the luck of its deals
     /// ([`control`]); `p_hit_variance_removed` is the share of the plain
-    /// share's variance the control took out (0 without uncertain rates).
+    /// share's variance the control took out (0 without controls), and
+    /// `p_hit_controlled_for` says what it was controlled for ("" when
+    /// it is the plain share).
     pub p_hit_target: f64,
     pub p_hit_std_error: f64,
     pub p_hit_variance_removed: f64,
+    pub p_hit_controlled_for: String,
     pub revenue: Summary,
     /// The target's metric over the horizon, when it is a count.
     pub goal: Option<Summary>,
@@ -1475,6 +1515,11 @@ fn assemble(
         p_hit_target: p_hit.mean.clamp(0.0, 1.0),
         p_hit_std_error: p_hit.std_error,
         p_hit_variance_removed: p_hit.variance_removed(),
+        p_hit_controlled_for: if p_hit.std_error == p_hit.plain_std_error {
+            String::new()
+        } else {
+            ctx.controls.describe().to_string()
+        },
         revenue,
         goal: goal.map(|g| g.0),
         revenue_histogram,

@@ -84,7 +84,8 @@ fn headline(f: &Forecast) -> Vec<String> {
     out.push(String::new());
     let controlled = if f.p_hit_variance_removed > 0.0 {
         format!(
-            " (controlled for the drawn uncertain rates, which explain {} of its variance)",
+            " (controlled for {}, which explain {} of its variance)",
+            f.p_hit_controlled_for,
             pct(f.p_hit_variance_removed)
         )
     } else {

@@ -33,8 +33,8 @@ use super::{
     WON, Workspace,
 };
 use crate::model::{Advance, Capacity, Metric};
-use crate::sim::metric;
 use crate::sim::rng::{self, LeadRng};
+use crate::sim::{control, metric};
 
 /// Score bands of a channel's MQLs: of equal probability…
 pub const BANDS: usize = 16;
@@ -466,6 +466,7 @@ impl LeadEngine<'_> {
         if let Some(mut g) = won {
             let n = f64::from(g.n);
             let amount = self.amounts(&mut g);
+            rec.luck[control::SIZE_LUCK] += amount - n * self.expected_amount(&g);
             if g.is_new() {
                 rec.revenue_new[t] += amount;
                 rec.eventual_new += amount;
@@ -576,6 +577,7 @@ impl LeadEngine<'_> {
     pub(super) fn start_group(
         &self,
         ws: &mut Workspace,
+        rec: &mut TrialRec,
         vals: &[f64],
         lead: Lead,
         i: usize,
@@ -587,7 +589,11 @@ impl LeadEngine<'_> {
             return cdf.spread(lead, |g, d| self.schedule(ws, g, i, t + d));
         }
         let w = self.rate(i, vals[self.win_param(&lead)], lead.score);
+        let n = f64::from(lead.n);
+        let in_time = ch.delays[i].get(vals).at_most(self.weeks - 1 - t);
         let (won, lost) = lead.split(w);
+        let n_won = won.map_or(0.0, |g| f64::from(g.n));
+        self.fate_luck(rec, &lead, n_won - n * w, in_time);
         for (g, fate, cdf) in [(won, WON, &ch.delays[i]), (lost, LOST, &ch.lost_cycle)] {
             if let Some(mut g) = g {
                 g.fate = fate;
