@@ -358,7 +358,7 @@ pub enum Command {
     /// confidence: total leads at the current mix, the media budget, one
     /// channel's budget, or the reps. Bisection on common random numbers;
     /// a value clearly on one side of the confidence (3 standard errors)
-    /// is judged after 1,024 trials, and the answer is run with them all.
+    /// is judged from 512 trials, and the answer is run with them all.
     Goal(GoalArgs),
 
     /// Which assumptions matter most: revenue P50 and P(hit) with each input

@@ -275,7 +275,7 @@ pub const FAMILY_ROUND: u64 = 512;
 // that a single evaluation keeps two cores busy (with blocks of 1,024
 // trials, `goal`'s first looks and a round of one run each used one).
 const _: () = assert!(
-    seek::STAGE_TRIALS >= 4 * crate::sim::BLOCK
+    seek::STAGE_TRIALS >= 2 * crate::sim::BLOCK
         && sensitivity::AUTO_FIRST >= 2 * crate::sim::BLOCK
         && FAMILY_ROUND >= 2 * crate::sim::BLOCK
 );

@@ -22,8 +22,12 @@ use serde::Serialize;
 
 use crate::sim::control::Estimate;
 
-/// Fewest trials an evaluation runs before it may stop on a clear side.
-pub const STAGE_TRIALS: u64 = 1024;
+/// Fewest trials an evaluation runs before it may stop on a clear side
+/// (two of the lead engine's blocks: one for each core).
+pub const STAGE_TRIALS: u64 = 512;
+/// With `--trials auto`, fewest trials every evaluation of a search runs
+/// ([`as_precise_as`]): the figures reported come from one of them.
+pub const FIRST_TRIALS: u64 = 1024;
 
 /// One value tried by a search.
 #[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
@@ -51,11 +55,11 @@ pub fn clear_side(n: u64, p: &Estimate, c: f64) -> bool {
 /// With `--trials auto`, how many trials every evaluation of a search
 /// runs is settled by its first: it stops once its P(hit) is as precise as
 /// `plain` trials of the plain share would make it — from
-/// [`STAGE_TRIALS`], `plain` times the share of the variance the controls
+/// [`FIRST_TRIALS`], `plain` times the share of the variance the controls
 /// keep (every one of `plain` without controls).
 pub fn as_precise_as(plain: u64) -> impl Fn(u64, &Estimate) -> bool + Sync {
     move |n, p| {
-        n >= STAGE_TRIALS.min(plain) && n as f64 >= plain as f64 * (1.0 - p.variance_removed())
+        n >= FIRST_TRIALS.min(plain) && n as f64 >= plain as f64 * (1.0 - p.variance_removed())
     }
 }
 

@@ -762,14 +762,14 @@ fn the_plans_confidence_search_stops_clear_evaluations_early() {
 
 /// With `--trials auto`, `goal`'s first evaluation (the current value)
 /// settles how many trials every evaluation runs: the first count, in
-/// blocks from 1,024, at which its controlled P(hit) is as precise as
+/// blocks from `FIRST_TRIALS`, at which its controlled P(hit) is as precise as
 /// `DEFAULT_TRIALS` trials of the plain share would be (the trials times
 /// the share of variance the controls keep). The value found is reported
 /// from that many trials, and is what a fixed run of them gives.
 #[test]
 fn goal_with_auto_trials_runs_what_the_precision_of_the_plain_default_needs() {
     use revplan::decide::goal::DEFAULT_TRIALS;
-    use revplan::decide::seek::STAGE_TRIALS;
+    use revplan::decide::seek::FIRST_TRIALS;
     let s = load(SMALL, &["target.total=600000"]);
     let st = Settings {
         trials: Trials::Auto,
@@ -778,14 +778,14 @@ fn goal_with_auto_trials_runs_what_the_precision_of_the_plain_default_needs() {
     let g = goal(&s, &Lever::Leads, 0.8, &st, &|_| {}).unwrap();
     let n = g.trials;
     assert!(g.reached, "{}", g.message);
-    assert!((STAGE_TRIALS..DEFAULT_TRIALS).contains(&n), "{n}");
+    assert!((FIRST_TRIALS..DEFAULT_TRIALS).contains(&n), "{n}");
     let kept = |trials: u64| {
         let f = simulate(&s, &fixed(trials, 21, EngineKind::Leads), &|_| {}).unwrap();
         1.0 - f.p_hit_variance_removed
     };
     let block = revplan::sim::BLOCK;
     assert!(n as f64 >= kept(n) * DEFAULT_TRIALS as f64);
-    assert!(n == STAGE_TRIALS || ((n - block) as f64) < kept(n - block) * DEFAULT_TRIALS as f64);
+    assert!(n == FIRST_TRIALS || ((n - block) as f64) < kept(n - block) * DEFAULT_TRIALS as f64);
     let at = Lever::Leads.apply(&s, g.value.unwrap()).unwrap();
     let same = simulate(&at, &fixed(n, 21, EngineKind::Leads), &|_| {}).unwrap();
     assert_eq!(Some(same.p_hit_target), g.p_hit);
