@@ -358,6 +358,8 @@ struct ChannelSim {
     recycle: Vec<Vec<(usize, usize, Cdf)>>,
     slip: Option<(usize, Cdf)>,
     size: Dist,
+    /// The deal size's mean.
+    mean_size: f64,
 }
 
 /// A lead (or open deal) being followed.
@@ -529,6 +531,7 @@ impl<'a> LeadEngine<'a> {
                         .collect(),
                     slip: f.slip.as_ref().map(|sl| (sl.p, Cdf::new(&sl.delay))),
                     size: f.deal_size.clone(),
+                    mean_size: f.deal_size.mean(),
                 }
             })
             .collect();
@@ -1060,7 +1063,7 @@ impl<'a> LeadEngine<'a> {
             f64::from(lead.amount)
         } else {
             let ch = &self.channels[lead.channel as usize];
-            ch.size.mean() * self.m.scoring.size_factor(f64::from(lead.score))
+            ch.mean_size * self.m.scoring.size_factor(f64::from(lead.score))
         }
     }
 
