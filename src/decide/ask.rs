@@ -19,12 +19,12 @@ use crate::run::Trials;
 use crate::sim::{EngineKind, RunConfig, SimError, common_engine, run_until};
 
 use super::Settings;
-use super::seek::{End, Evaluation, Seek, as_precise_as, stop_rule};
+use super::seek::{End, Evaluation, SearchTrials, Seek};
 
 /// With `--trials auto`, a plan's simulated P(hit) is as precise as this
 /// many trials of the plain share (fewer where the controls take out
-/// variance: [`as_precise_as`]); the first simulation settles how many
-/// every aim tried runs.
+/// variance: [`super::seek::as_precise_as`]); the first simulation
+/// settles how many every aim tried runs.
 pub const DEFAULT_TRIALS: u64 = 2048;
 /// The most the plan may aim above the target.
 pub const MAX_AIM: f64 = 4.0;
@@ -76,11 +76,7 @@ pub fn ask(
     settings: &Settings,
     progress: &(dyn Fn(f64) + Sync),
 ) -> Result<Plan, AskError> {
-    let auto = settings.trials == Trials::Auto;
-    let trials = std::cell::Cell::new(match settings.trials {
-        Trials::Fixed(n) => n,
-        Trials::Auto => DEFAULT_TRIALS,
-    });
+    let trials = SearchTrials::new(settings.trials, DEFAULT_TRIALS);
     let engine = match common_engine(&[s], settings.engine) {
         EngineKind::Auto => EngineKind::Leads,
         e => e,
@@ -100,21 +96,12 @@ pub fn ask(
     // is run with every trial.
     let confidence = confidence.unwrap_or(0.0);
     let mut evaluations = Vec::new();
-    let mut first = true;
     let mut eval = |aim: f64, early: bool| -> Result<End<(Plan, PlanSimulated)>, AskError> {
         progress(aim);
         let p = plan_with(s, &PlanOptions { aim, ..*opts }, &kernels)?;
-        let settle = first && auto;
-        let side = stop_rule(early, confidence);
-        let precise = as_precise_as(DEFAULT_TRIALS);
-        let stop = move |n: u64, e: &crate::sim::control::Estimate| {
-            if settle { precise(n, e) } else { side(n, e) }
-        };
+        let stop = trials.stop(early, confidence);
         let r = run_until(&schedule(s, &p), &sim(trials.get()), &|_| {}, &stop)?;
-        if first {
-            trials.set(r.forecast.trials);
-            first = false;
-        }
+        trials.ran(r.forecast.trials);
         let simulated = simulated(&r.forecast);
         let e = End {
             value: aim,

@@ -9,7 +9,7 @@
 use serde::Serialize;
 
 use super::levers::Lever;
-use super::seek::{End, Evaluation, Seek, as_precise_as, stop_rule};
+use super::seek::{End, Evaluation, SearchTrials, Seek};
 use super::{Figures, Settings};
 use crate::export::format::{count, money, pct};
 use crate::export::{Exportable, Table, Unit, View, col};
@@ -19,7 +19,7 @@ use crate::sim::{EngineKind, RunConfig, SimError, common_engine, run, run_until}
 
 /// With `--trials auto`, every evaluation's P(hit) is as precise as this
 /// many trials of the plain share (fewer where the controls take out
-/// variance: [`as_precise_as`]).
+/// variance: [`super::seek::as_precise_as`]).
 pub const DEFAULT_TRIALS: u64 = 4096;
 /// Largest multiple of the current value searched (leads, budgets).
 pub const MAX_FACTOR: f64 = 20.0;
@@ -66,11 +66,7 @@ pub fn goal(
     settings: &Settings,
     progress: &(dyn Fn(f64) + Sync),
 ) -> Result<GoalResult, GoalError> {
-    let auto = settings.trials == Trials::Auto;
-    let trials = std::cell::Cell::new(match settings.trials {
-        Trials::Fixed(n) => n,
-        Trials::Auto => DEFAULT_TRIALS,
-    });
+    let trials = SearchTrials::new(settings.trials, DEFAULT_TRIALS);
     let engine = common_engine(&[s], settings.engine);
     let engine = if engine == EngineKind::Auto {
         EngineKind::Leads
@@ -91,16 +87,9 @@ pub fn goal(
     let mut eval = |x: f64| -> Result<End<crate::sim::Run>, GoalError> {
         progress(x);
         let scenario = lever.apply(s, x).map_err(GoalError::Lever)?;
-        let at_first = first;
-        let stop = move |n: u64, p: &crate::sim::control::Estimate| match (at_first, auto) {
-            (true, true) => as_precise_as(DEFAULT_TRIALS)(n, p),
-            (true, false) => false,
-            (false, _) => stop_rule(true, confidence)(n, p),
-        };
+        let stop = trials.stop(!first, confidence);
         let r = run_until(&scenario, &opts(trials.get()), &|_| {}, &stop)?;
-        if first {
-            trials.set(r.forecast.trials);
-        }
+        trials.ran(r.forecast.trials);
         first = false;
         let e = End {
             value: x,

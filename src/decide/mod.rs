@@ -282,7 +282,7 @@ const _: () = assert!(
 /// Fewest trials of an automatic family. A family decides on its paired
 /// differences, which common random numbers make far more precise than
 /// each member's own figures (on the board plan at 1,024 trials, a
-/// 15.6-point gain in P(hit) is known to ±0.8 points); it also runs until
+/// 16.7-point gain in P(hit) is known to ±1.1 points); it also runs until
 /// each member's own P(hit) is known to [`FAMILY_SE_P_HIT`].
 pub const FAMILY_MIN_TRIALS: u64 = 1024;
 /// The standard error each member's own P(hit) needs before a family

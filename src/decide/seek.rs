@@ -63,6 +63,56 @@ pub fn as_precise_as(plain: u64) -> impl Fn(u64, &Estimate) -> bool + Sync {
     }
 }
 
+/// How many trials a search's evaluations run: a fixed number, or with
+/// `--trials auto` as many as its first evaluation needed to be as precise
+/// as `plain` plain trials ([`as_precise_as`]).
+pub struct SearchTrials {
+    n: std::cell::Cell<u64>,
+    auto: bool,
+    plain: u64,
+    first: std::cell::Cell<bool>,
+}
+
+impl SearchTrials {
+    pub fn new(trials: crate::run::Trials, plain: u64) -> SearchTrials {
+        let (n, auto) = match trials {
+            crate::run::Trials::Fixed(n) => (n, false),
+            crate::run::Trials::Auto => (plain, true),
+        };
+        SearchTrials {
+            n: n.into(),
+            auto,
+            plain,
+            first: true.into(),
+        }
+    }
+
+    /// Trials of a full evaluation (settled once the first has run).
+    pub fn get(&self) -> u64 {
+        self.n.get()
+    }
+
+    /// When the next evaluation stops: the first (which runs in full) on
+    /// [`as_precise_as`] with `--trials auto`, the others on
+    /// [`stop_rule`].
+    pub fn stop(
+        &self,
+        early: bool,
+        confidence: f64,
+    ) -> impl Fn(u64, &Estimate) -> bool + Sync + use<> {
+        let settle = self.first.get() && self.auto;
+        let (precise, side) = (as_precise_as(self.plain), stop_rule(early, confidence));
+        move |n, p| if settle { precise(n, p) } else { side(n, p) }
+    }
+
+    /// Records an evaluation of `n` trials: the first settles the count.
+    pub fn ran(&self, n: u64) {
+        if self.first.replace(false) {
+            self.n.set(n);
+        }
+    }
+}
+
 /// When an evaluation stops: once P(hit) is clearly on one side of the
 /// confidence if `early`, else after every trial.
 pub fn stop_rule(early: bool, confidence: f64) -> impl Fn(u64, &Estimate) -> bool + Sync {
@@ -182,6 +232,34 @@ fn inside(x: f64, lo: f64, hi: f64, integer: bool) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// With `--trials auto` the first evaluation stops once as precise as
+    /// the plain trials and settles the count; later ones stop on a clear
+    /// side. Fixed trials never change, and a first evaluation runs them
+    /// all.
+    #[test]
+    fn the_first_evaluation_settles_the_trials_of_an_automatic_search() {
+        let est = |mean: f64, removed: f64| Estimate {
+            mean,
+            std_error: 0.01 * (1.0 - removed).sqrt(),
+            plain_std_error: 0.01,
+        };
+        let auto = SearchTrials::new(crate::run::Trials::Auto, 4096);
+        assert_eq!(auto.get(), 4096);
+        let first = auto.stop(false, 0.8);
+        // 55% of the variance removed: 1,844 trials are as precise as 4,096.
+        assert!(!first(1792, &est(0.8, 0.55)) && first(2048, &est(0.8, 0.55)));
+        assert!(!first(512, &est(0.8, 0.9)) && first(1024, &est(0.8, 0.9)));
+        auto.ran(2048);
+        auto.ran(512);
+        assert_eq!(auto.get(), 2048);
+        let later = auto.stop(true, 0.8);
+        assert!(later(512, &est(0.2, 0.5)) && !later(2048, &est(0.8, 0.5)));
+        let fixed = SearchTrials::new(crate::run::Trials::Fixed(3000), 4096);
+        assert!(!fixed.stop(false, 0.8)(2999, &est(0.2, 0.5)));
+        fixed.ran(3000);
+        assert_eq!(fixed.get(), 3000);
+    }
 
     /// A step function at 3.7 with P(hit) rising linearly around it: the
     /// search ends within the tolerance above the step.
