@@ -773,7 +773,6 @@ impl<'a> Runner<'a> {
         }
     }
 
-    /// Each trial so far: its revenue, and whether it reached the target.
     /// P(hit) of the target so far, controlled as the forecast's is.
     pub fn p_hit(&self) -> control::Estimate {
         self.merged.p_hit()
@@ -784,6 +783,7 @@ impl<'a> Runner<'a> {
         (&self.ctx.controls, y, &self.merged.draws)
     }
 
+    /// Each trial so far: its revenue, and whether it reached the target.
     pub fn per_trial(&self) -> (&[f64], Vec<bool>) {
         let goal = if self.ctx.metric == Metric::Revenue {
             &self.merged.totals

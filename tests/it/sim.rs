@@ -467,6 +467,30 @@ fn auto_trials_stop_once_the_standard_errors_are_small() {
     assert!(capped.stopped.contains("cap"), "{}", capped.stopped);
 }
 
+/// P(hit) of `runs` independent runs of `trials` (seeds from `seed`)
+/// against `truth`: the mean squared z-score, the mean z-score and the
+/// mean share of the plain share's variance kept by the controls.
+fn p_hit_z_scores(
+    s: &Scenario,
+    engine: EngineKind,
+    truth: &Forecast,
+    runs: u64,
+    trials: u64,
+    seed: u64,
+) -> (f64, f64, f64) {
+    let (mut z2, mut zsum, mut kept) = (0.0, 0.0, 0.0);
+    for k in 0..runs {
+        let f = forecast(s, engine, trials, seed + k);
+        let se = f.p_hit_std_error.hypot(truth.p_hit_std_error);
+        let z = (f.p_hit_target - truth.p_hit_target) / se;
+        z2 += z * z;
+        zsum += z;
+        kept += 1.0 - f.p_hit_variance_removed;
+    }
+    let n = runs as f64;
+    (z2 / n, zsum / n, kept / n)
+}
+
 /// P(hit) is controlled for the win rate each trial drew (issue 16): over
 /// independent seeds, its standard error is the spread of its estimates
 /// (the mean squared z-score against P(hit) from many more trials is
@@ -476,17 +500,9 @@ fn auto_trials_stop_once_the_standard_errors_are_small() {
 fn p_hit_controlled_for_the_drawn_rates_is_centred_and_its_error_honest() {
     let s = load("scenarios/acme-52w.toml");
     let truth = forecast(&s, EngineKind::Fast, 1 << 18, 4242);
-    let (runs, mut z2, mut zsum, mut ratio) = (128, 0.0, 0.0, 0.0);
-    for seed in 0..runs {
-        let f = forecast(&s, EngineKind::Fast, 2_048, 10_000 + seed);
-        let se = f.p_hit_std_error.hypot(truth.p_hit_std_error);
-        let z = (f.p_hit_target - truth.p_hit_target) / se;
-        z2 += z * z;
-        zsum += z;
-        ratio += 1.0 - f.p_hit_variance_removed;
-    }
+    let runs = 128;
+    let (z2, zbar, kept) = p_hit_z_scores(&s, EngineKind::Fast, &truth, runs, 2_048, 10_000);
     let runs = runs as f64;
-    let (z2, zbar, kept) = (z2 / runs, zsum / runs, ratio / runs);
     // χ²(128)/128 lies within 1 ± 0.41 with probability 99.9%; the plain
     // share's larger error would put it near 0.5.
     assert!((z2 - 1.0).abs() < 0.41, "mean z² {z2}");
@@ -631,17 +647,9 @@ fn the_deals_luck_has_mean_zero_on_every_engine_that_adds_it() {
 fn p_hit_controlled_for_the_deals_luck_is_centred_and_its_error_honest() {
     let s = small_at_even_odds(&[]);
     let truth = forecast(&s, EngineKind::Leads, 1 << 16, 4242);
-    let (runs, mut z2, mut zsum, mut kept) = (48, 0.0, 0.0, 0.0);
-    for seed in 0..runs {
-        let f = forecast(&s, EngineKind::Leads, 1_024, 20_000 + seed);
-        let se = f.p_hit_std_error.hypot(truth.p_hit_std_error);
-        let z = (f.p_hit_target - truth.p_hit_target) / se;
-        z2 += z * z;
-        zsum += z;
-        kept += 1.0 - f.p_hit_variance_removed;
-    }
+    let runs = 48;
+    let (z2, zbar, kept) = p_hit_z_scores(&s, EngineKind::Leads, &truth, runs, 1_024, 20_000);
     let runs = runs as f64;
-    let (z2, zbar, kept) = (z2 / runs, zsum / runs, kept / runs);
     // χ²(48)/48 lies within [0.46, 1.72] with probability 99.9%.
     assert!(z2 > 0.46 && z2 < 1.72, "mean z² {z2}");
     assert!(zbar.abs() < 3.5 / runs.sqrt(), "mean z {zbar}");
