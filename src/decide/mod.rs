@@ -6,7 +6,14 @@
 //! same random numbers (common random numbers, see [`crate::sim::rng`]).
 //! Differences are then computed trial by trial ([`paired`]): what they
 //! measure is the change, not the noise, and their confidence intervals are
-//! much narrower than those of two independent runs.
+//! much narrower than those of two independent runs. What a decision is
+//! judged on (P(hit) and its differences everywhere; the objective, its
+//! marginal values and ties in `optimize` and a sweep's best; the
+//! precision rules of families and of `sensitivity`) is also controlled
+//! for the drawn rates and the deals' luck ([`paired_runs`],
+//! [`paired_so_far`]); revenue and contribution as shown, and their
+//! differences, are plain, so that a shown difference is that of the shown
+//! means.
 
 pub mod ask;
 pub mod compare;
@@ -72,15 +79,15 @@ pub fn paired(base: &[f64], other: &[f64]) -> Delta {
     }
 }
 
-/// Paired difference of "hit the target" (1 or 0) per trial: the
-/// difference of the two runs' P(hit), each controlled for its drawn rates
-/// as the forecast's is, with the paired standard error of the controlled
-/// estimates ([`crate::sim::control::paired`]); the shares of trials
-/// better, the same and worse are plain.
-pub fn paired_hits(base: &Run, other: &Run, target: f64) -> Delta {
-    let (hb, ho) = (base.hits(target), other.hits(target));
-    let plain = paired(&hb, &ho);
-    match crate::sim::control::paired(base.outcomes(&hb), other.outcomes(&ho)) {
+/// Paired difference of per-trial outcomes of two runs of the same
+/// trials (`yb` of `base`, `yo` of `other`): the difference of the two
+/// runs' means, each controlled for its drawn rates and its deals' luck as
+/// the forecast's P(hit) is, with the paired standard error of the
+/// controlled estimates ([`crate::sim::control::paired`]); the shares of
+/// trials better, the same and worse are plain.
+pub fn paired_runs(base: &Run, other: &Run, yb: &[f64], yo: &[f64]) -> Delta {
+    let plain = paired(yb, yo);
+    match crate::sim::control::paired(base.outcomes(yb), other.outcomes(yo)) {
         None => plain,
         Some(e) => Delta {
             mean: e.mean,
@@ -88,12 +95,18 @@ pub fn paired_hits(base: &Run, other: &Run, target: f64) -> Delta {
             ci_low: e.mean - Z95 * e.std_error,
             ci_high: e.mean + Z95 * e.std_error,
             unpaired_std_error: base
-                .p_hit_at(target)
+                .mean_of(yb)
                 .std_error
-                .hypot(other.p_hit_at(target).std_error),
+                .hypot(other.mean_of(yo).std_error),
             ..plain
         },
     }
+}
+
+/// Paired difference of "hit the target" (1 or 0) per trial, controlled
+/// as [`paired_runs`].
+pub fn paired_hits(base: &Run, other: &Run, target: f64) -> Delta {
+    paired_runs(base, other, &base.hits(target), &other.hits(target))
 }
 
 /// What a decision maximises.
@@ -111,13 +124,16 @@ pub enum Objective {
 }
 
 impl Objective {
-    /// The objective's value in a forecast.
-    pub fn of(self, f: &Forecast) -> f64 {
+    /// The objective's value in a run: a mean controlled for the drawn
+    /// rates and the deals' luck (P(hit) as the forecast's), or the median
+    /// of revenue.
+    pub fn of(self, r: &Run) -> f64 {
+        let f = &r.forecast;
         match self {
-            Objective::Mean => f.revenue.mean,
+            Objective::Mean => r.mean_of(&r.per_trial).mean,
             Objective::P50 => f.revenue.p50,
             Objective::PHit => f.p_hit_target,
-            Objective::Contribution => f.contribution.mean,
+            Objective::Contribution => r.mean_of(&r.per_trial_contribution).mean,
         }
     }
 
@@ -134,13 +150,22 @@ impl Objective {
     /// The objective over the trials a run has so far, for ranking runs
     /// part-way (the median by nearest rank, as the forecast's P50).
     pub fn so_far(self, r: &crate::sim::Runner) -> f64 {
-        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
         match self {
             Objective::P50 => {
                 let mut v = r.per_trial().0.to_vec();
                 crate::sim::stats::nearest_ranks(&mut v, &[0.5], f64::total_cmp)[0].unwrap_or(0.0)
             }
-            _ => mean(&self.per_trial_so_far(r)),
+            _ => self.estimate_so_far(r).mean,
+        }
+    }
+
+    /// The objective's mean over the trials a run has so far, controlled
+    /// as [`Objective::of`]'s, with its standard error (of mean revenue for
+    /// the median, which has no per-trial form).
+    pub fn estimate_so_far(self, r: &crate::sim::Runner) -> crate::sim::control::Estimate {
+        match self {
+            Objective::PHit => r.p_hit(),
+            _ => r.mean_of(&self.per_trial_so_far(r)),
         }
     }
 
@@ -172,7 +197,7 @@ impl Objective {
 /// within two standard errors): ties go to the first of those, the
 /// cheaper end of a list such as reps or touches.
 pub fn best_of(runs: &[Run], objective: Objective, target: f64) -> (usize, Vec<usize>) {
-    let values: Vec<f64> = runs.iter().map(|r| objective.of(&r.forecast)).collect();
+    let values: Vec<f64> = runs.iter().map(|r| objective.of(r)).collect();
     let Some(top) = (0..runs.len()).max_by(|a, b| values[*a].total_cmp(&values[*b]).then(b.cmp(a)))
     else {
         return (0, Vec::new());
@@ -181,7 +206,7 @@ pub fn best_of(runs: &[Run], objective: Objective, target: f64) -> (usize, Vec<u
         Some(best) => (0..runs.len())
             .filter(|i| {
                 let other = objective.per_trial(&runs[*i], target).unwrap_or_default();
-                let d = paired(&best, &other);
+                let d = paired_runs(&runs[top], &runs[*i], &best, &other);
                 d.mean + 2.0 * d.std_error >= 0.0
             })
             .collect(),
@@ -413,26 +438,43 @@ fn pairs_precise(runners: &[crate::sim::Runner], reference: usize) -> bool {
     let others = runners.iter().enumerate().filter(|(i, _)| *i != reference);
     let base = &runners[reference];
     others.map(|(_, r)| r).all(|r| {
-        let (rev, _) = r.per_trial();
         // Below the absolute bar, or a small share of the difference.
         let precise =
             |(mean, se): (f64, f64), bar: f64| se < bar.max(FAMILY_RELATIVE_SE * mean.abs());
         precise(paired_p_hit(base, r), crate::sim::AUTO_SE_P_HIT)
             && precise(
-                paired_mean_se(base_rev, rev),
+                paired_revenue_so_far(base, r),
                 crate::sim::AUTO_SE_MEAN * base_mean.max(0.0),
             )
     })
+}
+
+/// The paired difference `b − a` of two runners' outcomes so far (`ya` of
+/// `a`, `yb` of `b`), with its standard error: controlled as
+/// [`paired_runs`]'s.
+pub fn paired_so_far(
+    a: &crate::sim::Runner,
+    b: &crate::sim::Runner,
+    ya: &[f64],
+    yb: &[f64],
+) -> (f64, f64) {
+    match crate::sim::control::paired(a.outcomes(ya), b.outcomes(yb)) {
+        Some(e) => (e.mean, e.std_error),
+        None => paired_mean_se(ya, yb),
+    }
 }
 
 /// The paired difference `b − a` of two runners' P(hit) so far, with its
 /// standard error: controlled as [`paired_hits`]'s.
 pub fn paired_p_hit(a: &crate::sim::Runner, b: &crate::sim::Runner) -> (f64, f64) {
     let (ha, hb) = (hit_values(&a.per_trial().1), hit_values(&b.per_trial().1));
-    match crate::sim::control::paired(a.outcomes(&ha), b.outcomes(&hb)) {
-        Some(e) => (e.mean, e.std_error),
-        None => paired_mean_se(&ha, &hb),
-    }
+    paired_so_far(a, b, &ha, &hb)
+}
+
+/// The paired difference `b − a` of two runners' revenue so far, with its
+/// standard error: controlled as [`paired_runs`]'s.
+pub fn paired_revenue_so_far(a: &crate::sim::Runner, b: &crate::sim::Runner) -> (f64, f64) {
+    paired_so_far(a, b, a.per_trial().0, b.per_trial().0)
 }
 
 /// Per trial, 1 if it hit the target and 0 if not.

@@ -53,14 +53,13 @@ pub fn clear_side(n: u64, p: &Estimate, c: f64) -> bool {
 }
 
 /// With `--trials auto`, how many trials every evaluation of a search
-/// runs is settled by its first: it stops once its P(hit) is as precise as
-/// `plain` trials of the plain share would make it — from
-/// [`FIRST_TRIALS`], `plain` times the share of the variance the controls
-/// keep (every one of `plain` without controls).
-pub fn as_precise_as(plain: u64) -> impl Fn(u64, &Estimate) -> bool + Sync {
-    move |n, p| {
-        n >= FIRST_TRIALS.min(plain) && n as f64 >= plain as f64 * (1.0 - p.variance_removed())
-    }
+/// runs is settled by its first: it stops once its estimate (P(hit) for
+/// `goal` and `plan`, the objective for `optimize`) is as precise as
+/// `plain` trials of the plain mean would make it — from `first` trials,
+/// `plain` times the share of the variance the controls keep (every one
+/// of `plain` without controls).
+pub fn as_precise_as(first: u64, plain: u64) -> impl Fn(u64, &Estimate) -> bool + Sync {
+    move |n, p| n >= first.min(plain) && n as f64 >= plain as f64 * (1.0 - p.variance_removed())
 }
 
 /// How many trials a search's evaluations run: a fixed number, or with
@@ -101,7 +100,8 @@ impl SearchTrials {
         confidence: f64,
     ) -> impl Fn(u64, &Estimate) -> bool + Sync + use<> {
         let settle = self.first.get() && self.auto;
-        let (precise, side) = (as_precise_as(self.plain), stop_rule(early, confidence));
+        let precise = as_precise_as(FIRST_TRIALS, self.plain);
+        let side = stop_rule(early, confidence);
         move |n, p| if settle { precise(n, p) } else { side(n, p) }
     }
 

@@ -11,8 +11,9 @@
 //!
 //! With `--trials auto` the family runs until the chart is drawn true:
 //! from [`AUTO_FIRST`] trials, a round of [`AUTO_ROUND`] at a time, until every input's swing
-//! of mean revenue and of P(hit) — paired, trial by trial, high minus low —
-//! has a standard error below [`CHART_SHARE`] of the widest swing of its
+//! of mean revenue and of P(hit) — paired, trial by trial, high minus low,
+//! each controlled for the drawn rates and the deals' luck
+//! ([`super::paired_so_far`]) — has a standard error below [`CHART_SHARE`] of the widest swing of its
 //! kind (a tornado is drawn to that scale) or below a tenth of its own
 //! swing, at most [`AUTO_CAP`] trials. The median's swing, which orders
 //! the chart, has no per-trial form; on the shipped plans it follows the
@@ -22,7 +23,8 @@ use serde::Serialize;
 
 use super::levers::{scale_deal_size, scale_volume};
 use super::{
-    FAMILY_RELATIVE_SE, Rule, Settings, paired_mean_se, paired_p_hit, run_family, run_family_until,
+    FAMILY_RELATIVE_SE, Rule, Settings, paired_p_hit, paired_revenue_so_far, run_family,
+    run_family_until,
 };
 use crate::dist::Prob;
 use crate::export::format::{count, money, pct};
@@ -296,10 +298,7 @@ fn swings_precise(runners: &[crate::sim::Runner], inputs: usize) -> bool {
     let swings: Vec<[(f64, f64); 2]> = (0..inputs)
         .map(|i| {
             let (lo, hi) = (&runners[1 + 2 * i], &runners[2 + 2 * i]);
-            [
-                paired_mean_se(lo.per_trial().0, hi.per_trial().0),
-                paired_p_hit(lo, hi),
-            ]
+            [paired_revenue_so_far(lo, hi), paired_p_hit(lo, hi)]
         })
         .collect();
     (0..2).all(|k| {

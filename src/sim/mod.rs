@@ -526,8 +526,12 @@ impl Run {
     /// P(the target's metric ≥ `line`), controlled as the forecast's P(hit)
     /// is.
     pub fn p_hit_at(&self, line: f64) -> control::Estimate {
-        self.controls
-            .mean_of(&self.hits(line), &self.per_trial_draws)
+        self.mean_of(&self.hits(line))
+    }
+
+    /// The mean of outcomes `y` (one per trial), controlled as P(hit) is.
+    pub fn mean_of(&self, y: &[f64]) -> control::Estimate {
+        self.controls.mean_of(y, &self.per_trial_draws)
     }
 
     /// Per trial, 1 if the target's metric reached `line`, else 0.
@@ -773,9 +777,33 @@ impl<'a> Runner<'a> {
         }
     }
 
+    /// Runs blocks, one per thread at a time, merging them in trial order
+    /// until `enough` holds after a block or every block has run; the
+    /// blocks of a batch past the stop are dropped, so the trials run do
+    /// not depend on the thread count. Whether it stopped on `enough`.
+    pub fn advance_until(&mut self, enough: &dyn Fn(&Runner) -> bool) -> bool {
+        let threads = rayon::current_num_threads() as u64;
+        while self.next < self.blocks() {
+            let batch = threads.clamp(1, self.blocks() - self.next);
+            for acc in self.run_blocks(batch) {
+                self.merge(&acc);
+                if enough(self) {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
     /// P(hit) of the target so far, controlled as the forecast's is.
     pub fn p_hit(&self) -> control::Estimate {
         self.merged.p_hit()
+    }
+
+    /// The mean of outcomes `y` of the trials so far, controlled as P(hit)
+    /// is.
+    pub fn mean_of(&self, y: &[f64]) -> control::Estimate {
+        self.ctx.controls.mean_of(y, &self.merged.draws)
     }
 
     /// Outcomes `y` of the trials so far, for a paired comparison.
