@@ -256,12 +256,14 @@ pub fn run_family_for(
     };
     check_family(scenarios, &options(settings, settings.trials, engine))?;
     if settings.trials == Trials::Auto && !rest.is_empty() {
-        let precise =
-            |r: &[crate::sim::Runner]| members_precise(r) && pairs_precise(r, leader(r, judge));
+        // The members run together: each is settled when all are.
+        let settled = |r: &[crate::sim::Runner]| {
+            vec![members_precise(r) && pairs_precise(r, leader(r, judge)); r.len()]
+        };
         let rule = Rule {
             min_trials: FAMILY_MIN_TRIALS,
             round: FAMILY_ROUND,
-            precise: &precise,
+            settled: &settled,
             reason: format!(
                 "every member's P(hit) was known to {FAMILY_SE_P_HIT} and the standard errors of every \
                  alternative's paired difference from the base fell below {} in P(hit) and {}% of the \
@@ -299,9 +301,11 @@ pub const FAMILY_ROUND: u64 = 512;
 // Every look of a decision spans several of the lead engine's blocks, so
 // that a single evaluation keeps two cores busy (with blocks of 1,024
 // trials, `goal`'s first looks and a round of one run each used one).
+// A sensitivity family (at least a base, a low and a high run, side by
+// side) keeps them busy with one block each.
 const _: () = assert!(
     seek::STAGE_TRIALS >= 2 * crate::sim::BLOCK
-        && sensitivity::AUTO_FIRST >= 2 * crate::sim::BLOCK
+        && sensitivity::AUTO_FIRST >= crate::sim::BLOCK
         && FAMILY_ROUND >= 2 * crate::sim::BLOCK
 );
 /// Fewest trials of an automatic family. A family decides on its paired
@@ -320,14 +324,16 @@ pub const FAMILY_SE_P_HIT: f64 = 0.011;
 /// ±1.6 points is decided).
 pub const FAMILY_RELATIVE_SE: f64 = 0.1;
 
-/// When a family under `--trials auto` has run enough: checked every
-/// `round` trials (rounded up to whole blocks) from `min_trials`, so the
-/// count does not depend on threads.
+/// When the members of a family under `--trials auto` have run enough:
+/// checked every `round` trials (rounded up to whole blocks) from
+/// `min_trials`, so the counts do not depend on threads. `settled` says,
+/// member by member, which have run enough; the others run another
+/// round (a settled member runs again if a later look unsettles it).
 pub struct Rule<'a> {
     pub min_trials: u64,
     pub round: u64,
-    pub precise: &'a dyn Fn(&[crate::sim::Runner]) -> bool,
-    /// Why the family stopped, when `precise` said so.
+    pub settled: &'a dyn Fn(&[crate::sim::Runner]) -> Vec<bool>,
+    /// Why the family stopped, when every member was settled.
     pub reason: String,
 }
 
@@ -359,8 +365,9 @@ fn check_family(scenarios: &[&Scenario], opts: &RunConfig) -> Result<(), SimErro
     }
 }
 
-/// `--trials auto` for a family: every member advances together, and they
-/// stop once `rule` says so. For [`run_family`] the rule is that the
+/// `--trials auto` for a family: every member not yet settled advances a
+/// round at a time, side by side, until `rule` settles them all (or they
+/// reach the cap). For [`run_family`] the rule is that the
 /// differences the decision reads are precise — each
 /// member's paired difference from the base (or, with `judge`, from the
 /// member leading so far) in P(hit) with a standard
@@ -384,16 +391,29 @@ fn run_rounds(
         .map(|s| crate::sim::Runner::new(s, &opts))
         .collect::<Result<Vec<_>, SimError>>()?;
     let per_round = rule.round.div_ceil(runners[0].block()).max(1);
+    let mut busy = vec![true; runners.len()];
     let reason = loop {
-        runners.par_iter_mut().for_each(|r| r.advance(per_round));
-        let (n, cap) = runners[0].trials();
-        if n >= cap {
-            break format!(
-                "reached the cap of {cap} trials before the family's paired differences were precise enough"
-            );
+        runners
+            .par_iter_mut()
+            .zip(&busy)
+            .filter(|(_, b)| **b)
+            .for_each(|(r, _)| r.advance(per_round));
+        let most = runners.iter().map(|r| r.trials().0).max().unwrap_or(0);
+        if most >= rule.min_trials {
+            busy = (rule.settled)(&runners).iter().map(|s| !s).collect();
+            if !busy.contains(&true) {
+                break rule.reason.clone();
+            }
         }
-        if n >= rule.min_trials && (rule.precise)(&runners) {
-            break rule.reason.clone();
+        for (b, r) in busy.iter_mut().zip(&runners) {
+            let (n, cap) = r.trials();
+            *b &= n < cap;
+        }
+        if !busy.contains(&true) {
+            break format!(
+                "reached the cap of {} trials before the family's paired differences were precise enough",
+                runners[0].trials().1
+            );
         }
     };
     let runs: Vec<Run> = runners

@@ -10,12 +10,16 @@
 //! revenue.
 //!
 //! With `--trials auto` the family runs until the chart is drawn true:
-//! from [`AUTO_FIRST`] trials, a round of [`AUTO_ROUND`] at a time, until every input's swing
+//! from [`AUTO_FIRST`] trials, a round of [`AUTO_ROUND`] at a time, each
+//! input's low and high runs (and the base, while any input runs) until its swing
 //! of mean revenue and of P(hit) — paired, trial by trial, high minus low,
 //! each controlled for the drawn rates and the deals' luck
 //! ([`super::paired_so_far`]) — has a standard error below [`CHART_SHARE`] of the widest swing of its
 //! kind (a tornado is drawn to that scale) or below a tenth of its own
-//! swing, at most [`AUTO_CAP`] trials. The median's swing, which orders
+//! swing, at most [`AUTO_CAP`] trials. An input whose swings are precise
+//! stops there (the board plan's ran 256 or 512 trials: the inputs that
+//! are uncertain rates, fixed at their P10 and P90, lose their own control
+//! and need more). The median's swing, which orders
 //! the chart, has no per-trial form; on the shipped plans it follows the
 //! mean's within a few percent.
 
@@ -34,9 +38,10 @@ use crate::run::Trials;
 use crate::sim::SimError;
 
 /// Trials of the first look with `--trials auto`: the standard errors the
-/// rule reads are estimates too, each within about ±3% (1/√(2n)) of its
-/// true value from 512 paired trials.
-pub const AUTO_FIRST: u64 = 512;
+/// rule reads are estimates too, each within about ±4.4% (1/√(2n)) of its
+/// true value from 256 paired trials, and the controlled swings are as
+/// honest there (tested over independent seeds).
+pub const AUTO_FIRST: u64 = 256;
 /// Trials between looks.
 pub const AUTO_ROUND: u64 = 256;
 /// Most trials a run takes with `--trials auto`.
@@ -105,6 +110,9 @@ pub struct InputRow {
     pub swing_p50: f64,
     /// |P(hit) at high − P(hit) at low|.
     pub swing_p_hit: f64,
+    /// Trials of its low and high runs (with `--trials auto`, an input
+    /// stops as soon as its swings are precise).
+    pub trials: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
@@ -234,11 +242,11 @@ pub fn sensitivity(
             max_trials: settings.max_trials.min(AUTO_CAP),
             ..settings.clone()
         };
-        let precise = |r: &[crate::sim::Runner]| swings_precise(r, cases.len());
+        let settled = |r: &[crate::sim::Runner]| swings_settled(r, cases.len());
         let rule = Rule {
             min_trials: AUTO_FIRST,
             round: AUTO_ROUND,
-            precise: &precise,
+            settled: &settled,
             reason: format!(
                 "every swing's standard error fell below {}% of the widest (checked every \
                  {AUTO_ROUND} trials from {AUTO_FIRST})",
@@ -269,6 +277,7 @@ pub fn sensitivity(
                 high: side(c.high.0, hi),
                 swing_p50: (hi.revenue.p50 - lo.revenue.p50).abs(),
                 swing_p_hit: (hi.p_hit_target - lo.p_hit_target).abs(),
+                trials: lo.trials,
             }
         })
         .collect();
@@ -292,21 +301,27 @@ pub fn sensitivity(
     })
 }
 
-/// Whether every input's swings (runs 1 + 2i low, 2 + 2i high) of mean
-/// revenue and of P(hit) are precise at the chart's scale.
-fn swings_precise(runners: &[crate::sim::Runner], inputs: usize) -> bool {
+/// Which runs have run enough: an input's low and high runs (1 + 2i and
+/// 2 + 2i) once its swings of mean revenue and of P(hit) are precise at
+/// the chart's scale, the base (0) once every input's are.
+fn swings_settled(runners: &[crate::sim::Runner], inputs: usize) -> Vec<bool> {
     let swings: Vec<[(f64, f64); 2]> = (0..inputs)
         .map(|i| {
             let (lo, hi) = (&runners[1 + 2 * i], &runners[2 + 2 * i]);
             [paired_revenue_so_far(lo, hi), paired_p_hit(lo, hi)]
         })
         .collect();
-    (0..2).all(|k| {
-        let widest = swings.iter().map(|s| s[k].0.abs()).fold(0.0, f64::max);
-        swings
-            .iter()
-            .all(|s| s[k].1 <= (CHART_SHARE * widest).max(FAMILY_RELATIVE_SE * s[k].0.abs()))
-    })
+    let widest: [f64; 2] = [0, 1].map(|k| swings.iter().map(|s| s[k].0.abs()).fold(0.0, f64::max));
+    let precise: Vec<bool> = swings
+        .iter()
+        .map(|s| {
+            (0..2)
+                .all(|k| s[k].1 <= (CHART_SHARE * widest[k]).max(FAMILY_RELATIVE_SE * s[k].0.abs()))
+        })
+        .collect();
+    let mut out = vec![precise.iter().all(|p| *p)];
+    out.extend(precise.iter().flat_map(|p| [*p, *p]));
+    out
 }
 
 impl Exportable for Sensitivity {
@@ -318,9 +333,14 @@ impl Exportable for Sensitivity {
 
     fn view(&self) -> View {
         let s = self;
+        let up_to = if s.inputs.iter().all(|r| r.trials == s.trials) {
+            ""
+        } else {
+            "up to "
+        };
         let mut v = View {
             title: format!(
-                "Sensitivity of \"{}\": {} trials a run (seed {}, {} engine), every run on the same random numbers",
+                "Sensitivity of \"{}\": {up_to}{} trials a run (seed {}, {} engine), every run on the same random numbers",
                 s.scenario,
                 count(s.trials as f64),
                 s.seed,
@@ -350,6 +370,7 @@ impl Exportable for Sensitivity {
                 col("swing_p50", "swing", Unit::Money),
                 col("p_hit_low", "P(hit) low", Unit::Share),
                 col("p_hit_high", "P(hit) high", Unit::Share),
+                col("trials", "trials", Unit::Count),
             ],
         );
         let mut all = Table::new(
@@ -371,6 +392,7 @@ impl Exportable for Sensitivity {
                 col("p_hit_high", "P(hit) high", Unit::Share),
                 col("mean_low", "mean low", Unit::Money),
                 col("mean_high", "mean high", Unit::Money),
+                col("trials", "trials", Unit::Count),
             ],
         )
         .detail();
@@ -385,6 +407,7 @@ impl Exportable for Sensitivity {
                 r.swing_p50.into(),
                 r.low.p_hit.into(),
                 r.high.p_hit.into(),
+                (r.trials as f64).into(),
             ]);
             let at = |which: Setting, x: f64| {
                 if r.setting == which {
@@ -409,6 +432,7 @@ impl Exportable for Sensitivity {
                 r.high.p_hit.into(),
                 r.low.mean.into(),
                 r.high.mean.into(),
+                (r.trials as f64).into(),
             ]);
         }
         t.notes
