@@ -404,6 +404,10 @@ fn first_run(
              (checked after each block of {} trials from {FIRST_TRIALS})",
             r.block()
         )
+    } else if settle {
+        format!("ran the most an evaluation runs, {DEFAULT_TRIALS} trials")
+    } else if auto {
+        format!("the median is not controlled: the default of {DEFAULT_TRIALS} trials")
     } else {
         format!("{} trials were asked for", r.trials().1)
     };

@@ -89,6 +89,41 @@ fn compare_output_does_not_depend_on_threads() {
     assert!(lines.iter().all(|l| l.split(',').count() == width));
 }
 
+/// The automatic decisions that stop member by member (`sensitivity`'s
+/// inputs) or settle their trials on a first evaluation (`optimize`)
+/// give the same bytes for any thread count.
+#[test]
+fn automatic_sensitivity_and_optimize_do_not_depend_on_threads() {
+    let run = |args: &[&str], threads: &str| {
+        revplan()
+            .args(args)
+            .args(["--format", "json", "--threads", threads])
+            .output()
+            .unwrap()
+            .stdout
+    };
+    let two = "tests/data/two-channels-scenario.toml";
+    let mut outputs = Vec::new();
+    for args in [
+        &["sensitivity", SMALL][..],
+        &["optimize", two, "--budget", "1040000"][..],
+    ] {
+        let one = run(args, "1");
+        assert!(!one.is_empty(), "{args:?}");
+        assert_eq!(one, run(args, "3"), "{args:?}");
+        outputs.push(one);
+    }
+    // The inputs stopped at different counts.
+    let v: serde_json::Value = serde_json::from_slice(&outputs[0]).unwrap();
+    let trials: Vec<u64> = v["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["trials"].as_u64().unwrap())
+        .collect();
+    assert!(trials.iter().any(|t| *t != trials[0]), "{trials:?}");
+}
+
 #[test]
 fn compare_refuses_unknown_variants() {
     revplan()
