@@ -142,7 +142,7 @@ pub const HELP: &[Help] = &[
             "revplan sensitivity scenarios/acme-52w.toml --swing 0.2 --format csv",
             "revplan sensitivity scenarios/board-plan.toml --charts out/charts",
         ],
-        notes: "Uncertain rates go to their P10 and P90; fixed rates, channel volumes and deal sizes by ±--swing; the MQL threshold by ±--threshold-swing points.",
+        notes: "Uncertain rates go to their P10 and P90; fixed rates, channel volumes and deal sizes by ±--swing; the MQL threshold by ±--threshold-swing points. With --trials auto each input's low and high runs go from 256 trials until its swings are precise at the chart's scale (each row says its trials).",
     },
     Help {
         command: "optimize",
@@ -150,7 +150,7 @@ pub const HELP: &[Help] = &[
             "revplan optimize scenarios/board-plan.toml --budget 1500000",
             "revplan optimize scenarios/board-plan.toml --budget 1500000 --objective p-hit --max trade_shows=200000",
         ],
-        notes: "The budget is the media budget over the horizon (budget_per_week × active weeks), without program costs or costs per lead. Bounds come from budget_min_per_week / budget_max_per_week in the file, or --min / --max CHANNEL=AMOUNT (over the horizon).",
+        notes: "The budget is the media budget over the horizon (budget_per_week × active weeks), without program costs or costs per lead. Bounds come from budget_min_per_week / budget_max_per_week in the file, or --min / --max CHANNEL=AMOUNT (over the horizon). The objective is estimated controlled for the drawn rates and the deals' luck, as P(hit) is (not the median); with --trials auto every evaluation runs what made the first as precise as 2,048 plain trials.",
     },
     Help {
         command: "report",
@@ -574,10 +574,12 @@ pub const MAX_THREADS: usize = 1024;
 pub struct RunArgs {
     /// Trials to run, or `auto`: until the standard error of P(hit) is below
     /// 0.005 and that of the mean below 0.5%; for a family (compare, sweep,
-    /// a batch scenario with variants), until those of each paired
-    /// difference from the base (a sweep: from its leading point) are, or
-    /// are below a tenth of the difference, from 2,048 trials (default: the
-    /// scenario's [run]).
+    /// a batch scenario with variants), from 1,024 trials until each
+    /// member's P(hit) is known to ±0.011 and the errors of each paired
+    /// difference from the base (a sweep: from its leading point) are
+    /// below those bars or a tenth of the difference; `goal`, `plan
+    /// --confidence`, `sensitivity` and `optimize` say their own rules
+    /// (default: the scenario's [run]).
     #[arg(long, value_name = "N|auto", value_parser = parse_trials)]
     pub trials: Option<Trials>,
     /// Most trials `auto` may run.
