@@ -7,8 +7,8 @@
 //! Differences are then computed trial by trial ([`paired`]): what they
 //! measure is the change, not the noise, and their confidence intervals are
 //! much narrower than those of two independent runs. What a decision is
-//! judged on (P(hit) and its differences everywhere; the objective, its
-//! marginal values and ties in `optimize` and a sweep's best; the
+//! judged on (P(hit) and its differences everywhere; `optimize`'s
+//! objective and marginal values; a sweep's best point and its ties; the
 //! precision rules of families and of `sensitivity`) is also controlled
 //! for the drawn rates and the deals' luck ([`paired_runs`],
 //! [`paired_so_far`]); revenue and contribution as shown, and their
