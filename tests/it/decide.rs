@@ -912,3 +912,40 @@ fn optimize_with_auto_trials_runs_what_the_precision_of_the_plain_default_needs(
     assert_eq!(o.current_figures, Figures::of(&same.forecast));
     assert_eq!(o.objective_current, Objective::Mean.of(&same));
 }
+
+/// The knob: the more deal sizes vary around the same mean, the more of
+/// revenue's variance the deals' luck explains, and the fewer trials
+/// `optimize --trials auto` settles on for the same precision (with every
+/// channel at its upper bound, only the first evaluation runs).
+#[test]
+fn the_wider_the_deal_sizes_the_fewer_trials_optimize_settles_on() {
+    use revplan::decide::optimize::{DEFAULT_TRIALS, FIRST_TRIALS};
+    let settled = |size: &str| {
+        let s = load(TWO, &[size]);
+        let weeks = f64::from(s.weeks());
+        let at_most = 20_000.0 * weeks;
+        let b = bounds(
+            &s,
+            &[
+                ("search".into(), None, Some(at_most)),
+                ("social".into(), None, Some(at_most)),
+            ],
+        )
+        .unwrap();
+        let st = Settings {
+            trials: Trials::Auto,
+            ..settings(DEFAULT_TRIALS, 4, EngineKind::Leads)
+        };
+        let o = optimize(&s, 2.0 * at_most, Objective::Mean, &b, &st, &|_| {}).unwrap();
+        assert_eq!(o.evaluations, 1, "{size}");
+        o.trials
+    };
+    let (fixed, narrow, wide) = (
+        settled("deals.size=20000"),
+        settled("deals.size.sigma=0.2"),
+        settled("deals.size.sigma=0.8"),
+    );
+    // Measured: 2,048, 768 and 512.
+    assert!(fixed > narrow && narrow > wide, "{fixed} {narrow} {wide}");
+    assert!(wide >= FIRST_TRIALS);
+}
