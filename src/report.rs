@@ -11,7 +11,7 @@
 
 use crate::chart::{self, Chart, ChartError};
 use crate::decide::compare::{Candidate, Comparison, compare};
-use crate::decide::sensitivity::{Sensitivity, Swings, sensitivity};
+use crate::decide::sensitivity::{Sensitivity, Swings, sensitivity_around};
 use crate::decide::{Settings, Z95};
 use crate::export::format::{count, money, pct};
 use crate::export::{Exportable, Table};
@@ -103,13 +103,15 @@ pub fn build(
     };
     progress(2, "sensitivity");
     let sens = if options.sensitivity {
-        Some(sensitivity(
+        // Around the forecast: the chart's centre is the report's.
+        Some(sensitivity_around(
             s,
             Swings {
                 relative: 0.1,
                 threshold_points: 5.0,
             },
             settings,
+            Some(&forecast),
             &|_, _| {},
         )?)
     } else {

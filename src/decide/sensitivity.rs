@@ -229,9 +229,25 @@ pub fn sensitivity(
     settings: &Settings,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Sensitivity, SimError> {
+    sensitivity_around(s, swings, settings, None, progress)
+}
+
+/// [`sensitivity`], around `base` when it is given: a forecast of `s`
+/// with the same seed and engine (the board report's), whose figures are
+/// then the chart's centre and which is not run again. The inputs' runs
+/// do not depend on it.
+pub fn sensitivity_around(
+    s: &Scenario,
+    swings: Swings,
+    settings: &Settings,
+    base: Option<&crate::sim::Forecast>,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Sensitivity, SimError> {
     let mut skipped = Vec::new();
     let cases = cases(s, swings, &mut skipped);
-    let mut family: Vec<&Scenario> = vec![s];
+    // The base run, when there is one, comes first.
+    let at = usize::from(base.is_none());
+    let mut family: Vec<&Scenario> = if base.is_none() { vec![s] } else { Vec::new() };
     for c in &cases {
         family.push(&c.low.1);
         family.push(&c.high.1);
@@ -242,7 +258,7 @@ pub fn sensitivity(
             max_trials: settings.max_trials.min(AUTO_CAP),
             ..settings.clone()
         };
-        let settled = |r: &[crate::sim::Runner]| swings_settled(r, cases.len());
+        let settled = |r: &[crate::sim::Runner]| swings_settled(r, at, cases.len());
         let rule = Rule {
             min_trials: AUTO_FIRST,
             round: AUTO_ROUND,
@@ -257,7 +273,7 @@ pub fn sensitivity(
     } else {
         run_family(&family, settings, &|done| progress(done, total))?
     };
-    let base = &runs[0].forecast;
+    let base = base.unwrap_or_else(|| &runs[0].forecast);
     let side = |value: f64, f: &crate::sim::Forecast| Side {
         value,
         p50: f.revenue.p50,
@@ -268,7 +284,7 @@ pub fn sensitivity(
         .iter()
         .enumerate()
         .map(|(i, c)| {
-            let (lo, hi) = (&runs[1 + 2 * i].forecast, &runs[2 + 2 * i].forecast);
+            let (lo, hi) = (&runs[at + 2 * i].forecast, &runs[at + 1 + 2 * i].forecast);
             InputRow {
                 input: c.input.clone(),
                 kind: c.kind,
@@ -288,8 +304,12 @@ pub fn sensitivity(
     });
     Ok(Sensitivity {
         scenario: s.name.clone(),
-        engine: base.engine,
-        trials: base.trials,
+        engine: runs.first().map_or(base.engine, |r| r.forecast.engine),
+        trials: runs
+            .iter()
+            .map(|r| r.forecast.trials)
+            .max()
+            .unwrap_or(base.trials),
         seed: settings.seed,
         target: s.target.total,
         base_p50: base.revenue.p50,
@@ -301,13 +321,14 @@ pub fn sensitivity(
     })
 }
 
-/// Which runs have run enough: an input's low and high runs (1 + 2i and
-/// 2 + 2i) once its swings of mean revenue and of P(hit) are precise at
-/// the chart's scale, the base (0) once every input's are.
-fn swings_settled(runners: &[crate::sim::Runner], inputs: usize) -> Vec<bool> {
+/// Which runs have run enough: an input's low and high runs (`at` + 2i
+/// and `at` + 1 + 2i) once its swings of mean revenue and of P(hit) are
+/// precise at the chart's scale, the base (0, when `at` is 1) once every
+/// input's are.
+fn swings_settled(runners: &[crate::sim::Runner], at: usize, inputs: usize) -> Vec<bool> {
     let swings: Vec<[(f64, f64); 2]> = (0..inputs)
         .map(|i| {
-            let (lo, hi) = (&runners[1 + 2 * i], &runners[2 + 2 * i]);
+            let (lo, hi) = (&runners[at + 2 * i], &runners[at + 1 + 2 * i]);
             [paired_revenue_so_far(lo, hi), paired_p_hit(lo, hi)]
         })
         .collect();
@@ -319,7 +340,7 @@ fn swings_settled(runners: &[crate::sim::Runner], inputs: usize) -> Vec<bool> {
                 .all(|k| s[k].1 <= (CHART_SHARE * widest[k]).max(FAMILY_RELATIVE_SE * s[k].0.abs()))
         })
         .collect();
-    let mut out = vec![precise.iter().all(|p| *p)];
+    let mut out = vec![precise.iter().all(|p| *p); at];
     out.extend(precise.iter().flat_map(|p| [*p, *p]));
     out
 }

@@ -949,3 +949,28 @@ fn the_wider_the_deal_sizes_the_fewer_trials_optimize_settles_on() {
     assert!(fixed > narrow && narrow > wide, "{fixed} {narrow} {wide}");
     assert!(wide >= FIRST_TRIALS);
 }
+
+/// Around a given forecast (the board report's), the tornado's centre is
+/// that forecast and nothing else changes: with fixed and with automatic
+/// trials, the inputs' rows are those of `sensitivity` on its own.
+#[test]
+fn sensitivity_around_a_forecast_centres_on_it_and_keeps_its_rows() {
+    use revplan::decide::sensitivity::sensitivity_around;
+    let s = load(SMALL, &[]);
+    let f = simulate(&s, &fixed(1_000, 6, EngineKind::Leads), &|_| {}).unwrap();
+    let auto = Settings {
+        trials: Trials::Auto,
+        max_trials: 1_024,
+        ..settings(0, 6, EngineKind::Leads)
+    };
+    for st in [settings(300, 6, EngineKind::Leads), auto] {
+        let alone = sensitivity(&s, Swings::default(), &st, &|_, _| {}).unwrap();
+        let around = sensitivity_around(&s, Swings::default(), &st, Some(&f), &|_, _| {}).unwrap();
+        assert_eq!(around.inputs, alone.inputs);
+        assert_eq!(
+            (around.base_p50, around.base_p_hit),
+            (f.revenue.p50, f.p_hit_target)
+        );
+        assert_eq!((around.trials, around.engine), (alone.trials, alone.engine));
+    }
+}
