@@ -159,6 +159,12 @@ impl Objective {
         }
     }
 
+    /// Whether the objective's estimate is controlled for the drawn rates
+    /// and the deals' luck (every one but the median, which is not a mean).
+    pub fn is_controlled(self) -> bool {
+        self != Objective::P50
+    }
+
     /// The objective's mean over the trials a run has so far, controlled
     /// as [`Objective::of`]'s, with its standard error (of mean revenue for
     /// the median, which has no per-trial form).

@@ -368,9 +368,10 @@ pub fn optimize(
         best_figures: Figures::of(&best.forecast),
         objective_current: objective.of(&start_run),
         objective_best: f0,
-        objective_controlled_for: match objective {
-            Objective::P50 => "",
-            _ => start_run.controls.describe(),
+        objective_controlled_for: if objective.is_controlled() {
+            start_run.controls.describe()
+        } else {
+            ""
         },
         revenue_delta: paired(&start_run.per_trial, &best.per_trial),
         p_hit_delta: paired_hits(&start_run, &best, s.target.total),
@@ -395,7 +396,7 @@ fn first_run(
 ) -> Result<Run, SimError> {
     let mut r = Runner::new(s, opts)?;
     let precise = super::seek::as_precise_as(FIRST_TRIALS, DEFAULT_TRIALS);
-    let settle = auto && objective != Objective::P50;
+    let settle = auto && objective.is_controlled();
     let settled =
         r.advance_until(&|r| settle && precise(r.trials().0, &objective.estimate_so_far(r)));
     let reason = if settled {

@@ -649,40 +649,38 @@ fn run_blocks_until(
 ) -> Result<Run, SimError> {
     let mut r = Runner::new(s, opts)?;
     let (target, auto, block) = (r.target, r.auto, r.engine.block());
-    let threads = rayon::current_num_threads() as u64;
     let per_thread = if auto || enough.is_some() { 1 } else { 2 };
     let enough = enough.unwrap_or(&|_, _| false);
-    let mut stop_reason = if auto {
-        format!("reached the cap of {target} trials before the standard errors were small enough")
-    } else {
-        format!("{target} trials were asked for")
-    };
-    'outer: while r.next < r.blocks() {
-        let batch = (per_thread * threads).clamp(1, r.blocks() - r.next);
-        for acc in r.run_blocks(batch) {
-            r.merge(&acc);
-            let merged = &r.merged;
-            if auto && merged.trials >= AUTO_MIN_TRIALS.max(block) && precise_enough(merged) {
-                stop_reason = format!(
-                    "the standard error of P(hit) fell below {AUTO_SE_P_HIT} and that of the mean below {}% \
-                     of it (checked after each block of {block} trials)",
-                    AUTO_SE_MEAN * 100.0
-                );
-                progress(merged.trials);
-                break 'outer;
-            }
-            if merged.trials < target && enough(merged.trials, &merged.p_hit()) {
-                stop_reason = format!(
-                    "stopped after {} of {target} trials: P(hit) was clearly on one side of the \
-                     line the decision needs",
-                    merged.trials
-                );
-                progress(merged.trials);
-                break 'outer;
-            }
+    let mut stopped = None;
+    r.advance_batches(per_thread, &mut |r| {
+        let merged = &r.merged;
+        progress(merged.trials);
+        stopped = if auto && merged.trials >= AUTO_MIN_TRIALS.max(block) && precise_enough(merged) {
+            Some(format!(
+                "the standard error of P(hit) fell below {AUTO_SE_P_HIT} and that of the mean below {}% \
+                 of it (checked after each block of {block} trials)",
+                AUTO_SE_MEAN * 100.0
+            ))
+        } else if merged.trials < target && enough(merged.trials, &merged.p_hit()) {
+            Some(format!(
+                "stopped after {} of {target} trials: P(hit) was clearly on one side of the \
+                 line the decision needs",
+                merged.trials
+            ))
+        } else {
+            None
+        };
+        stopped.is_some()
+    });
+    let stop_reason = stopped.unwrap_or_else(|| {
+        if auto {
+            format!(
+                "reached the cap of {target} trials before the standard errors were small enough"
+            )
+        } else {
+            format!("{target} trials were asked for")
         }
-        progress(r.merged.trials);
-    }
+    });
     Ok(r.finish(stop_reason))
 }
 
@@ -782,9 +780,20 @@ impl<'a> Runner<'a> {
     /// blocks of a batch past the stop are dropped, so the trials run do
     /// not depend on the thread count. Whether it stopped on `enough`.
     pub fn advance_until(&mut self, enough: &dyn Fn(&Runner) -> bool) -> bool {
+        self.advance_batches(1, &mut |r| enough(r))
+    }
+
+    /// [`Runner::advance_until`] with `per_thread` blocks for each thread
+    /// at a time (more even out the blocks' durations; one costs no wall
+    /// time past a stop).
+    fn advance_batches(
+        &mut self,
+        per_thread: u64,
+        enough: &mut dyn FnMut(&Runner) -> bool,
+    ) -> bool {
         let threads = rayon::current_num_threads() as u64;
         while self.next < self.blocks() {
-            let batch = threads.clamp(1, self.blocks() - self.next);
+            let batch = (per_thread * threads).clamp(1, self.blocks() - self.next);
             for acc in self.run_blocks(batch) {
                 self.merge(&acc);
                 if enough(self) {
