@@ -441,6 +441,10 @@ impl Engine for FastEngine<'_> {
         FAST_BLOCK
     }
 
+    fn follows_leads(&self) -> bool {
+        false
+    }
+
     fn run_block(&self, ctx: &Context, seed: u64, first: u64, count: u64) -> BlockAcc {
         let mut acc = BlockAcc::new(ctx, self.s.model.params.len());
         let mut rec = TrialRec::new(ctx);

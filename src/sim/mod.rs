@@ -493,6 +493,12 @@ pub trait Engine: Sync {
     fn adds_luck(&self) -> bool {
         false
     }
+    /// Whether its work grows with the leads a trial follows (the lead and
+    /// cohort engines), rather than with channels × weeks ([`fast`]): what
+    /// [`cost::Estimate`] reckons a run's time from.
+    fn follows_leads(&self) -> bool {
+        true
+    }
 }
 
 /// Runs the forecast of a scenario. `progress` is told the number of
@@ -717,7 +723,7 @@ impl<'a> Runner<'a> {
             Trials::Auto => (opts.max_trials, true),
         };
         if !opts.allow_large {
-            check_cost(s, opts, target, auto, engine.name() != "fast")?;
+            check_cost(s, opts, target, auto, engine.follows_leads())?;
         }
         if engine.adds_luck() && ctx.metric == Metric::Revenue {
             ctx.controls = std::mem::take(&mut ctx.controls).with_luck(mean_deal(s));

@@ -281,6 +281,34 @@ fn the_fast_engine_refuses_what_it_cannot_simulate() {
     );
 }
 
+/// The size check reckons a run's time from the engine that will run it: a
+/// million trials of acme-52w take the Poisson-path engine seconds, even on
+/// one thread, and are not refused as if every lead were followed (they
+/// were: "about 17 min", from the lead engine's rate). Forced onto the lead
+/// engine, the same run is past the 15-minute limit.
+#[test]
+fn the_size_check_reckons_with_the_engine_that_runs() {
+    let s = load("scenarios/acme-52w.toml");
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    let opts = |engine| RunConfig {
+        trials: Trials::Fixed(1_000_000),
+        seed: 1,
+        max_trials: 1_000_000,
+        engine,
+        allow_large: false,
+    };
+    one.install(|| {
+        let fast = revplan::sim::Runner::new(&s, &opts(EngineKind::Auto));
+        assert!(fast.is_ok(), "{:?}", fast.err());
+        let leads = revplan::sim::Runner::new(&s, &opts(EngineKind::Leads)).err();
+        let why = leads.map(|e| e.to_string()).unwrap_or_default();
+        assert!(why.contains("too large") && why.contains("min"), "{why}");
+    });
+}
+
 /// Expected counts from the timeline: arrivals convolved with one lead's
 /// response, truncated at the horizon, plus the open deals'.
 fn analytic(s: &Scenario) -> (Vec<f64>, f64) {
