@@ -8,10 +8,14 @@
 //! each count is the arrivals convolved with the expected flow of one lead
 //! ([`crate::timeline`], horizon-truncated). Per trial and channel this
 //! engine draws one Poisson count per stage ("got this far and no further")
-//! plus the opportunities still open and those lost; per week, the wins,
-//! each assigned to a channel and given a deal size. Win rates may be
-//! uncertain: they enter these means linearly (a lost deal is not recycled
-//! here), so they are drawn per trial and the means rescaled.
+//! plus the opportunities still open and those lost. The wins of the
+//! channels that share a win rate are one Poisson count over the horizon,
+//! each win placed in a (week, channel) cell by inverting the cells'
+//! cumulative shares (a Poisson process split by where its points fall:
+//! the cells' counts are independent Poisson counts, as they must be) and
+//! given a deal size. Win rates may be uncertain: they enter these means
+//! linearly (a lost deal is not recycled here), so they are drawn per
+//! trial and the means rescaled.
 //!
 //! Open deals are few and are followed one by one (as in [`super::leads`]).
 //! The figures by channel (and month) are conditional expectations given
@@ -37,12 +41,12 @@ struct ChannelPaths {
     open: PoissonCdf,
     /// Mean closes (won or lost) in the horizon.
     closes: f64,
-    /// Mean closes in each week.
-    closes_by_week: Vec<f64>,
     win: usize,
     cost_per_lead: f64,
     fixed: f64,
     size: Dist,
+    /// Its mean.
+    mean_size: f64,
     /// (mu, sigma) when the size is a plain log-normal.
     lognormal: Option<(f64, f64)>,
     /// Per arrival month (cohort): expected leads, spend, and what those
@@ -69,19 +73,103 @@ struct Cohort {
     closes_eventual: f64,
 }
 
+/// The wins of the channels that share one win rate, `param`: with every
+/// rate at 1 they are the closes, `closes` of them in the horizon on
+/// average, falling in (week, channel) cell i with probability
+/// `cum[i] − cum[i − 1]`.
+struct WinGroup {
+    param: usize,
+    closes: f64,
+    /// (week, channel) of each cell, weeks outer.
+    cells: Vec<(u32, u32)>,
+    /// Cumulative shares of the cells (the last exactly 1), then two
+    /// sentinels past any uniform.
+    cum: Vec<f64>,
+    /// `guide[j]`: the first cell whose share ends past j / guide.len(),
+    /// where the search for a uniform in [j, j + 1) / guide.len() starts.
+    guide: Vec<u32>,
+}
+
+/// Guide entries per cell: enough that the cell of a uniform is almost
+/// always its guide's or one of the next two.
+const GUIDE_PER_CELL: usize = 2;
+
+impl WinGroup {
+    fn new(param: usize, channels: &[(usize, Vec<f64>)]) -> WinGroup {
+        let weeks = channels.first().map_or(0, |(_, w)| w.len());
+        let mut cells = Vec::with_capacity(weeks * channels.len());
+        let mut cum = Vec::with_capacity(cells.capacity() + 2);
+        let mut acc = 0.0;
+        for t in 0..weeks {
+            for (c, by_week) in channels {
+                acc += by_week[t].max(0.0);
+                cells.push((t as u32, *c as u32));
+                cum.push(acc);
+            }
+        }
+        let closes = acc;
+        cum.iter_mut()
+            .for_each(|x| *x = if acc > 0.0 { *x / acc } else { 1.0 });
+        if let Some(last) = cum.last_mut() {
+            *last = 1.0;
+        }
+        let m = cells.len() * GUIDE_PER_CELL;
+        let mut guide = Vec::with_capacity(m);
+        let mut i = 0;
+        for j in 0..m {
+            let at = j as f64 / m as f64;
+            while cum[i] <= at {
+                i += 1;
+            }
+            guide.push(i as u32);
+        }
+        cum.extend([2.0, 2.0]);
+        WinGroup {
+            param,
+            closes,
+            cells,
+            cum,
+            guide,
+        }
+    }
+
+    /// The cell of a uniform u in [0, 1): the first whose cumulative share
+    /// is past u (inversion, so monotone in u and in the shares). Without
+    /// a branch the processor could mispredict: the cell is almost always
+    /// the guide's or one of the next two, counted; the rare other case
+    /// (many small cells in one guide interval, or u · m rounded across an
+    /// integer) is caught by checking the answer, and searched.
+    #[inline]
+    fn cell(&self, u: f64) -> (u32, u32) {
+        let m = self.guide.len();
+        let lo = self.guide[((u * m as f64) as usize).min(m - 1)] as usize;
+        let cum = &self.cum;
+        let i = lo + usize::from(cum[lo] <= u) + usize::from(cum[lo + 1] <= u);
+        let i = if cum[i] <= u || (lo > 0 && cum[lo - 1] > u) {
+            cum[..self.cells.len()].partition_point(|c| *c <= u)
+        } else {
+            i
+        };
+        self.cells[i]
+    }
+}
+
 /// Buffers reused from trial to trial.
 struct Scratch {
     ws: Workspace,
     vals: Vec<f64>,
     leads: Vec<f64>,
     wins_by_channel: Vec<f64>,
-    weights: Vec<f64>,
+    /// A win's uniform (for its cell) and normal (for its size).
+    draws: Vec<(f64, f64)>,
 }
 
 pub struct FastEngine<'a> {
     s: &'a Scenario,
     leads: LeadEngine<'a>,
     channels: Vec<ChannelPaths>,
+    /// The channels' wins, by win rate.
+    wins: Vec<WinGroup>,
     stages: usize,
     /// (mu, sigma) per channel when every deal size is a plain log-normal.
     sizes: Option<Vec<(f64, f64)>>,
@@ -163,7 +251,7 @@ impl<'a> FastEngine<'a> {
         for &p in &wins {
             ones[p] = 1.0;
         }
-        let channels: Vec<ChannelPaths> = m
+        let channels: Vec<(ChannelPaths, Vec<f64>)> = m
             .channels
             .iter()
             .enumerate()
@@ -206,19 +294,34 @@ impl<'a> FastEngine<'a> {
                 let monthly = cohorts(ch, &lambda, &r, &ctx_months);
                 let total_closes: f64 = r.wins.iter().sum();
                 let closes_after = lambda.iter().map(|l| l * total_closes).sum::<f64>() - closes;
-                ChannelPaths {
+                let path = ChannelPaths {
                     stop_at: stop_at.iter().map(|m| PoissonCdf::new(*m)).collect(),
                     open: PoissonCdf::new(open),
                     closes,
-                    closes_by_week,
                     win,
                     cost_per_lead: ch.cost_per_lead,
                     fixed: (0..h).map(|w| ch.spend(w as u32, 0.0)).sum(),
                     size: ch.funnel.deal_size.clone(),
+                    mean_size: ch.funnel.deal_size.mean(),
                     lognormal: ch.funnel.deal_size.lognormal_params(),
                     monthly,
                     closes_after,
-                }
+                };
+                (path, closes_by_week)
+            })
+            .collect();
+        let (channels, by_week): (Vec<ChannelPaths>, Vec<Vec<f64>>) = channels.into_iter().unzip();
+        let mut params: Vec<usize> = channels.iter().map(|c| c.win).collect();
+        params.sort_unstable();
+        params.dedup();
+        let wins = params
+            .into_iter()
+            .map(|p| {
+                let members: Vec<(usize, Vec<f64>)> = (0..channels.len())
+                    .filter(|c| channels[*c].win == p)
+                    .map(|c| (c, by_week[c].clone()))
+                    .collect();
+                WinGroup::new(p, &members)
             })
             .collect();
         let sizes = channels
@@ -229,6 +332,7 @@ impl<'a> FastEngine<'a> {
             s,
             leads: LeadEngine::new(s),
             channels,
+            wins,
             stages: n,
             sizes,
         })
@@ -250,7 +354,7 @@ impl<'a> FastEngine<'a> {
             vals,
             leads,
             wins_by_channel,
-            weights,
+            draws,
         } = sc;
         self.leads.draw_params_into(seed, trial, vals);
         ctx.controls.draws(vals, &mut rec.draws);
@@ -258,7 +362,6 @@ impl<'a> FastEngine<'a> {
             *a += v;
         }
         let vals: &[f64] = vals;
-        let nch = self.channels.len();
         leads.iter_mut().for_each(|x| *x = 0.0);
         wins_by_channel.iter_mut().for_each(|x| *x = 0.0);
         for (c, ch) in self.channels.iter().enumerate() {
@@ -277,41 +380,39 @@ impl<'a> FastEngine<'a> {
             }
             leads[c] = deeper;
         }
-        // Wins, week by week, each with its channel and size.
-        for t in 0..ctx.weeks {
-            // Cumulative weights: a win's channel is the number of them its
-            // uniform has passed (counted without branches: the channel of
-            // one win is as unpredictable to the processor as to anyone).
-            let mut total = 0.0;
-            for (c, ch) in self.channels.iter().enumerate() {
-                total += vals[ch.win] * ch.closes_by_week[t];
-                weights[c] = total;
-            }
-            if total <= 0.0 {
-                continue;
-            }
-            let mut r = LeadRng(rng::key(seed, trial, purpose::week(t)));
-            let k = rng::poisson(&mut r, total);
-            if k == 0 {
-                continue;
-            }
-            let bounds = &weights[..nch - 1];
-            let mut revenue = 0.0;
-            for _ in 0..k {
-                let u = r.unit() * total;
-                let c = bounds.iter().map(|b| usize::from(u >= *b)).sum::<usize>();
-                revenue += match self.sizes {
-                    Some(ref ln) => {
-                        let (mu, sigma) = ln[c];
-                        rng::exp(mu + sigma * r.sample::<f64, _>(StandardNormal))
+        // Wins, by win rate, each with its week, channel and size.
+        let count_wins = ctx.metric == crate::model::Metric::Wins;
+        for (g, group) in self.wins.iter().enumerate() {
+            let mut r = LeadRng(rng::key(seed, trial, purpose::wins(g)));
+            let k = rng::poisson(&mut r, vals[group.param] * group.closes);
+            let (revenue, goal) = (&mut rec.revenue_new[..], &mut rec.goal[..]);
+            let by_channel = &mut wins_by_channel[..];
+            let mut win = |t: u32, c: u32, size: f64| {
+                revenue[t as usize] += size;
+                by_channel[c as usize] += 1.0;
+                if count_wins {
+                    goal[t as usize] += 1.0;
+                }
+            };
+            match self.sizes {
+                // Every win's uniform and normal first, then its cell and
+                // size: the draws no longer wait on the cells' lookups, nor
+                // the sizes on the draws, so the processor overlaps wins.
+                Some(ref ln) => {
+                    draws.clear();
+                    draws.extend((0..k).map(|_| (r.unit(), r.sample::<f64, _>(StandardNormal))));
+                    for &(u, z) in draws.iter() {
+                        let (t, c) = group.cell(u);
+                        let (mu, sigma) = ln[c as usize];
+                        win(t, c, rng::exp(mu + sigma * z));
                     }
-                    None => self.channels[c].size.sample(&mut r),
-                };
-                wins_by_channel[c] += 1.0;
-            }
-            rec.revenue_new[t] = revenue;
-            if ctx.metric == crate::model::Metric::Wins {
-                rec.goal[t] = k as f64;
+                }
+                None => {
+                    for _ in 0..k {
+                        let (t, c) = group.cell(r.unit());
+                        win(t, c, self.channels[c as usize].size.sample(&mut r));
+                    }
+                }
             }
         }
         for (c, ch) in self.channels.iter().enumerate() {
@@ -324,7 +425,7 @@ impl<'a> FastEngine<'a> {
             rec.spend += ch.fixed + ch.cost_per_lead * leads[c];
             // After the horizon: the expected revenue, given this trial's
             // win rate (exact in expectation).
-            rec.eventual_new += vals[ch.win] * ch.closes_after * ch.size.mean();
+            rec.eventual_new += vals[ch.win] * ch.closes_after * ch.mean_size;
         }
         rec.eventual_new += rec.revenue_new.iter().sum::<f64>();
         if !self.s.model.pipeline.is_empty() {
@@ -338,7 +439,7 @@ impl<'a> FastEngine<'a> {
 impl FastEngine<'_> {
     /// The draws a trial cannot avoid, and nothing else: the uncertain
     /// rates, one Poisson count per channel and outcome, the wins of each
-    /// week, and a channel and a size per win. No counts are kept and no
+    /// win rate, and a cell and a size per win. No counts are kept and no
     /// statistics updated. Benchmarks measure the engine against it, so that
     /// the figure they report is a ratio that holds on a noisy machine.
     pub fn floor_trial(&self, seed: u64, trial: u64, vals: &mut Vec<f64>) -> f64 {
@@ -354,26 +455,16 @@ impl FastEngine<'_> {
             }
         }
         let (mu, sigma) = self.channels[0].lognormal.unwrap_or((0.0, 1.0));
-        for t in 0..self.closes_len() {
-            let total: f64 = self
-                .channels
-                .iter()
-                .map(|ch| vals[ch.win] * ch.closes_by_week[t])
-                .sum();
-            let mut r = LeadRng(rng::key(seed, trial, purpose::week(t)));
-            for _ in 0..rng::poisson(&mut r, total) {
+        for (g, group) in self.wins.iter().enumerate() {
+            let mut r = LeadRng(rng::key(seed, trial, purpose::wins(g)));
+            for _ in 0..rng::poisson(&mut r, vals[group.param] * group.closes) {
                 sum += r.unit();
                 sum += rng::exp(mu + sigma * r.sample::<f64, _>(StandardNormal));
             }
         }
         sum
     }
-
-    fn closes_len(&self) -> usize {
-        self.channels.first().map_or(0, |c| c.closes_by_week.len())
-    }
 }
-
 /// What the leads of each arrival month of a channel are expected to do,
 /// per trial: inside the horizon (the response up to the last week) and
 /// eventually (the whole response).
@@ -454,7 +545,7 @@ impl Engine for FastEngine<'_> {
             vals: Vec::new(),
             leads: vec![0.0; nch],
             wins_by_channel: vec![0.0; nch],
-            weights: vec![0.0; nch],
+            draws: Vec::new(),
         };
         for trial in first..first + count {
             self.run_trial(ctx, seed, trial, &mut sc, &mut rec, &mut acc);
@@ -470,7 +561,7 @@ impl Engine for FastEngine<'_> {
         for (c, ch) in self.channels.iter().enumerate() {
             let acc_win = acc.params[ch.win];
             let lost_share = trials - acc_win;
-            let mean_size = ch.size.mean();
+            let mean_size = ch.mean_size;
             for (mo, k) in ch.monthly.iter().enumerate() {
                 let week = ctx.months[mo].weeks.start as usize;
                 let mut add = |metric: usize, x: f64| acc.cm_add(ctx, c, week, metric, x);
@@ -491,6 +582,62 @@ impl Engine for FastEngine<'_> {
                     metric::REVENUE_EVENTUAL,
                     acc_win * k.closes_eventual * mean_size,
                 );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The guided lookup is the inversion: the first cell whose cumulative
+    /// share is past u, for uniforms everywhere and at every guide and cell
+    /// edge (and one ulp either side), on shares that are even, that vanish,
+    /// and that crowd many tiny cells into one guide interval.
+    #[test]
+    fn a_wins_cell_is_the_inverse_of_the_cells_shares() {
+        let shapes: Vec<Vec<Vec<f64>>> = vec![
+            vec![vec![1.0; 52]; 5],
+            vec![
+                (0..40)
+                    .map(|t| if t % 3 == 0 { 0.0 } else { t as f64 })
+                    .collect(),
+                (0..40).map(|t| if t < 20 { 1e-9 } else { 5.0 }).collect(),
+            ],
+            vec![(0..30).map(|t| if t == 7 { 1e6 } else { 1e-3 }).collect()],
+            vec![vec![0.0, 0.0, 3.0, 0.0]],
+        ];
+        for shape in shapes {
+            let members: Vec<(usize, Vec<f64>)> = shape.into_iter().enumerate().collect();
+            let g = WinGroup::new(0, &members);
+            let n = g.cells.len();
+            let inverse = |u: f64| g.cells[g.cum[..n].partition_point(|c| *c <= u)];
+            let m = g.guide.len() as f64;
+            let mut us: Vec<f64> = (0..10_000).map(|i| (i as f64 + 0.5) / 10_000.0).collect();
+            for edge in g.cum[..n]
+                .iter()
+                .copied()
+                .chain((0..g.guide.len()).map(|j| j as f64 / m))
+            {
+                us.extend([
+                    edge,
+                    f64::from_bits(edge.to_bits().saturating_sub(1)),
+                    f64::from_bits(edge.to_bits() + 1),
+                ]);
+            }
+            us.push(0.0);
+            us.push(1.0 - f64::EPSILON / 2.0);
+            for u in us.into_iter().filter(|u| (0.0..1.0).contains(u)) {
+                assert_eq!(g.cell(u), inverse(u), "u = {u:e}");
+            }
+            // Cells without closes are never drawn.
+            for (i, (t, c)) in g.cells.iter().enumerate() {
+                let share = g.cum[i] - if i > 0 { g.cum[i - 1] } else { 0.0 };
+                let drawn = (0..10_000).any(|k| g.cell((k as f64 + 0.5) / 10_000.0) == (*t, *c));
+                if share == 0.0 {
+                    assert!(!drawn, "cell {i} has no share");
+                }
             }
         }
     }

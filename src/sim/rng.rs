@@ -39,8 +39,9 @@ pub mod purpose {
     pub fn channel(c: usize) -> u64 {
         0x1_0000 + c as u64
     }
-    pub fn week(t: usize) -> u64 {
-        0x2_0000 + t as u64
+    /// The wins of the channels sharing the `g`-th win rate.
+    pub fn wins(g: usize) -> u64 {
+        0x2_0000 + g as u64
     }
 }
 
@@ -172,8 +173,8 @@ pub fn exp(x: f64) -> f64 {
     let kn = (x * INV_LN2_N + SHIFTER) - SHIFTER;
     let r = (x - kn * LN2_N_HI) - kn * LN2_N_LO;
     let k = kn as i64;
-    let j = k.rem_euclid(64) as usize;
-    let e = (k - j as i64) / 64;
+    // k = 64·e + j with 0 ≤ j < 64 (an arithmetic shift floors).
+    let (j, e) = ((k & 63) as usize, k >> 6);
     // Degree 5 suffices (r⁶/720 < 2^−54 here); Estrin's scheme keeps the
     // dependency chain short on machines without fused multiply-add.
     let r2 = r * r;

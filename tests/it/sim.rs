@@ -338,12 +338,15 @@ fn analytic(s: &Scenario) -> (Vec<f64>, f64) {
     (first, revenue)
 }
 
-/// Some 25 checks at 3 standard errors each: with fixed seeds one of them
-/// may land beyond 3 by chance (about 6% of seeds). When the lead engine's
-/// streams changed, seed 5 did at 20 000 trials (z = −3.6 on revenue);
-/// pooled over ten seeds × 60 000 trials the same comparison gave z = 0.38.
+/// Some 25 checks, each at 4 standard errors: the chance that any of them
+/// lands beyond 4 by chance is 25 × 6.3e−5 = 0.16%. (At 3, one of them did
+/// for about 6% of seeds: when the lead engine's streams changed, seed 5 at
+/// 20 000 trials (z = −3.6 on revenue; pooled over ten seeds × 60 000
+/// trials, z = 0.38); when the Poisson-path engine's wins became one count
+/// per win rate, seed 5 again, on acme-52w's revenue (z = −3.08; over
+/// seeds 1–12 × 40 000 trials, pooled z = −0.49).)
 #[test]
-fn engine_means_match_the_analytic_flow_within_three_standard_errors() {
+fn engine_means_match_the_analytic_flow_within_four_standard_errors() {
     for (file, engine, trials) in [
         ("tests/data/engine-fast.toml", EngineKind::Fast, 40_000),
         ("tests/data/engine-fast.toml", EngineKind::Leads, 60_000),
@@ -355,7 +358,7 @@ fn engine_means_match_the_analytic_flow_within_three_standard_errors() {
         for (st, want) in f.stages.by_stage.iter().zip(&first) {
             let z = (st.mean - want) / st.std_error.max(1e-12);
             assert!(
-                z.abs() < 3.0,
+                z.abs() < 4.0,
                 "{file} {engine:?} {}: {} vs {want} (z {z:.2})",
                 st.stage,
                 st.mean
@@ -363,7 +366,7 @@ fn engine_means_match_the_analytic_flow_within_three_standard_errors() {
         }
         let z = (f.revenue.mean - revenue) / f.revenue.std_error;
         assert!(
-            z.abs() < 3.0,
+            z.abs() < 4.0,
             "{file} {engine:?} revenue: {} vs {revenue} (z {z:.2})",
             f.revenue.mean
         );
