@@ -497,7 +497,12 @@ impl Shape {
             Shape::Fixed(v) => *v,
             Shape::Uniform { min, max } => min + (max - min) * unit(rng),
             Shape::Normal { sampler, .. } => sampler.sample(rng),
-            Shape::LogNormal { sampler, .. } => sampler.sample(rng),
+            // exp(μ + σ·z), as rand_distr's log-normal draws it, with the
+            // inlined exp.
+            Shape::LogNormal { mu, sigma, .. } => {
+                let z: f64 = rand_distr::StandardNormal.sample(rng);
+                crate::math::exp(mu + sigma * z)
+            }
             Shape::Gamma { sampler, .. } => sampler.sample(rng),
             Shape::Beta {
                 min, max, sampler, ..

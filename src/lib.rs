@@ -27,6 +27,7 @@ pub mod dist;
 pub mod export;
 pub mod flow;
 pub mod load;
+pub mod math;
 pub mod metrics;
 pub mod model;
 pub mod output;

@@ -198,7 +198,7 @@ impl AcceptanceCurve {
                 max,
                 midpoint,
                 scale,
-            } => params[*max] / (1.0 + (-(score - midpoint) / scale).exp()),
+            } => params[*max] / (1.0 + crate::math::exp(-(score - midpoint) / scale)),
             AcceptanceCurve::Table { scores, p } => {
                 let i = scores.partition_point(|s| *s <= score);
                 if i == 0 {
@@ -248,7 +248,7 @@ pub fn shift_log_odds(p: f64, delta: f64) -> f64 {
     if delta == 0.0 || p <= 0.0 || p >= 1.0 {
         return p;
     }
-    let e = delta.exp();
+    let e = crate::math::exp(delta);
     p * e / (1.0 - p + p * e)
 }
 
@@ -270,7 +270,7 @@ impl Quality {
 
     /// The deal-size multiplier of a lead of this score.
     pub fn size_factor(&self, score: f64) -> f64 {
-        (self.size_per_10 * self.tens(score)).exp()
+        crate::math::exp(self.size_per_10 * self.tens(score))
     }
 
     /// Every parameter with the rates of `funnel` shifted for this score:
