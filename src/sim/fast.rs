@@ -160,8 +160,8 @@ struct Scratch {
     vals: Vec<f64>,
     leads: Vec<f64>,
     wins_by_channel: Vec<f64>,
-    /// A win's uniform (for its cell) and normal (for its size).
-    draws: Vec<(f64, f64)>,
+    /// A win's cell (week, channel) and normal (for its size).
+    draws: Vec<((u32, u32), f64)>,
 }
 
 pub struct FastEngine<'a> {
@@ -395,14 +395,19 @@ impl<'a> FastEngine<'a> {
                 }
             };
             match self.sizes {
-                // Every win's uniform and normal first, then its cell and
-                // size: the draws no longer wait on the cells' lookups, nor
-                // the sizes on the draws, so the processor overlaps wins.
+                // Every win's cell and normal first, then its size and
+                // tallies: the tallies' addresses are then known before the
+                // sizes, so the processor overlaps wins instead of waiting
+                // on the lookups (measured: 1M trials of acme-52w in about
+                // 3.0-3.2 s, against 3.4 s with the cells looked up beside
+                // the sizes and 3.8 s with the sizes drawn beside them).
                 Some(ref ln) => {
                     draws.clear();
-                    draws.extend((0..k).map(|_| (r.unit(), r.sample::<f64, _>(StandardNormal))));
-                    for &(u, z) in draws.iter() {
-                        let (t, c) = group.cell(u);
+                    draws.extend((0..k).map(|_| {
+                        let cell = group.cell(r.unit());
+                        (cell, r.sample::<f64, _>(StandardNormal))
+                    }));
+                    for &((t, c), z) in draws.iter() {
                         let (mu, sigma) = ln[c as usize];
                         win(t, c, rng::exp(mu + sigma * z));
                     }
