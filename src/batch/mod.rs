@@ -174,15 +174,17 @@ impl Found {
                 let scenarios = std::iter::once(&l.base)
                     .chain(l.variants.iter().map(|v| &v.scenario))
                     .collect::<Vec<_>>();
-                let leads =
-                    crate::sim::common_engine(&scenarios, EngineKind::Auto) != EngineKind::Fast;
+                let engine = crate::sim::common_engine(&scenarios, EngineKind::Auto);
                 let n = match trials.unwrap_or(l.base.run.trials) {
                     Trials::Fixed(n) => n,
                     Trials::Auto => 10_000,
                 };
                 let seconds: f64 = scenarios
                     .iter()
-                    .map(|s| crate::sim::cost::Estimate::new(s, n, 1, leads).seconds)
+                    .map(|s| {
+                        let work = crate::sim::work_of(s, engine);
+                        crate::sim::cost::Estimate::new(s, n, 1, work).seconds
+                    })
                     .sum();
                 (seconds * 1000.0).round() as u64
             });

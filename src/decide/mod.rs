@@ -511,7 +511,7 @@ pub fn hit_values(hits: &[bool]) -> Vec<f64> {
 /// Expected new leads over the horizon: what a lead-engine run's cost
 /// grows with.
 fn total_leads(s: &Scenario) -> f64 {
-    crate::sim::cost::Estimate::new(s, 1, 1, true).leads_per_trial
+    crate::sim::cost::Estimate::new(s, 1, 1, crate::sim::cost::Work::Leads).leads_per_trial
 }
 
 /// The figures a decision is judged on: the summary keys of `simulate`

@@ -6,9 +6,20 @@ use crate::model::Scenario;
 /// Trials of the lead engine's work unit (a lead followed through a trial)
 /// one thread does per second, measured on the board plan and rounded down.
 const LEADS_PER_SECOND: f64 = 2.0e7;
-/// The fast engine's unit (one channel-week of one trial) per second and
-/// thread, measured on acme-52w and rounded down.
-const CELLS_PER_SECOND: f64 = 2.0e7;
+/// The Poisson-path engine's unit (one draw of a trial: a count, or a
+/// win's cell, normal and size) per second and thread: about a quarter of
+/// what acme-52w measured (some 580 draws a trial, 140,000 trials a second
+/// and thread), and a sixth of a trial with thousands of wins.
+const DRAWS_PER_SECOND: f64 = 5.0e7;
+
+/// What a trial's work grows with.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Work {
+    /// The leads it follows (the lead and cohort engines).
+    Leads,
+    /// So many draws (the Poisson-path engine).
+    Draws(f64),
+}
 /// Bytes a trial keeps until the end (its horizon revenue, contribution,
 /// goal and the weekly quantile sketches' share).
 const BYTES_PER_TRIAL: f64 = 100.0;
@@ -31,9 +42,9 @@ pub struct Estimate {
 }
 
 impl Estimate {
-    /// Estimates a run of `trials` trials on `threads` threads, with the
-    /// lead engine when `leads` is true.
-    pub fn new(s: &Scenario, trials: u64, threads: usize, leads: bool) -> Estimate {
+    /// Estimates a run of `trials` trials on `threads` threads, each doing
+    /// `work`.
+    pub fn new(s: &Scenario, trials: u64, threads: usize, work: Work) -> Estimate {
         let weeks = s.weeks();
         let new_leads: f64 = s
             .model
@@ -48,14 +59,12 @@ impl Estimate {
         let leads_per_trial = new_leads + s.model.pipeline.len() as f64;
         let threads = threads.max(1) as f64;
         let n = trials as f64;
-        let (seconds, in_flight) = if leads {
-            (
+        let (seconds, in_flight) = match work {
+            Work::Leads => (
                 n * leads_per_trial.max(1.0) / LEADS_PER_SECOND / threads,
                 leads_per_trial,
-            )
-        } else {
-            let cells = f64::from(weeks) * s.model.channels.len() as f64;
-            (n * cells / CELLS_PER_SECOND / threads, 0.0)
+            ),
+            Work::Draws(d) => (n * d.max(1.0) / DRAWS_PER_SECOND / threads, 0.0),
         };
         Estimate {
             trials,

@@ -547,8 +547,13 @@ impl Engine for FastEngine<'_> {
         FAST_BLOCK
     }
 
-    fn follows_leads(&self) -> bool {
-        false
+    /// A trial's draws: a count per channel and outcome, then a cell, a
+    /// normal and a size per expected win, and the open deals it follows.
+    fn work(&self) -> super::cost::Work {
+        let means = self.s.model.param_means();
+        let wins: f64 = self.wins.iter().map(|g| means[g.param] * g.closes).sum();
+        let counts = (self.channels.len() * (self.stages + 1)) as f64;
+        super::cost::Work::Draws(counts + 3.0 * wins + self.s.model.pipeline.len() as f64)
     }
 
     fn run_block(&self, ctx: &Context, seed: u64, first: u64, count: u64) -> BlockAcc {

@@ -493,11 +493,11 @@ pub trait Engine: Sync {
     fn adds_luck(&self) -> bool {
         false
     }
-    /// Whether its work grows with the leads a trial follows (the lead and
-    /// cohort engines), rather than with channels × weeks ([`fast`]): what
-    /// [`cost::Estimate`] reckons a run's time from.
-    fn follows_leads(&self) -> bool {
-        true
+    /// What a trial's work grows with, which [`cost::Estimate`] reckons a
+    /// run's time from: the leads it follows (the lead and cohort engines),
+    /// or its draws ([`fast`]).
+    fn work(&self) -> cost::Work {
+        cost::Work::Leads
     }
 }
 
@@ -723,7 +723,7 @@ impl<'a> Runner<'a> {
             Trials::Auto => (opts.max_trials, true),
         };
         if !opts.allow_large {
-            check_cost(s, opts, target, auto, engine.follows_leads())?;
+            check_cost(s, opts, target, auto, engine.work())?;
         }
         if engine.adds_luck() && ctx.metric == Metric::Revenue {
             ctx.controls = std::mem::take(&mut ctx.controls).with_luck(mean_deal(s));
@@ -874,6 +874,15 @@ impl<'a> Runner<'a> {
     }
 }
 
+/// What a trial of `s` does on the engine `kind` (as [`common_engine`]
+/// resolves it), for the estimates of [`cost`].
+pub fn work_of(s: &Scenario, kind: EngineKind) -> cost::Work {
+    match kind {
+        EngineKind::Fast => fast::FastEngine::new(s).map_or(cost::Work::Leads, |e| e.work()),
+        _ => cost::Work::Leads,
+    }
+}
+
 /// Refuses a family of `runs` runs like `s` (a search, a sweep) whose
 /// estimate is past the soft limits, before the first starts.
 pub fn check_family(s: &Scenario, opts: &RunConfig, runs: usize) -> Result<(), SimError> {
@@ -884,8 +893,8 @@ pub fn check_family(s: &Scenario, opts: &RunConfig, runs: usize) -> Result<(), S
         Trials::Fixed(n) => n,
         Trials::Auto => AUTO_MIN_TRIALS.min(opts.max_trials),
     };
-    let leads = !matches!(common_engine(&[s], opts.engine), EngineKind::Fast);
-    let one = cost::Estimate::new(s, trials, rayon::current_num_threads(), leads);
+    let work = work_of(s, common_engine(&[s], opts.engine));
+    let one = cost::Estimate::new(s, trials, rayon::current_num_threads(), work);
     let all = cost::Estimate {
         seconds: one.seconds * runs as f64,
         ..one
@@ -904,12 +913,12 @@ fn check_cost(
     opts: &RunConfig,
     target: u64,
     auto: bool,
-    leads: bool,
+    work: cost::Work,
 ) -> Result<(), SimError> {
     let threads = rayon::current_num_threads();
-    let all = cost::Estimate::new(s, target, threads, leads);
+    let all = cost::Estimate::new(s, target, threads, work);
     let least = if auto {
-        cost::Estimate::new(s, AUTO_MIN_TRIALS.min(opts.max_trials), threads, leads)
+        cost::Estimate::new(s, AUTO_MIN_TRIALS.min(opts.max_trials), threads, work)
     } else {
         all.clone()
     };

@@ -307,6 +307,27 @@ fn the_size_check_reckons_with_the_engine_that_runs() {
         let why = leads.map(|e| e.to_string()).unwrap_or_default();
         assert!(why.contains("too large") && why.contains("min"), "{why}");
     });
+    // The Poisson-path engine's work grows with the wins it sizes: at a
+    // thousand times acme-52w's leads (some 290,000 wins a trial, about 4 ms
+    // of work each), a million trials are refused; they were let through
+    // when its estimate counted channel-weeks ("13 s").
+    let mut big = s.clone();
+    for ch in &mut big.model.channels {
+        if let Volume::Leads(l) = &mut ch.volume {
+            *l *= 1000.0;
+        }
+    }
+    one.install(|| {
+        let many = revplan::sim::Runner::new(&big, &opts(EngineKind::Auto)).err();
+        let why = many.map(|e| e.to_string()).unwrap_or_default();
+        assert!(why.contains("too large"), "{why}");
+        let few = RunConfig {
+            trials: Trials::Fixed(1_000),
+            max_trials: 1_000,
+            ..opts(EngineKind::Auto)
+        };
+        assert!(revplan::sim::Runner::new(&big, &few).is_ok());
+    });
 }
 
 /// Expected counts from the timeline: arrivals convolved with one lead's
