@@ -7,19 +7,11 @@ use crate::model::Scenario;
 /// one thread does per second, measured on the board plan and rounded down.
 const LEADS_PER_SECOND: f64 = 2.0e7;
 /// The Poisson-path engine's unit (one draw of a trial: a count, or a
-/// win's cell, normal and size) per second and thread: about a quarter of
-/// what acme-52w measured (some 580 draws a trial, 140,000 trials a second
-/// and thread), and a sixth of a trial with thousands of wins.
+/// win's cell, normal and size) per second and thread, rounded down so that
+/// the estimate errs long: acme-52w measured 8e7 (some 580 draws a trial,
+/// 140,000 trials a second and thread), and 1,000 times its leads 2e8
+/// (290,000 wins a trial, 4 ms).
 const DRAWS_PER_SECOND: f64 = 5.0e7;
-
-/// What a trial's work grows with.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Work {
-    /// The leads it follows (the lead and cohort engines).
-    Leads,
-    /// So many draws (the Poisson-path engine).
-    Draws(f64),
-}
 /// Bytes a trial keeps until the end (its horizon revenue, contribution,
 /// goal and the weekly quantile sketches' share).
 const BYTES_PER_TRIAL: f64 = 100.0;
@@ -30,6 +22,15 @@ const BYTES_PER_LEAD: f64 = 40.0;
 pub const SOFT_SECONDS: f64 = 15.0 * 60.0;
 /// A run past this many bytes needs `--allow-large`.
 pub const SOFT_BYTES: f64 = 4.0 * (1u64 << 30) as f64;
+
+/// What a trial's work grows with.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Work {
+    /// The leads it follows (the lead and cohort engines).
+    Leads,
+    /// So many draws (the Poisson-path engine).
+    Draws(f64),
+}
 
 /// The estimate of one run.
 #[derive(Clone, Debug, PartialEq)]
