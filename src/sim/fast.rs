@@ -95,7 +95,7 @@ struct WinGroup {
 const GUIDE_PER_CELL: usize = 2;
 
 impl WinGroup {
-    fn new(param: usize, channels: &[(usize, Vec<f64>)]) -> WinGroup {
+    fn new(param: usize, channels: &[(usize, &[f64])]) -> WinGroup {
         let weeks = channels.first().map_or(0, |(_, w)| w.len());
         let mut cells = Vec::with_capacity(weeks * channels.len());
         let mut cum = Vec::with_capacity(cells.capacity() + 2);
@@ -321,9 +321,9 @@ impl<'a> FastEngine<'a> {
         let wins = params
             .into_iter()
             .map(|p| {
-                let members: Vec<(usize, Vec<f64>)> = (0..channels.len())
+                let members: Vec<(usize, &[f64])> = (0..channels.len())
                     .filter(|c| channels[*c].win == p)
-                    .map(|c| (c, by_week[c].clone()))
+                    .map(|c| (c, by_week[c].as_slice()))
                     .collect();
                 WinGroup::new(p, &members)
             })
@@ -629,7 +629,8 @@ mod tests {
             vec![vec![0.0, 0.0, 3.0, 0.0]],
         ];
         for shape in shapes {
-            let members: Vec<(usize, Vec<f64>)> = shape.into_iter().enumerate().collect();
+            let members: Vec<(usize, &[f64])> =
+                shape.iter().map(Vec::as_slice).enumerate().collect();
             let g = WinGroup::new(0, &members);
             let n = g.cells.len();
             let inverse = |u: f64| g.cells[g.cum[..n].partition_point(|c| *c <= u)];
