@@ -218,17 +218,18 @@ impl Lead {
             && self.amount.to_bits() == o.amount.to_bits()
     }
 
-    fn order(&self) -> (u8, u8, u16, u8, u8, u32, u32, u64) {
-        (
-            self.channel,
-            self.report,
-            self.born,
-            self.max,
-            self.fate,
-            self.score.to_bits(),
-            self.amount.to_bits(),
-            self.rng.0,
-        )
+    /// The merge's sort key: (channel, report, born, max, fate, score,
+    /// amount, stream) in that order, packed in two integers so that a
+    /// comparison is two instructions (a tuple's took a fifth of the
+    /// cohort engine's time at 10× the board plan's leads).
+    fn order(&self) -> (u128, u64) {
+        let state = u64::from(self.channel) << 56
+            | u64::from(self.report) << 48
+            | u64::from(self.born) << 32
+            | u64::from(self.max) << 24
+            | u64::from(self.fate) << 16;
+        let values = u64::from(self.score.to_bits()) << 32 | u64::from(self.amount.to_bits());
+        (u128::from(state) << 64 | u128::from(values), self.rng.0)
     }
 }
 
@@ -665,6 +666,45 @@ impl LeadEngine<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sim::leads::IN_FLIGHT;
+
+    /// The packed sort key orders groups as the tuple of their fields
+    /// does, field by field (so merging keeps the same stream as before it
+    /// was packed), on fields drawn to collide often.
+    #[test]
+    fn the_merge_key_orders_as_the_fields_do() {
+        let mut r = LeadRng(11);
+        let mut pick = |k: u64| (r.next_u64() % k) as u32;
+        let leads: Vec<Lead> = (0..3_000)
+            .map(|_| Lead {
+                rng: LeadRng(u64::from(pick(4)) << 62 | u64::from(pick(3))),
+                n: 1,
+                score: [f32::NAN, -0.0, 0.0, 55.5, 80.0][pick(5) as usize],
+                amount: [-1.0, 0.0, 12_000.0, 3.5e5][pick(4) as usize],
+                channel: [0, 1, 255][pick(3) as usize],
+                report: pick(3) as u8,
+                born: [0, 1, 51, IN_FLIGHT][pick(4) as usize],
+                max: pick(3) as u8,
+                fate: [0, WON, LOST, WON | SLIP_DRAWN | SLIPS][pick(4) as usize],
+            })
+            .collect();
+        let fields = |l: &Lead| {
+            (
+                l.channel,
+                l.report,
+                l.born,
+                l.max,
+                l.fate,
+                l.score.to_bits(),
+                l.amount.to_bits(),
+                l.rng.0,
+            )
+        };
+        for pair in leads.windows(2) {
+            let (a, b) = (&pair[0], &pair[1]);
+            assert_eq!(a.order().cmp(&b.order()), fields(a).cmp(&fields(b)));
+        }
+    }
 
     /// Category frequencies of many splits, small and large groups alike,
     /// match their probabilities (within 4 standard errors).
