@@ -27,7 +27,7 @@ use rand::RngExt;
 use rand_distr::StandardNormal;
 
 use super::leads::{LeadEngine, Workspace};
-use super::rng::{self, LeadRng, PoissonCdf, purpose};
+use super::rng::{self, Inversion, LeadRng, PoissonCdf, purpose};
 use super::{BlockAcc, Context, Engine, TrialRec, metric};
 use crate::dist::Dist;
 use crate::model::{Advance, Capacity, Scenario};
@@ -76,81 +76,40 @@ struct Cohort {
 /// The wins of the channels that share one win rate, `param`: with every
 /// rate at 1 they are the closes, `closes` of them in the horizon on
 /// average, falling in (week, channel) cell i with probability
-/// `cum[i] − cum[i − 1]`.
+/// proportional to its expected closes.
 struct WinGroup {
     param: usize,
     closes: f64,
     /// (week, channel) of each cell, weeks outer.
     cells: Vec<(u32, u32)>,
-    /// Cumulative shares of the cells (the last exactly 1), then two
-    /// sentinels past any uniform.
-    cum: Vec<f64>,
-    /// `guide[j]`: the first cell whose share ends past j / guide.len(),
-    /// where the search for a uniform in [j, j + 1) / guide.len() starts.
-    guide: Vec<u32>,
+    /// Which cell a uniform falls in.
+    inv: Inversion,
 }
-
-/// Guide entries per cell: enough that the cell of a uniform is almost
-/// always its guide's or one of the next two.
-const GUIDE_PER_CELL: usize = 2;
 
 impl WinGroup {
     fn new(param: usize, channels: &[(usize, &[f64])]) -> WinGroup {
         let weeks = channels.first().map_or(0, |(_, w)| w.len());
         let mut cells = Vec::with_capacity(weeks * channels.len());
-        let mut cum = Vec::with_capacity(cells.capacity() + 2);
-        let mut acc = 0.0;
+        let mut weights = Vec::with_capacity(cells.capacity());
         for t in 0..weeks {
             for (c, by_week) in channels {
-                acc += by_week[t].max(0.0);
+                weights.push(by_week[t].max(0.0));
                 cells.push((t as u32, *c as u32));
-                cum.push(acc);
             }
         }
-        let closes = acc;
-        cum.iter_mut()
-            .for_each(|x| *x = if acc > 0.0 { *x / acc } else { 1.0 });
-        if let Some(last) = cum.last_mut() {
-            *last = 1.0;
-        }
-        let m = cells.len() * GUIDE_PER_CELL;
-        let mut guide = Vec::with_capacity(m);
-        let mut i = 0;
-        for j in 0..m {
-            let at = j as f64 / m as f64;
-            while cum[i] <= at {
-                i += 1;
-            }
-            guide.push(i as u32);
-        }
-        cum.extend([2.0, 2.0]);
         WinGroup {
             param,
-            closes,
+            closes: weights.iter().sum(),
             cells,
-            cum,
-            guide,
+            inv: Inversion::new(weights),
         }
     }
 
-    /// The cell of a uniform u in [0, 1): the first whose cumulative share
-    /// is past u (inversion, so monotone in u and in the shares). Without
-    /// a branch the processor could mispredict: the cell is almost always
-    /// the guide's or one of the next two, counted; the rare other case
-    /// (many small cells in one guide interval, or u · m rounded across an
-    /// integer) is caught by checking the answer, and searched.
+    /// The cell of a uniform u in [0, 1), by inversion (monotone in u and
+    /// in the shares).
     #[inline]
     fn cell(&self, u: f64) -> (u32, u32) {
-        let m = self.guide.len();
-        let lo = self.guide[((u * m as f64) as usize).min(m - 1)] as usize;
-        let cum = &self.cum;
-        let i = lo + usize::from(cum[lo] <= u) + usize::from(cum[lo + 1] <= u);
-        let i = if cum[i] <= u || (lo > 0 && cum[lo - 1] > u) {
-            cum[..self.cells.len()].partition_point(|c| *c <= u)
-        } else {
-            i
-        };
-        self.cells[i]
+        self.cells[self.inv.index(u)]
     }
 }
 
@@ -611,55 +570,26 @@ impl Engine for FastEngine<'_> {
 mod tests {
     use super::*;
 
-    /// The guided lookup is the inversion: the first cell whose cumulative
-    /// share is past u, for uniforms everywhere and at every guide and cell
-    /// edge (and one ulp either side), on shares that are even, that vanish,
-    /// and that crowd many tiny cells into one guide interval.
+    /// A win's cell is drawn with the cell's share of the group's expected
+    /// closes, weeks outer and channels inner, and cells without closes
+    /// are never drawn.
     #[test]
-    fn a_wins_cell_is_the_inverse_of_the_cells_shares() {
-        let shapes: Vec<Vec<Vec<f64>>> = vec![
-            vec![vec![1.0; 52]; 5],
-            vec![
-                (0..40)
-                    .map(|t| if t % 3 == 0 { 0.0 } else { t as f64 })
-                    .collect(),
-                (0..40).map(|t| if t < 20 { 1e-9 } else { 5.0 }).collect(),
-            ],
-            vec![(0..30).map(|t| if t == 7 { 1e6 } else { 1e-3 }).collect()],
-            vec![vec![0.0, 0.0, 3.0, 0.0]],
-        ];
-        for shape in shapes {
-            let members: Vec<(usize, &[f64])> =
-                shape.iter().map(Vec::as_slice).enumerate().collect();
-            let g = WinGroup::new(0, &members);
-            let n = g.cells.len();
-            let inverse = |u: f64| g.cells[g.cum[..n].partition_point(|c| *c <= u)];
-            let m = g.guide.len() as f64;
-            let mut us: Vec<f64> = (0..10_000).map(|i| (i as f64 + 0.5) / 10_000.0).collect();
-            for edge in g.cum[..n]
-                .iter()
-                .copied()
-                .chain((0..g.guide.len()).map(|j| j as f64 / m))
-            {
-                us.extend([
-                    edge,
-                    f64::from_bits(edge.to_bits().saturating_sub(1)),
-                    f64::from_bits(edge.to_bits() + 1),
-                ]);
-            }
-            us.push(0.0);
-            us.push(1.0 - f64::EPSILON / 2.0);
-            for u in us.into_iter().filter(|u| (0.0..1.0).contains(u)) {
-                assert_eq!(g.cell(u), inverse(u), "u = {u:e}");
-            }
-            // Cells without closes are never drawn.
-            for (i, (t, c)) in g.cells.iter().enumerate() {
-                let share = g.cum[i] - if i > 0 { g.cum[i - 1] } else { 0.0 };
-                let drawn = (0..10_000).any(|k| g.cell((k as f64 + 0.5) / 10_000.0) == (*t, *c));
-                if share == 0.0 {
-                    assert!(!drawn, "cell {i} has no share");
-                }
-            }
+    fn a_wins_cell_has_the_cells_share_of_the_closes() {
+        let paid = [1.0, 0.0, 3.0];
+        let seo = [2.0, 0.0, -1.0];
+        let g = WinGroup::new(4, &[(2, &paid[..]), (5, &seo[..])]);
+        assert_eq!(g.closes, 6.0);
+        let mut tally = std::collections::BTreeMap::new();
+        let n = 60_000;
+        for k in 0..n {
+            *tally
+                .entry(g.cell((k as f64 + 0.5) / n as f64))
+                .or_insert(0) += 1;
+        }
+        let want = [((0, 2), 1.0), ((0, 5), 2.0), ((2, 2), 3.0)];
+        assert_eq!(tally.len(), want.len(), "{tally:?}");
+        for (cell, closes) in want {
+            assert_eq!(tally[&cell], (n as f64 * closes / 6.0) as i32, "{cell:?}");
         }
     }
 }

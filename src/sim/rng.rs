@@ -134,13 +134,108 @@ pub fn poisson<R: Rng + ?Sized>(rng: &mut R, mean: f64) -> u64 {
     ptrs(rng, mean)
 }
 
+/// Inversion of a tabulated discrete distribution: the index of a uniform
+/// u is the first whose cumulative probability is past u, so it is
+/// monotone in u and in the probabilities (variants stay coupled). A guide
+/// table makes it a few steps whatever the size of the table.
+#[derive(Clone, Debug)]
+pub struct Inversion {
+    /// Cumulative probabilities (non-decreasing, the last exactly 1), then
+    /// two sentinels past any uniform.
+    cum: Vec<f64>,
+    /// `guide[j]`: the first index whose probability ends past j / m
+    /// (m = guide.len()), where the search for a uniform in
+    /// [j, j + 1) / m starts.
+    guide: Vec<u32>,
+}
+
+/// Guide entries per index: enough that the index of a uniform is almost
+/// always its guide's or one of the next two.
+const GUIDE_PER_INDEX: usize = 2;
+
+impl Inversion {
+    /// From weights (negative ones count as 0; if none is positive, every
+    /// uniform gives index 0). Panics on an empty table.
+    pub fn new(weights: impl IntoIterator<Item = f64>) -> Inversion {
+        let mut acc = 0.0;
+        let mut cum: Vec<f64> = weights
+            .into_iter()
+            .map(|w| {
+                acc += w.max(0.0);
+                acc
+            })
+            .collect();
+        assert!(!cum.is_empty(), "an inversion needs at least one outcome");
+        cum.iter_mut()
+            .for_each(|x| *x = if acc > 0.0 { *x / acc } else { 1.0 });
+        if let Some(last) = cum.last_mut() {
+            *last = 1.0;
+        }
+        let m = cum.len() * GUIDE_PER_INDEX;
+        let mut guide = Vec::with_capacity(m);
+        let mut i = 0;
+        for j in 0..m {
+            let at = j as f64 / m as f64;
+            while cum[i] <= at {
+                i += 1;
+            }
+            guide.push(i as u32);
+        }
+        cum.extend([2.0, 2.0]);
+        Inversion { cum, guide }
+    }
+
+    /// How many outcomes.
+    pub fn len(&self) -> usize {
+        self.cum.len() - 2
+    }
+
+    /// Never: there is at least one outcome.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// The index of a uniform u in [0, 1). Without a branch the processor
+    /// could mispredict: it is almost always the guide's or one of the
+    /// next two, counted; the rare other case (many small probabilities in
+    /// one guide interval, or u · m rounded across an integer) is caught by
+    /// checking the answer, and searched.
+    #[inline]
+    pub fn index(&self, u: f64) -> usize {
+        let m = self.guide.len();
+        let lo = self.guide[((u * m as f64) as usize).min(m - 1)] as usize;
+        let cum = &self.cum;
+        let i = lo + usize::from(cum[lo] <= u) + usize::from(cum[lo + 1] <= u);
+        if cum[i] <= u || (lo > 0 && cum[lo - 1] > u) {
+            cum[..self.len()]
+                .partition_point(|c| *c <= u)
+                .min(self.len() - 1)
+        } else {
+            i
+        }
+    }
+
+    /// The search it stands for (tests compare the two).
+    #[cfg(test)]
+    pub fn searched(&self, u: f64) -> usize {
+        self.cum[..self.len()]
+            .partition_point(|c| *c <= u)
+            .min(self.len() - 1)
+    }
+
+    /// The cumulative probability up to index i.
+    pub fn cum(&self, i: usize) -> f64 {
+        self.cum[i]
+    }
+}
+
 /// A Poisson distribution with a fixed mean, drawn by inversion of its
 /// tabulated CDF: exact (tails below 1e−16 aside), monotone in the uniform,
-/// and one binary search per draw, whatever the mean.
+/// and a few steps per draw, whatever the mean.
 #[derive(Clone, Debug)]
 pub struct PoissonCdf {
     first: u64,
-    cum: Vec<f64>,
+    table: Inversion,
 }
 
 impl PoissonCdf {
@@ -148,7 +243,7 @@ impl PoissonCdf {
         if mean <= 0.0 || !mean.is_finite() {
             return PoissonCdf {
                 first: 0,
-                cum: vec![1.0],
+                table: Inversion::new([1.0]),
             };
         }
         // The pmf from the mode outwards, in logs to stay finite.
@@ -157,30 +252,15 @@ impl PoissonCdf {
         let spread = 12.0 * mean.sqrt() + 40.0;
         let lo = (mode - spread).max(0.0) as u64;
         let hi = (mode + spread) as u64;
-        let pmf: Vec<f64> = (lo..=hi).map(|k| ln_pmf(k as f64).exp()).collect();
-        let total: f64 = pmf.iter().sum();
-        let mut acc = 0.0;
-        let mut cum: Vec<f64> = pmf
-            .iter()
-            .map(|p| {
-                acc += p / total;
-                acc
-            })
-            .collect();
-        if let Some(last) = cum.last_mut() {
-            *last = 1.0;
+        PoissonCdf {
+            first: lo,
+            table: Inversion::new((lo..=hi).map(|k| ln_pmf(k as f64).exp())),
         }
-        PoissonCdf { first: lo, cum }
     }
 
     #[inline]
     pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> u64 {
-        let u = unit(rng);
-        self.first
-            + self
-                .cum
-                .partition_point(|c| *c <= u)
-                .min(self.cum.len() - 1) as u64
+        self.first + self.table.index(unit(rng)) as u64
     }
 }
 
@@ -298,6 +378,71 @@ pub fn gamma_multiplier<R: Rng + ?Sized>(rng: &mut R, cv: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The guided lookup is the search: the first index whose cumulative
+    /// probability is past u, for uniforms everywhere and at every guide
+    /// and table edge (and one ulp either side), on tables that are even,
+    /// that vanish, that crowd many tiny probabilities into one guide
+    /// interval, and Poisson tables with long negligible tails.
+    #[test]
+    fn a_guided_inversion_is_the_search() {
+        let tail = |mean: f64| {
+            let spread = 12.0 * mean.sqrt() + 40.0;
+            let lo = (mean - spread).max(0.0) as u64;
+            let ln_pmf =
+                |k: f64| -mean + k * mean.ln() - statrs::function::gamma::ln_gamma(k + 1.0);
+            (lo..=(mean + spread) as u64)
+                .map(|k| ln_pmf(k as f64).exp())
+                .collect::<Vec<f64>>()
+        };
+        let shapes: Vec<Vec<f64>> = vec![
+            vec![1.0; 260],
+            (0..80)
+                .map(|t| if t % 3 == 0 { 0.0 } else { t as f64 })
+                .collect(),
+            (0..40).map(|t| if t < 20 { 1e-9 } else { 5.0 }).collect(),
+            (0..30).map(|t| if t == 7 { 1e6 } else { 1e-3 }).collect(),
+            vec![0.0, 0.0, 3.0, 0.0],
+            vec![0.0, -1.0, 0.0],
+            vec![1.0],
+            tail(0.3),
+            tail(12.0),
+            tail(870.0),
+        ];
+        for shape in shapes {
+            let g = Inversion::new(shape.iter().copied());
+            let n = g.len();
+            assert_eq!(n, shape.len());
+            let m = g.guide.len() as f64;
+            let mut us: Vec<f64> = (0..10_000).map(|i| (i as f64 + 0.5) / 10_000.0).collect();
+            for edge in g.cum[..n]
+                .iter()
+                .copied()
+                .chain((0..g.guide.len()).map(|j| j as f64 / m))
+            {
+                us.extend([
+                    edge,
+                    f64::from_bits(edge.to_bits().saturating_sub(1)),
+                    f64::from_bits(edge.to_bits() + 1),
+                ]);
+            }
+            us.push(0.0);
+            us.push(1.0 - f64::EPSILON / 2.0);
+            for u in us.into_iter().filter(|u| (0.0..1.0).contains(u)) {
+                assert_eq!(g.index(u), g.searched(u), "u = {u:e}");
+            }
+            // Outcomes without probability are never drawn (unless none
+            // has any).
+            if shape.iter().any(|x| *x > 0.0) {
+                for (i, x) in shape.iter().enumerate() {
+                    let drawn = (0..10_000).any(|k| g.index((k as f64 + 0.5) / 10_000.0) == i);
+                    if *x <= 0.0 {
+                        assert!(!drawn, "outcome {i} has no probability");
+                    }
+                }
+            }
+        }
+    }
 
     fn pmf(mean: f64, k: u64) -> f64 {
         (-mean + k as f64 * mean.ln() - statrs::function::gamma::ln_gamma(k as f64 + 1.0)).exp()
