@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 
 mod cohorts;
 
-use super::rng::{self, LeadRng, purpose};
+use super::rng::{self, Inversion, LeadRng, purpose};
 use super::{BlockAcc, Context, Engine, TrialRec, control, metric};
 use crate::dist::{Delay, Dist};
 use crate::flow::negative_binomial;
@@ -176,13 +176,13 @@ impl Timed {
 #[derive(Clone, Debug)]
 pub struct Cdf {
     first: u32,
-    cum: Vec<f64>,
+    inv: Inversion,
 }
 
 impl Cdf {
     pub fn new(d: &Delay) -> Cdf {
         let mut acc = 0.0;
-        let mut cum: Vec<f64> = d
+        let cum: Vec<f64> = d
             .pmf
             .iter()
             .map(|p| {
@@ -190,12 +190,9 @@ impl Cdf {
                 acc
             })
             .collect();
-        if let Some(last) = cum.last_mut() {
-            *last = 1.0;
-        }
         Cdf {
             first: d.first,
-            cum,
+            inv: Inversion::from_cum(cum),
         }
     }
 
@@ -203,20 +200,21 @@ impl Cdf {
     pub fn at_most(&self, d: usize) -> f64 {
         match d.checked_sub(self.first as usize) {
             None => 0.0,
-            Some(k) => self.cum.get(k).copied().unwrap_or(1.0),
+            Some(k) => self.inv.cums().get(k).copied().unwrap_or(1.0),
         }
+    }
+
+    /// The cumulative probabilities from the shortest delay on.
+    pub(super) fn cum(&self) -> &[f64] {
+        self.inv.cums()
     }
 
     #[inline]
     pub fn sample(&self, u: f64) -> u32 {
-        if self.cum.len() == 1 {
+        if self.inv.len() == 1 {
             return self.first;
         }
-        self.first
-            + self
-                .cum
-                .partition_point(|c| *c <= u)
-                .min(self.cum.len() - 1) as u32
+        self.first + self.inv.index(u) as u32
     }
 }
 

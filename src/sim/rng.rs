@@ -165,9 +165,15 @@ impl Inversion {
                 acc
             })
             .collect();
-        assert!(!cum.is_empty(), "an inversion needs at least one outcome");
         cum.iter_mut()
             .for_each(|x| *x = if acc > 0.0 { *x / acc } else { 1.0 });
+        Inversion::from_cum(cum)
+    }
+
+    /// From cumulative probabilities as they are (non-decreasing; the last
+    /// is taken as 1). Panics on an empty table.
+    pub fn from_cum(mut cum: Vec<f64>) -> Inversion {
+        assert!(!cum.is_empty(), "an inversion needs at least one outcome");
         if let Some(last) = cum.last_mut() {
             *last = 1.0;
         }
@@ -223,9 +229,9 @@ impl Inversion {
             .min(self.len() - 1)
     }
 
-    /// The cumulative probability up to index i.
-    pub fn cum(&self, i: usize) -> f64 {
-        self.cum[i]
+    /// The cumulative probabilities, index by index.
+    pub fn cums(&self) -> &[f64] {
+        &self.cum[..self.len()]
     }
 }
 

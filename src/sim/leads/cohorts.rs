@@ -266,13 +266,12 @@ impl Cdf {
 
     #[inline(never)]
     fn spread_group(&self, g: Lead, mut f: impl FnMut(Lead, usize)) {
-        if self.cum.len() == 1 {
+        let cum = self.cum();
+        if cum.len() == 1 {
             return f(g, self.first as usize);
         }
         let first = self.first as usize;
-        g.choose(&self.cum, |part, j| {
-            f(part, first + j.min(self.cum.len() - 1))
-        });
+        g.choose(cum, |part, j| f(part, first + j.min(cum.len() - 1)));
     }
 }
 
