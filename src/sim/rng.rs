@@ -154,8 +154,8 @@ pub struct Inversion {
 const GUIDE_PER_INDEX: usize = 2;
 
 impl Inversion {
-    /// From weights (negative ones count as 0; if none is positive, every
-    /// uniform gives index 0). Panics on an empty table.
+    /// From weights (negative ones count as 0; if none is positive, or
+    /// there are none, every uniform gives index 0).
     pub fn new(weights: impl IntoIterator<Item = f64>) -> Inversion {
         let mut acc = 0.0;
         let mut cum: Vec<f64> = weights
@@ -171,9 +171,11 @@ impl Inversion {
     }
 
     /// From cumulative probabilities as they are (non-decreasing; the last
-    /// is taken as 1). Panics on an empty table.
+    /// is taken as 1; none is one certain outcome).
     pub fn from_cum(mut cum: Vec<f64>) -> Inversion {
-        assert!(!cum.is_empty(), "an inversion needs at least one outcome");
+        if cum.is_empty() {
+            cum.push(1.0);
+        }
         if let Some(last) = cum.last_mut() {
             *last = 1.0;
         }
@@ -411,6 +413,7 @@ mod tests {
             vec![0.0, 0.0, 3.0, 0.0],
             vec![0.0, -1.0, 0.0],
             vec![1.0],
+            vec![],
             tail(0.3),
             tail(12.0),
             tail(870.0),
@@ -418,7 +421,7 @@ mod tests {
         for shape in shapes {
             let g = Inversion::new(shape.iter().copied());
             let n = g.len();
-            assert_eq!(n, shape.len());
+            assert_eq!(n, shape.len().max(1));
             let m = g.guide.len() as f64;
             let mut us: Vec<f64> = (0..10_000).map(|i| (i as f64 + 0.5) / 10_000.0).collect();
             for edge in g.cum[..n]
