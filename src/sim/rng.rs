@@ -323,6 +323,22 @@ pub fn binomial<R: Rng + ?Sized>(rng: &mut R, n: u64, p: f64) -> u64 {
     }
 }
 
+/// ln k! below this are tabulated.
+const LN_FACTORIALS: usize = 4096;
+
+/// ln k!: from a table computed once (the same values as computing it each
+/// time, so draws do not change), else computed.
+fn ln_factorial(k: u64) -> f64 {
+    static TABLE: std::sync::OnceLock<Vec<f64>> = std::sync::OnceLock::new();
+    let compute = |k: u64| statrs::function::gamma::ln_gamma(k as f64 + 1.0);
+    match usize::try_from(k) {
+        Ok(i) if i < LN_FACTORIALS => {
+            TABLE.get_or_init(|| (0..LN_FACTORIALS as u64).map(compute).collect())[i]
+        }
+        _ => compute(k),
+    }
+}
+
 /// The smallest k with P(Bin(n, p) ≤ k) ≥ u, for p ≤ 0.5.
 fn binomial_quantile(u: f64, n: u64, p: f64) -> u64 {
     let nf = n as f64;
@@ -330,12 +346,10 @@ fn binomial_quantile(u: f64, n: u64, p: f64) -> u64 {
     // pmf(k+1)/pmf(k) = (n−k)/(k+1)·odds.
     let up = |k: u64| (nf - k as f64) / (k as f64 + 1.0) * odds;
     let mode = (((nf + 1.0) * p).floor() as u64).min(n);
-    let ln_gamma = statrs::function::gamma::ln_gamma;
-    let at_mode =
-        (ln_gamma(nf + 1.0) - ln_gamma(mode as f64 + 1.0) - ln_gamma(nf - mode as f64 + 1.0)
-            + mode as f64 * p.ln()
-            + (nf - mode as f64) * (-p).ln_1p())
-        .exp();
+    let at_mode = (ln_factorial(n) - ln_factorial(mode) - ln_factorial(n - mode)
+        + mode as f64 * p.ln()
+        + (nf - mode as f64) * (-p).ln_1p())
+    .exp();
     // P(X ≤ mode): the mass below the mode, until it is negligible.
     let mut below = 0.0;
     let mut pk = at_mode;
@@ -386,6 +400,16 @@ pub fn gamma_multiplier<R: Rng + ?Sized>(rng: &mut R, cv: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The table of ln k! holds what computing it gives, bit for bit (so
+    /// binomial draws are the same with it), on both sides of its end.
+    #[test]
+    fn tabulated_ln_factorials_are_the_computed_ones() {
+        for k in (0..LN_FACTORIALS as u64 + 50).chain([1 << 20, u64::MAX >> 12]) {
+            let computed = statrs::function::gamma::ln_gamma(k as f64 + 1.0);
+            assert_eq!(ln_factorial(k).to_bits(), computed.to_bits(), "k = {k}");
+        }
+    }
 
     /// The guided lookup is the search: the first index whose cumulative
     /// probability is past u, for uniforms everywhere and at every guide
