@@ -88,10 +88,10 @@ pub enum Shape {
         sd: f64,
         sampler: rand_distr::Normal<f64>,
     },
+    /// Drawn as exp(μ + σ·z) with the inlined exp (see `sample`).
     LogNormal {
         mu: f64,
         sigma: f64,
-        sampler: rand_distr::LogNormal<f64>,
     },
     Gamma {
         shape: f64,
@@ -162,8 +162,7 @@ impl Dist {
     /// Log-normal by the parameters of its logarithm.
     pub fn lognormal(mu: f64, sigma: f64) -> Result<Dist, DistError> {
         let (mu, sigma) = (finite("mu", mu)?, positive("sigma", sigma)?);
-        let sampler = rand_distr::LogNormal::new(mu, sigma).expect("checked");
-        Ok(Dist::new(Shape::LogNormal { mu, sigma, sampler }))
+        Ok(Dist::new(Shape::LogNormal { mu, sigma }))
     }
 
     /// Log-normal by its median and `sigma` (the standard deviation of the

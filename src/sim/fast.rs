@@ -377,7 +377,7 @@ impl<'a> FastEngine<'a> {
                         }));
                         for &((t, c), z) in draws.iter() {
                             let (mu, sigma) = ln[c as usize];
-                            win(t, c, rng::exp(mu + sigma * z));
+                            win(t, c, crate::math::exp(mu + sigma * z));
                         }
                     }
                 }
@@ -433,7 +433,7 @@ impl FastEngine<'_> {
             let mut r = LeadRng(rng::key(seed, trial, purpose::wins(g)));
             for _ in 0..rng::poisson(&mut r, vals[group.param] * group.closes) {
                 sum += r.unit();
-                sum += rng::exp(mu + sigma * r.sample::<f64, _>(StandardNormal));
+                sum += crate::math::exp(mu + sigma * r.sample::<f64, _>(StandardNormal));
             }
         }
         sum

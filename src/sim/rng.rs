@@ -12,7 +12,7 @@ use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 pub use crate::dist::unit;
-pub use crate::math::exp;
+use crate::math::exp;
 
 /// SplitMix64's finaliser: a bijective 64-bit mix.
 pub fn mix(mut z: u64) -> u64 {
