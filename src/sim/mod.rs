@@ -644,9 +644,9 @@ pub fn run_until(
 /// early computes one block per thread at a time, so that the blocks past
 /// the stop cost no wall time (a decision's evaluation that stops after
 /// its first block takes one block's time, not two); one that cannot
-/// stop (fixed trials, no `enough`) computes two blocks per thread at a
-/// time, which evens out their durations. Either way the blocks are merged
-/// and checked in trial order, so the result does not depend on threads.
+/// stop (fixed trials, no `enough`) streams its blocks ([`Runner::stream`]).
+/// Either way the blocks are merged and checked in trial order, so the
+/// result does not depend on threads.
 fn run_blocks_until(
     s: &Scenario,
     opts: &RunConfig,
@@ -655,10 +655,13 @@ fn run_blocks_until(
 ) -> Result<Run, SimError> {
     let mut r = Runner::new(s, opts)?;
     let (target, auto, block) = (r.target, r.auto, r.engine.block());
-    let per_thread = if auto || enough.is_some() { 1 } else { 2 };
+    if !auto && enough.is_none() {
+        r.stream(progress);
+        return Ok(r.finish(format!("{target} trials were asked for")));
+    }
     let enough = enough.unwrap_or(&|_, _| false);
     let mut stopped = None;
-    r.advance_batches(per_thread, &mut |r| {
+    r.advance_batches(&mut |r| {
         let merged = &r.merged;
         progress(merged.trials);
         stopped = if auto && merged.trials >= AUTO_MIN_TRIALS.max(block) && precise_enough(merged) {
@@ -688,6 +691,18 @@ fn run_blocks_until(
         }
     });
     Ok(r.finish(stop_reason))
+}
+
+/// Blocks a streaming run's threads may start, per thread, past the next
+/// block to merge.
+const STREAM_AHEAD: u64 = 2;
+
+/// A streaming run's merge state: the next block to merge, the finished
+/// blocks waiting for it, and the accumulator they merge into.
+struct Merging<'m> {
+    next: u64,
+    waiting: std::collections::BTreeMap<u64, BlockAcc>,
+    merged: &'m mut BlockAcc,
 }
 
 /// A run that advances block by block, in trial order: for a family of
@@ -786,20 +801,14 @@ impl<'a> Runner<'a> {
     /// blocks of a batch past the stop are dropped, so the trials run do
     /// not depend on the thread count. Whether it stopped on `enough`.
     pub fn advance_until(&mut self, enough: &dyn Fn(&Runner) -> bool) -> bool {
-        self.advance_batches(1, &mut |r| enough(r))
+        self.advance_batches(&mut |r| enough(r))
     }
 
-    /// [`Runner::advance_until`] with `per_thread` blocks for each thread
-    /// at a time (more even out the blocks' durations; one costs no wall
-    /// time past a stop).
-    fn advance_batches(
-        &mut self,
-        per_thread: u64,
-        enough: &mut dyn FnMut(&Runner) -> bool,
-    ) -> bool {
+    /// [`Runner::advance_until`] with a stop rule that may keep state.
+    fn advance_batches(&mut self, enough: &mut dyn FnMut(&Runner) -> bool) -> bool {
         let threads = rayon::current_num_threads() as u64;
         while self.next < self.blocks() {
-            let batch = (per_thread * threads).clamp(1, self.blocks() - self.next);
+            let batch = threads.clamp(1, self.blocks() - self.next);
             for acc in self.run_blocks(batch) {
                 self.merge(&acc);
                 if enough(self) {
@@ -808,6 +817,65 @@ impl<'a> Runner<'a> {
             }
         }
         false
+    }
+
+    /// Runs every block left, each thread taking the next one as soon as
+    /// it is free, and merges them in trial order as they finish (on the
+    /// thread that finished the one next in order): no thread waits for
+    /// a batch's slowest block, and none waits for merges. A thread does
+    /// not start a block more than [`STREAM_AHEAD`] blocks per thread past
+    /// the next to merge, so that few finished blocks wait in memory.
+    /// `progress` is told the trials merged after each block.
+    pub fn stream(&mut self, progress: &(dyn Fn(u64) + Sync)) {
+        let threads = rayon::current_num_threads() as u64;
+        let ahead = STREAM_AHEAD * threads;
+        let (block, end, target, seed) = (
+            self.engine.block(),
+            self.blocks(),
+            self.target,
+            self.opts.seed,
+        );
+        let (engine, ctx) = (&*self.engine, &self.ctx);
+        let taken = std::sync::atomic::AtomicU64::new(self.next);
+        let merging = std::sync::Mutex::new(Merging {
+            next: self.next,
+            waiting: std::collections::BTreeMap::new(),
+            merged: &mut self.merged,
+        });
+        let merged_one = std::sync::Condvar::new();
+        let work = || {
+            loop {
+                let b = taken.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if b >= end {
+                    break;
+                }
+                let lock = merging.lock().unwrap_or_else(|e| e.into_inner());
+                drop(
+                    merged_one
+                        .wait_while(lock, |m| b >= m.next + ahead)
+                        .unwrap_or_else(|e| e.into_inner()),
+                );
+                let first = b * block;
+                let acc = engine.run_block(ctx, seed, first, block.min(target - first));
+                {
+                    let mut guard = merging.lock().unwrap_or_else(|e| e.into_inner());
+                    let m = &mut *guard;
+                    m.waiting.insert(b, acc);
+                    while let Some(acc) = m.waiting.remove(&m.next) {
+                        m.merged.merge(&acc);
+                        m.next += 1;
+                        progress(m.merged.trials);
+                    }
+                }
+                merged_one.notify_all();
+            }
+        };
+        rayon::scope(|s| {
+            for _ in 0..threads {
+                s.spawn(|_| work());
+            }
+        });
+        self.next = end;
     }
 
     /// P(hit) of the target so far, controlled as the forecast's is.

@@ -432,6 +432,46 @@ fn results_are_identical_for_any_number_of_threads() {
 }
 
 #[test]
+fn a_streamed_run_merges_its_blocks_in_trial_order() {
+    // A fixed run streams its blocks (each thread takes the next one when
+    // free); a run advanced batch by batch merges them in the same order.
+    // Both must give the same trials, whatever the threads, and the
+    // progress told must rise block by block to the trials asked for.
+    let s = load("tests/data/engine-leads.toml");
+    let opts = RunConfig {
+        trials: Trials::Fixed(6_000),
+        seed: 9,
+        max_trials: 6_000,
+        engine: EngineKind::Leads,
+        allow_large: false,
+    };
+    let batched = crate::support::with_threads(2, || {
+        let mut r = revplan::sim::Runner::new(&s, &opts).unwrap();
+        r.advance(6_000u64.div_ceil(revplan::sim::BLOCK));
+        r.finish(String::new())
+    });
+    for threads in [1, 2, 3, 8] {
+        let told = std::sync::Mutex::new(Vec::new());
+        let streamed = crate::support::with_threads(threads, || {
+            let mut r = revplan::sim::Runner::new(&s, &opts).unwrap();
+            r.stream(&|n| told.lock().unwrap().push(n));
+            r.finish(String::new())
+        });
+        assert!(
+            streamed.per_trial == batched.per_trial,
+            "{threads} threads: the trials differ"
+        );
+        assert_eq!(json(&streamed.forecast), json(&batched.forecast));
+        let told = told.into_inner().unwrap();
+        let block = revplan::sim::BLOCK;
+        let expected: Vec<u64> = (1..=6_000u64.div_ceil(block))
+            .map(|b| (b * block).min(6_000))
+            .collect();
+        assert_eq!(told, expected, "{threads} threads: progress");
+    }
+}
+
+#[test]
 fn seeds_are_stable_and_distinct() {
     let s = load("scenarios/acme-52w.toml");
     let a = forecast(&s, EngineKind::Fast, 2_048, 1);
