@@ -23,11 +23,8 @@
 //! with less noise than counting, and no bookkeeping per win); every total
 //! per trial — revenue by week, stage counts, wins, spend — is drawn.
 
-use rand::RngExt;
-use rand_distr::StandardNormal;
-
 use super::leads::{LeadEngine, Workspace};
-use super::rng::{self, Inversion, LeadRng, PoissonCdf, purpose};
+use super::rng::{self, Inversion, LeadRng, PoissonCdf, Ziggurat, purpose};
 use super::{BlockAcc, Context, Engine, TrialRec, metric};
 use crate::dist::Dist;
 use crate::model::{Advance, Capacity, Scenario};
@@ -136,6 +133,8 @@ pub struct FastEngine<'a> {
     stages: usize,
     /// (mu, sigma) per channel when every deal size is a plain log-normal.
     sizes: Option<Vec<(f64, f64)>>,
+    /// Their normals.
+    normal: &'static Ziggurat,
 }
 
 impl<'a> FastEngine<'a> {
@@ -298,6 +297,7 @@ impl<'a> FastEngine<'a> {
             wins,
             stages: n,
             sizes,
+            normal: Ziggurat::get(),
         })
     }
 
@@ -373,7 +373,7 @@ impl<'a> FastEngine<'a> {
                         draws.clear();
                         draws.extend((0..chunk).map(|_| {
                             let cell = group.cell(r.unit());
-                            (cell, r.sample::<f64, _>(StandardNormal))
+                            (cell, self.normal.sample(&mut r))
                         }));
                         for &((t, c), z) in draws.iter() {
                             let (mu, sigma) = ln[c as usize];
@@ -433,7 +433,7 @@ impl FastEngine<'_> {
             let mut r = LeadRng(rng::key(seed, trial, purpose::wins(g)));
             for _ in 0..rng::poisson(&mut r, vals[group.param] * group.closes) {
                 sum += r.unit();
-                sum += crate::math::exp(mu + sigma * r.sample::<f64, _>(StandardNormal));
+                sum += crate::math::exp(mu + sigma * self.normal.sample(&mut r));
             }
         }
         sum
