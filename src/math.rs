@@ -84,17 +84,22 @@ pub fn exp(x: f64) -> f64 {
     const LN2_N_LO: f64 = 2.572_804_622_327_669e-14; // ln2/64 − LN2_N_HI
     // Round to nearest by adding and removing 1.5·2^52 (no libm call).
     const SHIFTER: f64 = 6_755_399_441_055_744.0;
-    let kn = (x * INV_LN2_N + SHIFTER) - SHIFTER;
+    let shifted = x * INV_LN2_N + SHIFTER;
+    let kn = shifted - SHIFTER;
     let r = (x - kn * LN2_N_HI) - kn * LN2_N_LO;
-    let k = kn as i64;
+    // The integer kn, read from the shifted sum's bits: its last place is
+    // 1, so they differ from the shifter's by kn (no saturating cast).
+    let k = shifted.to_bits().wrapping_sub(SHIFTER.to_bits()) as i64;
     // k = 64·e + j with 0 ≤ j < 64 (an arithmetic shift floors).
     let (j, e) = ((k & 63) as usize, k >> 6);
     // Degree 5 suffices (r⁶/720 < 2^−54 here); Estrin's scheme keeps the
     // dependency chain short on machines without fused multiply-add.
     let r2 = r * r;
     let p = (1.0 + r) + r2 * ((0.5 + r * (1.0 / 6.0)) + r2 * (1.0 / 24.0 + r * (1.0 / 120.0)));
-    let scale = f64::from_bits(((1023 + e) as u64) << 52);
-    EXP2_TABLE[j] * p * scale
+    // 2^(j/64) · 2^e by adding e to its exponent (exact: every value here
+    // is a normal number), then the one rounding of the product.
+    let scaled = f64::from_bits(EXP2_TABLE[j].to_bits().wrapping_add((e as u64) << 52));
+    scaled * p
 }
 
 #[cfg(test)]

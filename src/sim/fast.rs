@@ -102,11 +102,11 @@ impl WinGroup {
         }
     }
 
-    /// The cell of a uniform u in [0, 1), by inversion (monotone in u and
-    /// in the shares).
+    /// The cell of the uniform of 53 bits k ([`LeadRng::unit_bits`]), by
+    /// inversion (monotone in the uniform and in the shares).
     #[inline]
-    fn cell(&self, u: f64) -> (u32, u32) {
-        self.cells[self.inv.index(u)]
+    fn cell(&self, k: u64) -> (u32, u32) {
+        self.cells[self.inv.index_of_bits(k)]
     }
 }
 
@@ -372,7 +372,7 @@ impl<'a> FastEngine<'a> {
                         left -= chunk;
                         draws.clear();
                         draws.extend((0..chunk).map(|_| {
-                            let cell = group.cell(r.unit());
+                            let cell = group.cell(r.unit_bits());
                             (cell, self.normal.sample(&mut r))
                         }));
                         for &((t, c), z) in draws.iter() {
@@ -383,7 +383,7 @@ impl<'a> FastEngine<'a> {
                 }
                 None => {
                     for _ in 0..k {
-                        let (t, c) = group.cell(r.unit());
+                        let (t, c) = group.cell(r.unit_bits());
                         win(t, c, self.channels[c as usize].size.sample(&mut r));
                     }
                 }
@@ -582,9 +582,9 @@ mod tests {
         let mut tally = std::collections::BTreeMap::new();
         let n = 60_000;
         for k in 0..n {
-            *tally
-                .entry(g.cell((k as f64 + 0.5) / n as f64))
-                .or_insert(0) += 1;
+            // The uniform (k + 1/2) / n, as 53 bits.
+            let bits = ((2 * k + 1) as u128) << 52;
+            *tally.entry(g.cell((bits / n as u128) as u64)).or_insert(0) += 1;
         }
         let want = [((0, 2), 1.0), ((0, 5), 2.0), ((2, 2), 3.0)];
         assert_eq!(tally.len(), want.len(), "{tally:?}");

@@ -64,8 +64,21 @@ impl LeadRng {
     /// Uniform in [0, 1).
     #[inline]
     pub fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+        unit_of_bits(self.unit_bits())
     }
+
+    /// A uniform as its 53 bits k: the uniform is k · 2⁻⁵³
+    /// ([`unit_of_bits`]).
+    #[inline]
+    pub fn unit_bits(&mut self) -> u64 {
+        self.next_u64() >> 11
+    }
+}
+
+/// The uniform k · 2⁻⁵³ of 53 bits k ([`LeadRng::unit_bits`]).
+#[inline]
+pub fn unit_of_bits(k: u64) -> f64 {
+    k as f64 * (1.0 / (1u64 << 53) as f64)
 }
 
 impl rand::TryRng for LeadRng {
@@ -211,7 +224,23 @@ impl Inversion {
     #[inline]
     pub fn index(&self, u: f64) -> usize {
         let m = self.guide.len();
-        let lo = self.guide[((u * m as f64) as usize).min(m - 1)] as usize;
+        self.search_from(((u * m as f64) as usize).min(m - 1), u)
+    }
+
+    /// [`Inversion::index`] of the uniform of 53 bits k
+    /// ([`LeadRng::unit_bits`]), its guide interval found in integers
+    /// (exactly ⌊k · m / 2⁵³⌋, without a float's saturating conversion).
+    #[inline]
+    pub fn index_of_bits(&self, k: u64) -> usize {
+        let m = self.guide.len();
+        let g = (u128::from(k) * m as u128) >> 53;
+        self.search_from((g as usize).min(m - 1), unit_of_bits(k))
+    }
+
+    /// The index of u, searched from guide interval g.
+    #[inline]
+    fn search_from(&self, g: usize, u: f64) -> usize {
+        let lo = self.guide[g] as usize;
         let cum = &self.cum;
         let i = lo + usize::from(cum[lo] <= u) + usize::from(cum[lo + 1] <= u);
         if cum[i] <= u || (lo > 0 && cum[lo - 1] > u) {
@@ -223,7 +252,7 @@ impl Inversion {
         }
     }
 
-    /// The search it stands for (tests compare the two).
+    /// The search both stand for (tests compare them).
     #[cfg(test)]
     pub fn searched(&self, u: f64) -> usize {
         self.cum[..self.len()]
@@ -560,6 +589,12 @@ mod tests {
             us.push(1.0 - f64::EPSILON / 2.0);
             for u in us.into_iter().filter(|u| (0.0..1.0).contains(u)) {
                 assert_eq!(g.index(u), g.searched(u), "u = {u:e}");
+                // The same from 53 bits: the multiples of 2⁻⁵³ either side.
+                let k = (u * (1u64 << 53) as f64) as u64;
+                for k in [k.saturating_sub(1), k, (k + 1).min((1 << 53) - 1)] {
+                    let searched = g.searched(unit_of_bits(k));
+                    assert_eq!(g.index_of_bits(k), searched, "k = {k}");
+                }
             }
             // Outcomes without probability are never drawn (unless none
             // has any).
