@@ -239,7 +239,11 @@ const SCORE_TABLES_KEPT: usize = 64;
 
 impl ScoreTable {
     pub fn new(d: &Dist) -> ScoreTable {
+        // Each quantile on its own (they are independent, and the order of
+        // the work changes none of them).
+        use rayon::prelude::*;
         let q = (0..=SCORE_GRID)
+            .into_par_iter()
             .map(|i| d.quantile((i as f64 / SCORE_GRID as f64).clamp(1e-12, 1.0 - 1e-12)))
             .collect();
         ScoreTable { q }
