@@ -1252,14 +1252,7 @@ impl<'a> LeadEngine<'a> {
             return self.resolve_group(ctx, rec, acc, vals, lead, i);
         }
         let funnel = &self.m.channels[lead.channel as usize].funnel;
-        let full_sla = match &self.m.capacity {
-            Capacity::Team(team) => {
-                let c = self.team.as_ref().map_or(0.0, |t| vals[t.1]);
-                let touches = team.sla_touches(f64::from(lead.score));
-                Some(crate::model::p_reach(touches, c))
-            }
-            Capacity::Unlimited => None,
-        };
+        let full_sla = self.full_sla(lead.score, vals);
         // Every loop of an absorbing chain ends with probability 1; the cap
         // only guards against a run of recycles of vanishing probability.
         for _ in 0..10_000 {
