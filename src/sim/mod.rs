@@ -698,11 +698,24 @@ fn run_blocks_until(
 const STREAM_AHEAD: u64 = 2;
 
 /// A streaming run's merge state: the next block to merge, the finished
-/// blocks waiting for it, and the accumulator they merge into.
+/// blocks waiting for it, the accumulator they merge into, and whether a
+/// thread panicked.
 struct Merging<'m> {
     next: u64,
     waiting: std::collections::BTreeMap<u64, BlockAcc>,
     merged: &'m mut BlockAcc,
+    failed: bool,
+}
+
+/// Calls its closure if dropped while its thread panics.
+struct OnPanic<F: FnMut()>(F);
+
+impl<F: FnMut()> Drop for OnPanic<F> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            (self.0)();
+        }
+    }
 }
 
 /// A run that advances block by block, in trial order: for a family of
@@ -841,20 +854,30 @@ impl<'a> Runner<'a> {
             next: self.next,
             waiting: std::collections::BTreeMap::new(),
             merged: &mut self.merged,
+            failed: false,
         });
         let merged_one = std::sync::Condvar::new();
         let work = || {
+            // A thread that panics never merges the block it holds: the
+            // others stop instead of waiting for it, and the panic is
+            // raised when they have.
+            let _failed = OnPanic(|| {
+                merging.lock().unwrap_or_else(|e| e.into_inner()).failed = true;
+                merged_one.notify_all();
+            });
             loop {
                 let b = taken.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 if b >= end {
                     break;
                 }
                 let lock = merging.lock().unwrap_or_else(|e| e.into_inner());
-                drop(
-                    merged_one
-                        .wait_while(lock, |m| b >= m.next + ahead)
-                        .unwrap_or_else(|e| e.into_inner()),
-                );
+                let m = merged_one
+                    .wait_while(lock, |m| !m.failed && b >= m.next + ahead)
+                    .unwrap_or_else(|e| e.into_inner());
+                if m.failed {
+                    break;
+                }
+                drop(m);
                 let first = b * block;
                 let acc = engine.run_block(ctx, seed, first, block.min(target - first));
                 {
@@ -1728,5 +1751,73 @@ fn pipeline_figures(
         wins_eventual: at(metric::WINS_EVENTUAL),
         revenue_eventual: at(metric::REVENUE_EVENTUAL),
         lost: at(metric::LOST),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// An engine whose block `fails` panics after a while (so that the
+    /// other threads are waiting for it by then), and whose others take a
+    /// moment and hold nothing.
+    struct FailsAt {
+        fails: u64,
+    }
+
+    impl Engine for FailsAt {
+        fn name(&self) -> &'static str {
+            "fails"
+        }
+        fn run_block(&self, ctx: &Context, _seed: u64, first: u64, _count: u64) -> BlockAcc {
+            if first == self.fails * BLOCK {
+                std::thread::sleep(Duration::from_millis(200));
+                panic!("block {} fails", self.fails);
+            }
+            std::thread::sleep(Duration::from_millis(2));
+            BlockAcc::new(ctx, 0)
+        }
+    }
+
+    #[test]
+    fn a_panic_in_a_streamed_block_is_raised_not_waited_for() {
+        // Without the stop, the threads that reach the block past the
+        // failed one's window wait for it forever.
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let s = crate::load::load_scenario(&root.join("scenarios/acme-52w.toml"), &[])
+            .expect("shipped")
+            .base;
+        for (threads, fails) in [(1, 0), (2, 0), (2, 3), (4, 1)] {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let s = s.clone();
+            std::thread::spawn(move || {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .expect("a pool");
+                let ctx = Context::new(&s);
+                let mut r = Runner {
+                    s: &s,
+                    opts: RunConfig {
+                        trials: Trials::Fixed(40 * BLOCK),
+                        seed: 1,
+                        max_trials: 40 * BLOCK,
+                        engine: EngineKind::Leads,
+                        allow_large: true,
+                    },
+                    merged: BlockAcc::new(&ctx, 0),
+                    ctx,
+                    engine: Box::new(FailsAt { fails }),
+                    next: 0,
+                    target: 40 * BLOCK,
+                    auto: false,
+                };
+                let run = std::panic::AssertUnwindSafe(|| pool.install(|| r.stream(&|_| {})));
+                let _ = tx.send(std::panic::catch_unwind(run).is_err());
+            });
+            let raised = rx.recv_timeout(Duration::from_secs(30));
+            assert_eq!(raised, Ok(true), "{threads} threads, block {fails} failing");
+        }
     }
 }
