@@ -502,7 +502,8 @@ pub trait Engine: Sync {
 }
 
 /// Runs the forecast of a scenario. `progress` is told the number of
-/// trials done after each batch (it must not affect results).
+/// trials merged so far after each block, from whichever thread merged
+/// it (it must not affect results).
 pub fn simulate(
     s: &Scenario,
     opts: &RunConfig,
