@@ -200,7 +200,7 @@ impl Cdf {
     pub fn at_most(&self, d: usize) -> f64 {
         match d.checked_sub(self.first as usize) {
             None => 0.0,
-            Some(k) => self.inv.cums().get(k).copied().unwrap_or(1.0),
+            Some(k) => self.cum().get(k).copied().unwrap_or(1.0),
         }
     }
 

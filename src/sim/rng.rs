@@ -244,17 +244,15 @@ impl Inversion {
         let cum = &self.cum;
         let i = lo + usize::from(cum[lo] <= u) + usize::from(cum[lo + 1] <= u);
         if cum[i] <= u || (lo > 0 && cum[lo - 1] > u) {
-            cum[..self.len()]
-                .partition_point(|c| *c <= u)
-                .min(self.len() - 1)
+            self.searched(u)
         } else {
             i
         }
     }
 
-    /// The search both stand for (tests compare them).
-    #[cfg(test)]
-    pub fn searched(&self, u: f64) -> usize {
+    /// The search both stand for, by bisection: the guided lookup's rare
+    /// fallback (and what the tests compare it with).
+    fn searched(&self, u: f64) -> usize {
         self.cum[..self.len()]
             .partition_point(|c| *c <= u)
             .min(self.len() - 1)

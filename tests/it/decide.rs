@@ -15,24 +15,13 @@ use revplan::model::{ResponseCurve, Scenario, Volume};
 use revplan::run::Trials;
 use revplan::sim::{EngineKind, RunConfig, run, simulate};
 
-use crate::support::root;
+use crate::support::{fixed, root};
 
 fn load(file: &str, sets: &[&str]) -> Scenario {
     let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
     revplan::load::load_scenario(&root().join(file), &sets)
         .unwrap_or_else(|e| panic!("{}", e.render(false, 100)))
         .base
-}
-
-/// A run of exactly `trials` trials.
-fn fixed(trials: u64, seed: u64, engine: EngineKind) -> RunConfig {
-    RunConfig {
-        trials: Trials::Fixed(trials),
-        seed,
-        max_trials: trials,
-        engine,
-        allow_large: false,
-    }
 }
 
 fn settings(trials: u64, seed: u64, engine: EngineKind) -> Settings {

@@ -9,7 +9,7 @@ use revplan::sim::{EngineKind, Forecast, RunConfig, simulate};
 use revplan::timeline::{channel_response, deal_response};
 
 use crate::oracle;
-use crate::support::root;
+use crate::support::{fixed, root};
 
 fn load(file: &str) -> Scenario {
     revplan::load::load_scenario(&root().join(file), &[])
@@ -18,14 +18,7 @@ fn load(file: &str) -> Scenario {
 }
 
 fn forecast(s: &Scenario, engine: EngineKind, trials: u64, seed: u64) -> Forecast {
-    let opts = RunConfig {
-        trials: Trials::Fixed(trials),
-        seed,
-        max_trials: trials,
-        engine,
-        allow_large: false,
-    };
-    simulate(s, &opts, &|_| {}).unwrap()
+    simulate(s, &fixed(trials, seed, engine), &|_| {}).unwrap()
 }
 
 /// |a − b| within 4 combined standard errors.
@@ -438,13 +431,7 @@ fn a_streamed_run_merges_its_blocks_in_trial_order() {
     // Both must give the same trials, whatever the threads, and the
     // progress told must rise block by block to the trials asked for.
     let s = load("tests/data/engine-leads.toml");
-    let opts = RunConfig {
-        trials: Trials::Fixed(6_000),
-        seed: 9,
-        max_trials: 6_000,
-        engine: EngineKind::Leads,
-        allow_large: false,
-    };
+    let opts = fixed(6_000, 9, EngineKind::Leads);
     let batched = crate::support::with_threads(2, || {
         let mut r = revplan::sim::Runner::new(&s, &opts).unwrap();
         r.advance(6_000u64.div_ceil(revplan::sim::BLOCK));

@@ -120,6 +120,17 @@ impl Default for Parts {
     }
 }
 
+/// A run of exactly `trials` trials.
+pub fn fixed(trials: u64, seed: u64, engine: revplan::sim::EngineKind) -> revplan::sim::RunConfig {
+    revplan::sim::RunConfig {
+        trials: revplan::run::Trials::Fixed(trials),
+        seed,
+        max_trials: trials,
+        engine,
+        allow_large: false,
+    }
+}
+
 /// Runs `f` on a pool of `threads` worker threads.
 pub fn with_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
     rayon::ThreadPoolBuilder::new()
