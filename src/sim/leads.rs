@@ -209,12 +209,14 @@ impl Cdf {
         self.inv.cums()
     }
 
+    /// The delay of the uniform of 53 bits `k` ([`LeadRng::unit_bits`]),
+    /// by inversion.
     #[inline]
-    pub fn sample(&self, u: f64) -> u32 {
+    pub fn sample_bits(&self, k: u64) -> u32 {
         if self.inv.len() == 1 {
             return self.first;
         }
-        self.first + self.inv.index(u) as u32
+        self.first + self.inv.index_of_bits(k) as u32
     }
 }
 
@@ -294,6 +296,8 @@ struct Nurture {
     /// Outcomes (k, week) with cumulative probability given crossing.
     outcomes: Vec<(u32, u32)>,
     cum: Vec<f64>,
+    /// The same for a lead's draw: guided, the last taken as 1.
+    inv: Inversion,
 }
 
 impl Nurture {
@@ -323,10 +327,11 @@ impl Nurture {
                 acc += m / p_cross;
                 acc
             })
-            .collect();
+            .collect::<Vec<f64>>();
         Nurture {
             p_cross,
             outcomes,
+            inv: Inversion::from_cum(cum.clone()),
             cum,
         }
     }
@@ -682,7 +687,7 @@ impl<'a> LeadEngine<'a> {
                     let score = ch.table.at(ch.below_threshold + u * ch.p_direct);
                     let start = if self.score_gate { 1 } else { 0 };
                     let delay = if self.score_gate {
-                        ch.delays[0].get(&vals).sample(lr.unit())
+                        ch.delays[0].get(&vals).sample_bits(lr.unit_bits())
                     } else {
                         0
                     };
@@ -711,14 +716,13 @@ impl<'a> LeadEngine<'a> {
                 if let Some(nt) = nurture {
                     for i in 0..cross {
                         let mut lr = LeadRng(rng::mix(week_key ^ (i << 1 | 1)));
-                        let u = lr.unit();
-                        let i = nt.cum.partition_point(|x| *x <= u).min(nt.cum.len() - 1);
+                        let i = nt.inv.index_of_bits(lr.unit_bits());
                         let (k, week) = nt.outcomes[i];
                         // A score among those needing k engagements.
                         let (hi, lo) = (ch.below_lift[k as usize - 1], ch.below_lift[k as usize]);
                         let s0 = ch.table.at(lo + lr.unit() * (hi - lo));
                         let score = (s0 + f64::from(k) * lift).min(top);
-                        let delay = ch.delays[0].get(&vals).sample(lr.unit());
+                        let delay = ch.delays[0].get(&vals).sample_bits(lr.unit_bits());
                         let lead = Lead {
                             rng: lr,
                             n: 1,
@@ -779,7 +783,7 @@ impl<'a> LeadEngine<'a> {
             };
             match &item.due {
                 Due::Stage(cdf) => {
-                    let d = cdf.sample(lead.rng.unit()) as usize;
+                    let d = cdf.sample_bits(lead.rng.unit_bits()) as usize;
                     self.schedule(ws, lead, item.stage, d);
                 }
                 Due::Close {
@@ -795,13 +799,13 @@ impl<'a> LeadEngine<'a> {
                     let won_luck = f64::from(u8::from(u < p)) - p;
                     self.fate_luck(rec, &lead, won_luck, won.at_most(self.weeks - 1));
                     let cdf = if lead.fate == WON { won } else { lost };
-                    let d = cdf.sample(lead.rng.unit()) as usize;
+                    let d = cdf.sample_bits(lead.rng.unit_bits()) as usize;
                     self.close_at(ws, lead, d, 0, vals);
                 }
                 Due::Nurture { weeks_left, first } => {
                     if let Some((week, score)) = self.nurture_walk(&mut lead, *weeks_left, vals) {
                         lead.score = score as f32;
-                        let d = first.sample(lead.rng.unit()) as usize;
+                        let d = first.sample_bits(lead.rng.unit_bits()) as usize;
                         self.enter(ctx, ws, rec, acc, lead, 1, week + d, true);
                     }
                 }
@@ -934,7 +938,7 @@ impl<'a> LeadEngine<'a> {
                         &ch.delays[i]
                     }
                     .get(vals);
-                    let d = cdf.sample(lead.rng.unit()) as usize;
+                    let d = cdf.sample_bits(lead.rng.unit_bits()) as usize;
                     if i == n - 1 {
                         self.close_at(ws, lead, t + d, t, vals);
                     } else {
@@ -1164,7 +1168,7 @@ impl<'a> LeadEngine<'a> {
                         .is_some_and(|(sp, _)| lead.rng.unit() < vals[*sp])
                 };
                 if let (true, Some((_, cdf))) = (slips, &ch.slip) {
-                    let d = cdf.sample(lead.rng.unit()) as usize;
+                    let d = cdf.sample_bits(lead.rng.unit_bits()) as usize;
                     self.close_at(ws, lead, t + d, t, vals);
                     return;
                 }
@@ -1229,7 +1233,7 @@ impl<'a> LeadEngine<'a> {
                 if !self.may_return(lead, *to) {
                     return None;
                 }
-                return Some((*to, cdf.sample(lead.rng.unit()) as usize));
+                return Some((*to, cdf.sample_bits(lead.rng.unit_bits()) as usize));
             }
             u -= vals[*p];
         }
@@ -1252,7 +1256,8 @@ impl<'a> LeadEngine<'a> {
             return self.resolve_group(ctx, rec, acc, vals, lead, i);
         }
         let funnel = &self.m.channels[lead.channel as usize].funnel;
-        let full_sla = self.full_sla(lead.score, vals);
+        // Found when the lead is first judged (most never are again).
+        let mut full_sla = None;
         // Every loop of an absorbing chain ends with probability 1; the cap
         // only guards against a run of recycles of vanishing probability.
         for _ in 0..10_000 {
@@ -1261,7 +1266,8 @@ impl<'a> LeadEngine<'a> {
                 Advance::Rate(p) => lead.rng.unit() < self.rate(i, vals[p], lead.score),
                 Advance::Acceptance => {
                     let score = f64::from(lead.score);
-                    lead.rng.unit() < self.p_accept(score, vals, full_sla)
+                    let reach = *full_sla.get_or_insert_with(|| self.full_sla(lead.score, vals));
+                    lead.rng.unit() < self.p_accept(score, vals, reach)
                 }
                 Advance::Win(w) => {
                     if self.wins(&mut lead, i, vals[w]) {

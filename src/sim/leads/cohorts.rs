@@ -254,11 +254,11 @@ pub(super) fn merge(groups: &mut Vec<Lead>) {
 impl Cdf {
     /// Splits a group over the delay's weeks: `f(part, weeks)` for each
     /// week some of its leads take. A single lead draws one uniform, as
-    /// [`Cdf::sample`].
+    /// [`Cdf::sample_bits`].
     #[inline(always)]
     pub(super) fn spread(&self, mut g: Lead, mut f: impl FnMut(Lead, usize)) {
         if g.n == 1 {
-            let d = self.sample(g.rng.unit());
+            let d = self.sample_bits(g.rng.unit_bits());
             return f(g, d as usize);
         }
         self.spread_group(g, f);
