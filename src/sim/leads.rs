@@ -962,8 +962,9 @@ impl<'a> LeadEngine<'a> {
             v.clear();
         }
         let mut after = std::mem::take(&mut ws.after);
+        let full = self.full_reach(vals);
         for (lead, stage) in after.drain(..) {
-            self.resolve(ctx, rec, acc, vals, lead, stage);
+            self.resolve(ctx, rec, acc, vals, full.as_ref(), lead, stage);
         }
         ws.after = after;
     }
@@ -1004,6 +1005,7 @@ impl<'a> LeadEngine<'a> {
     /// A lead enters stage `i` in week `t` (after the horizon: it is kept
     /// to be followed to its outcome).
     #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
     fn enter(
         &self,
         ctx: &Context,
@@ -1217,6 +1219,7 @@ impl<'a> LeadEngine<'a> {
 
     /// Where a lead that did not advance from stage `i` goes back to, and
     /// after how many weeks; `None` when it drops out.
+    #[inline(always)]
     fn recycle_to(&self, lead: &mut Lead, i: usize, vals: &[f64]) -> Option<(usize, usize)> {
         let recycle = &self.channels[lead.channel as usize].recycle[i];
         if recycle.is_empty() {
@@ -1243,21 +1246,22 @@ impl<'a> LeadEngine<'a> {
     /// Follows a lead still in flight at the end of the horizon, due at
     /// stage `i`, to its outcome (with the SLA met; no more time is kept),
     /// and counts an eventual win in its cohort.
+    #[allow(clippy::too_many_arguments)]
     fn resolve(
         &self,
         ctx: &Context,
         rec: &mut TrialRec,
         acc: &mut BlockAcc,
         vals: &[f64],
+        full: Option<&Reach>,
         mut lead: Lead,
         mut i: usize,
     ) {
         if lead.n > 1 {
-            return self.resolve_group(ctx, rec, acc, vals, lead, i);
+            return self.resolve_group(ctx, rec, acc, vals, full, lead, i);
         }
         let funnel = &self.m.channels[lead.channel as usize].funnel;
-        // Found when the lead is first judged (most never are again).
-        let mut full_sla = None;
+        let full_sla = self.full_sla(lead.score, full);
         // Every loop of an absorbing chain ends with probability 1; the cap
         // only guards against a run of recycles of vanishing probability.
         for _ in 0..10_000 {
@@ -1266,8 +1270,7 @@ impl<'a> LeadEngine<'a> {
                 Advance::Rate(p) => lead.rng.unit() < self.rate(i, vals[p], lead.score),
                 Advance::Acceptance => {
                     let score = f64::from(lead.score);
-                    let reach = *full_sla.get_or_insert_with(|| self.full_sla(lead.score, vals));
-                    lead.rng.unit() < self.p_accept(score, vals, reach)
+                    lead.rng.unit() < self.p_accept(score, vals, full_sla)
                 }
                 Advance::Win(w) => {
                     if self.wins(&mut lead, i, vals[w]) {
@@ -1294,15 +1297,23 @@ impl<'a> LeadEngine<'a> {
         }
     }
 
-    /// P(reached) of a lead followed past the horizon: its SLA met.
-    fn full_sla(&self, score: f32, vals: &[f64]) -> Option<f64> {
-        match &self.m.capacity {
-            Capacity::Team(team) => {
-                let c = self.team.as_ref().map_or(0.0, |t| vals[t.1]);
-                let touches = team.sla_touches(f64::from(score));
-                Some(crate::model::p_reach(touches, c))
+    /// P(reached) by tier of a lead followed past the horizon, the same for
+    /// every such lead of the trial: its SLA met (None without a team).
+    fn full_reach(&self, vals: &[f64]) -> Option<Reach> {
+        match (&self.m.capacity, &self.team) {
+            (Capacity::Team(team), Some((_, contact))) => {
+                Some(Reach::new(team, 1.0, vals[*contact]))
             }
-            Capacity::Unlimited => None,
+            _ => None,
+        }
+    }
+
+    /// P(reached) of a lead of this score followed past the horizon, from
+    /// the trial's [`LeadEngine::full_reach`].
+    fn full_sla(&self, score: f32, full: Option<&Reach>) -> Option<f64> {
+        match (&self.m.capacity, full) {
+            (Capacity::Team(team), Some(r)) => Some(r.p[team.tier_of(f64::from(score))]),
+            _ => None,
         }
     }
 

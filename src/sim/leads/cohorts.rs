@@ -606,12 +606,14 @@ impl LeadEngine<'_> {
     /// Follows a group still in flight at the end of the horizon, due at
     /// stage `i`, to its outcomes, as [`LeadEngine::resolve`] does a lead.
     #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn resolve_group(
         &self,
         ctx: &Context,
         rec: &mut TrialRec,
         acc: &mut BlockAcc,
         vals: &[f64],
+        full: Option<&Reach>,
         lead: Lead,
         i: usize,
     ) {
@@ -623,14 +625,14 @@ impl LeadEngine<'_> {
         for _ in 0..10_000 {
             let Some((g, i)) = stack.pop() else { return };
             if g.n == 1 {
-                self.resolve(ctx, rec, acc, vals, g, i);
+                self.resolve(ctx, rec, acc, vals, full, g, i);
                 continue;
             }
             let (advance, stay) = match funnel.transitions[i].advance {
                 Advance::Score => (Some(g), None),
                 Advance::Rate(p) => g.split(self.rate(i, vals[p], g.score)),
                 Advance::Acceptance => {
-                    let reach = self.full_sla(g.score, vals);
+                    let reach = self.full_sla(g.score, full);
                     g.split(self.p_accept(f64::from(g.score), vals, reach))
                 }
                 Advance::Win(w) => {
