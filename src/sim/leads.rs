@@ -654,13 +654,14 @@ impl<'a> LeadEngine<'a> {
                 // All arrivals first, then split: the same arrivals whatever
                 // the threshold, and a split monotone in its rates.
                 let arrivals = rng::poisson(&mut r, lam);
-                let direct = rng::binomial(&mut r, arrivals, ch.p_direct);
+                let [to_direct, to_cross] = &mut ws.splits[c];
+                let direct = to_direct.draw(&mut r, arrivals, ch.p_direct);
                 let p_rest_cross = if ch.p_direct < 1.0 {
                     (p_cross / (1.0 - ch.p_direct)).min(1.0)
                 } else {
                     0.0
                 };
-                let cross = rng::binomial(&mut r, arrivals - direct, p_rest_cross);
+                let cross = to_cross.draw(&mut r, arrivals - direct, p_rest_cross);
                 let leads = arrivals as f64;
                 rec.first[0] += leads;
                 let spend = ch.fixed[a] + leads * ch.cost_per_lead;
@@ -1348,6 +1349,9 @@ pub struct Workspace {
     pub(super) dec: Vec<Vec<Lead>>,
     /// Leads and deals due after the horizon, with the stage they are at.
     pub(super) after: Vec<(Lead, usize)>,
+    /// Each channel's weekly splits of its arrivals: MQLs on arrival, and
+    /// of the rest those nurture lifts over.
+    splits: Vec<[rng::Binomials; 2]>,
 }
 
 impl LeadEngine<'_> {
@@ -1357,6 +1361,7 @@ impl LeadEngine<'_> {
             ent: vec![Vec::new(); cells],
             dec: vec![Vec::new(); cells],
             after: Vec::new(),
+            splits: vec![Default::default(); self.channels.len()],
         }
     }
 }

@@ -334,6 +334,17 @@ fn ptrs<R: Rng + ?Sized>(rng: &mut R, mean: f64) -> u64 {
 /// Always one uniform, whatever n and p: the streams of variants stay
 /// aligned.
 pub fn binomial<R: Rng + ?Sized>(rng: &mut R, n: u64, p: f64) -> u64 {
+    binomial_with(rng, n, p, binomial_quantile)
+}
+
+/// [`binomial`], with `quantile(u, n, p)` finding the quantile for p ≤ 0.5.
+#[inline]
+fn binomial_with<R: Rng + ?Sized>(
+    rng: &mut R,
+    n: u64,
+    p: f64,
+    quantile: impl FnOnce(f64, u64, f64) -> u64,
+) -> u64 {
     let u = unit(rng);
     if n == 0 || p <= 0.0 || p.is_nan() {
         return 0;
@@ -344,9 +355,46 @@ pub fn binomial<R: Rng + ?Sized>(rng: &mut R, n: u64, p: f64) -> u64 {
     // Search the lighter side: X = n − Y with Y ~ Bin(n, 1 − p) at 1 − u
     // is the same quantile.
     if p > 0.5 {
-        n - binomial_quantile(1.0 - u, n, 1.0 - p)
+        n - quantile(1.0 - u, n, 1.0 - p)
     } else {
-        binomial_quantile(u, n, p)
+        quantile(u, n, p)
+    }
+}
+
+/// Binomial draws of one probability for many counts, such as a channel's
+/// weekly split of its arrivals: the same draws as [`binomial`], with each
+/// count's start of the search (its mode's probability and P(X ≤ mode),
+/// most of a draw's work) found once and kept.
+#[derive(Clone, Debug, Default)]
+pub struct Binomials {
+    /// The lighter side's probability the starts are for.
+    p: Option<u64>,
+    starts: Vec<Option<ModeMass>>,
+}
+
+/// Counts up to this keep their starts (larger ones are found each time).
+const KEPT_STARTS: u64 = 4096;
+
+impl Binomials {
+    /// A draw of Bin(n, p), as [`binomial`] makes it.
+    pub fn draw<R: Rng + ?Sized>(&mut self, rng: &mut R, n: u64, p: f64) -> u64 {
+        binomial_with(rng, n, p, |u, n, p| self.quantile(u, n, p))
+    }
+
+    fn quantile(&mut self, u: f64, n: u64, p: f64) -> u64 {
+        if n >= KEPT_STARTS {
+            return binomial_quantile(u, n, p);
+        }
+        if self.p != Some(p.to_bits()) {
+            self.p = Some(p.to_bits());
+            self.starts.clear();
+        }
+        let i = n as usize; // below KEPT_STARTS
+        if self.starts.len() <= i {
+            self.starts.resize(i + 1, None);
+        }
+        let start = *self.starts[i].get_or_insert_with(|| mode_mass(n, p));
+        quantile_from(u, n, p, start)
     }
 }
 
@@ -368,10 +416,28 @@ fn ln_factorial(k: u64) -> f64 {
 
 /// The smallest k with P(Bin(n, p) ≤ k) ≥ u, for p ≤ 0.5.
 fn binomial_quantile(u: f64, n: u64, p: f64) -> u64 {
+    quantile_from(u, n, p, mode_mass(n, p))
+}
+
+/// Where the search for a quantile of Bin(n, p) starts: the mode, its
+/// probability and P(X ≤ mode).
+#[derive(Clone, Copy, Debug)]
+struct ModeMass {
+    mode: u64,
+    at_mode: f64,
+    cdf: f64,
+}
+
+/// pmf(k+1)/pmf(k) of Bin(n, p) = (n−k)/(k+1)·odds.
+#[inline]
+fn pmf_step(n: u64, odds: f64, k: u64) -> f64 {
+    (n as f64 - k as f64) / (k as f64 + 1.0) * odds
+}
+
+fn mode_mass(n: u64, p: f64) -> ModeMass {
     let nf = n as f64;
     let odds = p / (1.0 - p);
-    // pmf(k+1)/pmf(k) = (n−k)/(k+1)·odds.
-    let up = |k: u64| (nf - k as f64) / (k as f64 + 1.0) * odds;
+    let up = |k: u64| pmf_step(n, odds, k);
     let mode = (((nf + 1.0) * p).floor() as u64).min(n);
     let at_mode = (ln_factorial(n) - ln_factorial(mode) - ln_factorial(n - mode)
         + mode as f64 * p.ln()
@@ -389,9 +455,23 @@ fn binomial_quantile(u: f64, n: u64, p: f64) -> u64 {
             break;
         }
     }
-    let mut cdf = below + at_mode;
-    let mut pk = at_mode;
-    let mut k = mode;
+    ModeMass {
+        mode,
+        at_mode,
+        cdf: below + at_mode,
+    }
+}
+
+/// The smallest k with P(Bin(n, p) ≤ k) ≥ u, for p ≤ 0.5, searched from
+/// the mode (`start`, of the same n and p).
+fn quantile_from(u: f64, n: u64, p: f64, start: ModeMass) -> u64 {
+    let odds = p / (1.0 - p);
+    let up = |k: u64| pmf_step(n, odds, k);
+    let ModeMass {
+        mode: mut k,
+        at_mode: mut pk,
+        mut cdf,
+    } = start;
     if u <= cdf {
         // Down while P(X ≤ k − 1) still reaches u.
         while k > 0 && u <= cdf - pk {
@@ -524,6 +604,7 @@ fn half_normal(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::RngExt;
 
     /// The table of ln k! holds what computing it gives, bit for bit (so
     /// binomial draws are the same with it), on both sides of its end.
@@ -693,6 +774,31 @@ mod tests {
         assert_eq!(binomial(&mut stream(1, 1, 1), 0, 0.5), 0);
         assert_eq!(binomial(&mut stream(1, 1, 1), 9, 0.0), 0);
         assert_eq!(binomial(&mut stream(1, 1, 1), 9, 1.0), 9);
+    }
+
+    /// Kept starts change no draw: the same stream gives the same counts
+    /// through `Binomials` as through `binomial`, for counts drawn again
+    /// (a kept start), new ones, ones past those kept, probabilities on
+    /// either side of the flip at 0.5, a change of probability (the starts
+    /// are dropped) and the degenerate ones.
+    #[test]
+    fn kept_binomial_starts_give_the_same_draws() {
+        let mut kept = Binomials::default();
+        let ps = [0.083, 0.3, 0.5, 0.7, 0.97, 1e-9, 0.0, 1.0, f64::NAN, 0.083];
+        for (j, p) in ps.into_iter().enumerate() {
+            let (mut a, mut b) = (stream(7, j as u64, 1), stream(7, j as u64, 1));
+            let mut counts = stream(8, j as u64, 2);
+            for _ in 0..3000 {
+                // Mostly a few hundred (repeats), sometimes past the kept.
+                let n = if counts.random_bool(0.02) {
+                    KEPT_STARTS + counts.random_range(0..3000)
+                } else {
+                    counts.random_range(0..400)
+                };
+                let want = binomial(&mut a, n, p);
+                assert_eq!(kept.draw(&mut b, n, p), want, "n {n} p {p}");
+            }
+        }
     }
 
     #[test]
