@@ -434,6 +434,9 @@ fn pmf_step(n: u64, odds: f64, k: u64) -> f64 {
     (n as f64 - k as f64) / (k as f64 + 1.0) * odds
 }
 
+/// The start of the search for a quantile of Bin(n, p), p ≤ 0.5: the
+/// mode's probability from ln k!, and the mass below it summed downwards
+/// by the pmf's ratios.
 fn mode_mass(n: u64, p: f64) -> ModeMass {
     let nf = n as f64;
     let odds = p / (1.0 - p);
