@@ -593,7 +593,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "T", value_parser = clap::value_parser!(u64).range(1..=MAX_THREADS as u64))]
     pub threads: Option<u64>,
     /// Simulation engine: `auto` picks the fastest that applies — Poisson
-    /// paths when leads do not interact, else cohorts from 2,000 MQLs a
+    /// paths when leads do not interact, else cohorts from 3,000 MQLs a
     /// week, else leads.
     #[arg(long, value_enum, default_value_t = EngineArg::Auto)]
     pub engine: EngineArg,

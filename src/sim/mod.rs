@@ -587,10 +587,11 @@ pub fn common_engine(scenarios: &[&Scenario], kind: EngineKind) -> EngineKind {
 
 /// From this many MQLs a week (all channels), `auto` takes the cohort
 /// engine over the lead engine: below it, groups of the same state are too
-/// small to pay for their splitting (measured on the board plan scaled up:
-/// 0.9× the lead engine's speed at 900 MQLs a week, 1.2× at 2,700, 1.6× at
-/// 9,000; `cargo bench -- --board`).
-pub const COHORT_MQLS_PER_WEEK: f64 = 2_000.0;
+/// small to pay for their splitting (measured on the board plan scaled up,
+/// `decide::levers::scale_business`, two runs of each engine: 0.79× the
+/// lead engine's speed at 910 MQLs a week, 0.92× at 2,100, 1.01× at 3,000,
+/// 1.36× at 9,100).
+pub const COHORT_MQLS_PER_WEEK: f64 = 3_000.0;
 
 /// Expected MQLs a week over the horizon: arrivals at or above the
 /// threshold (nurture's later crossings left out).
