@@ -293,10 +293,9 @@ impl ScoreTable {
 struct Nurture {
     /// P(a lead crosses) over all leads.
     p_cross: f64,
-    /// Outcomes (k, week) with cumulative probability given crossing.
+    /// Outcomes (k, week), and their cumulative probabilities given
+    /// crossing (the last taken as 1), for a lead's draw and a group's.
     outcomes: Vec<(u32, u32)>,
-    cum: Vec<f64>,
-    /// The same for a lead's draw: guided, the last taken as 1.
     inv: Inversion,
 }
 
@@ -327,12 +326,11 @@ impl Nurture {
                 acc += m / p_cross;
                 acc
             })
-            .collect::<Vec<f64>>();
+            .collect();
         Nurture {
             p_cross,
             outcomes,
-            inv: Inversion::from_cum(cum.clone()),
-            cum,
+            inv: Inversion::from_cum(cum),
         }
     }
 }

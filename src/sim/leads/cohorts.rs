@@ -337,7 +337,7 @@ impl LeadEngine<'_> {
         let Some(nt) = nurture else { return };
         let lift = self.m.scoring.nurture.as_ref().map_or(0.0, |n| n.lift);
         let top = self.m.scoring.range.1;
-        multinomial(&mut r, cross, &nt.cum, &mut out);
+        multinomial(&mut r, cross, nt.inv.cums(), &mut out);
         for &(o, m) in &out {
             let (k, week) = nt.outcomes[o.min(nt.outcomes.len() - 1)];
             let (hi, lo) = (ch.below_lift[k as usize - 1], ch.below_lift[k as usize]);
